@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Every kernel-version difference cowdev meets, in one place.  Each shim
+ * names the kernel that changed the interface.  The rest of the module is
+ * written against the newest interface and never tests a version itself.
+ *
+ * module/Kbuild supplies the facts: COWDEV_KERNEL, the target's version as
+ * COWDEV_KV(major, minor), and COWDEV_HAVE_* for headers that mark an API.
+ */
+#ifndef _COWDEV_COMPAT_H
+#define _COWDEV_COMPAT_H
+
+#include <linux/mm.h>
+#include <linux/shrinker.h>
+
+#define COWDEV_KV(major, minor) ((major) * 256 + (minor))
+#define COWDEV_BEFORE(major, minor) (COWDEV_KV(major, minor) > COWDEV_KERNEL)
+
+/*
+ * 6.3 made vma->vm_flags read-only behind vm_flags_set().  Called from
+ * ->mmap only, where the VMA is not yet visible to faults.
+ */
+#if COWDEV_BEFORE(6, 3)
+static inline void vm_flags_set(struct vm_area_struct *vma, unsigned long flags)
+{
+	vma->vm_flags |= flags;
+}
+#endif
+
+/*
+ * vmf_insert_mixed() took a pfn_t until <linux/pfn_t.h> went away (~6.17);
+ * from then on it takes the raw pfn.
+ */
+#ifdef COWDEV_HAVE_PFN_T
+#include <linux/pfn_t.h>
+static inline vm_fault_t cowdev_insert_pfn(struct vm_area_struct *vma,
+					   unsigned long addr, unsigned long pfn)
+{
+	return vmf_insert_mixed(vma, addr, __pfn_to_pfn_t(pfn, PFN_DEV));
+}
+#else
+static inline vm_fault_t cowdev_insert_pfn(struct vm_area_struct *vma,
+					   unsigned long addr, unsigned long pfn)
+{
+	return vmf_insert_mixed(vma, addr, pfn);
+}
+#endif
+
+/*
+ * 6.7 replaced register_shrinker(&shrinker, name) with the allocated
+ * shrinker_alloc()/shrinker_register()/shrinker_free().
+ */
+static inline struct shrinker *
+cowdev_shrinker_create(const char *name,
+		       unsigned long (*count)(struct shrinker *,
+					      struct shrink_control *),
+		       unsigned long (*scan)(struct shrinker *,
+					     struct shrink_control *))
+{
+#if COWDEV_BEFORE(6, 7)
+	struct shrinker *s = kzalloc(sizeof(*s), GFP_KERNEL);
+
+	if (!s)
+		return NULL;
+	s->count_objects = count;
+	s->scan_objects = scan;
+	s->seeks = DEFAULT_SEEKS;
+	if (register_shrinker(s, "%s", name)) {
+		kfree(s);
+		return NULL;
+	}
+#else
+	struct shrinker *s = shrinker_alloc(0, "%s", name);
+
+	if (!s)
+		return NULL;
+	s->count_objects = count;
+	s->scan_objects = scan;
+	shrinker_register(s);
+#endif
+	return s;
+}
+
+static inline void cowdev_shrinker_destroy(struct shrinker *s)
+{
+#if COWDEV_BEFORE(6, 7)
+	unregister_shrinker(s);
+	kfree(s);
+#else
+	shrinker_free(s);
+#endif
+}
+
+#endif /* _COWDEV_COMPAT_H */

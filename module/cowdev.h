@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * cowdev internals shared between the module's files.
+ *
+ * Locking, outermost first (the order a fault takes them in):
+ *
+ *   mmap_lock (read), or the VMA lock
+ *     cowdev_object.lock (mutex; SET_SIZE only, never taken by a fault)
+ *       page lock (PG_locked of a pool page)
+ *         mapping->i_mmap_rwsem (unmap_mapping_pages)
+ *           page table lock
+ *             xa_lock of cowdev_object.pages
+ *               cowdev_pool per-CPU cache lock
+ *
+ * A fault takes no lock wider than the one page it serves: the page index
+ * is read under RCU, the page lock serialises a fault against truncation,
+ * counters are per-CPU.
+ */
+#ifndef _COWDEV_H
+#define _COWDEV_H
+
+#include <linux/mm_types.h>
+#include <linux/mutex.h>
+#include <linux/percpu.h>
+#include <linux/xarray.h>
+
+#include "uapi/cowdev.h"
+
+/**
+ * enum cowdev_stat - the counters kept per object and globally
+ *
+ * Each counts events; see Documentation/cowdev.rst for what moves which.
+ * The order is the order of /sys/kernel/debug/cowdev/stats.
+ */
+enum cowdev_stat {
+	COWDEV_STAT_FAULTS,
+	COWDEV_STAT_READ_FAULTS,
+	COWDEV_STAT_WRITE_FAULTS,
+	COWDEV_STAT_SHARED_FAULTS,
+	COWDEV_STAT_PRIVATE_FAULTS,
+	COWDEV_STAT_COW_FAULTS,
+	COWDEV_STAT_MKWRITE,
+	COWDEV_STAT_PFN_MKWRITE,
+	COWDEV_STAT_REUSE,
+	COWDEV_STAT_COPY,
+	COWDEV_STAT_CORE_COPY,
+	COWDEV_STAT_CORE_REUSE,
+	COWDEV_STAT_ALLOC_FAIL,
+	COWDEV_STAT_LOCK_WAITS,
+	COWDEV_STAT_WRITEBACK_WAITS,
+	COWDEV_STAT_WAIT_NS_TOTAL,
+	COWDEV_NR_STATS
+};
+
+/**
+ * struct cowdev_counters - one CPU's share of a set of counters
+ * @v: event counts, indexed by &enum cowdev_stat.
+ * @wait_ns_max: longest wait seen on this CPU.
+ */
+struct cowdev_counters {
+	u64 v[COWDEV_NR_STATS];
+	u64 wait_ns_max;
+};
+
+/**
+ * struct cowdev_object - the memory object behind one open of /dev/cowdev
+ * @pages: page offset -> struct page *, the object's resident pages.
+ *	Read under RCU; an entry is replaced or erased only with its page
+ *	locked, so a fault that finds its page still indexed after locking it
+ *	may map it.
+ * @inode: private anonymous inode; every file of the object points its
+ *	f_mapping at @inode->i_mapping, so its i_mmap tree holds every VMA
+ *	mapping the object, for unmap_mapping_pages().
+ * @stats: the object's own counters.
+ * @nr_pages: size in pages; read locklessly by faults, changed under the
+ *	xa_lock of @pages so that a page is never indexed past the end.
+ * @nr_resident: pages indexed by @pages; protected by its xa_lock.
+ * @lock: see the field.
+ * @debugfs: the object's file under /sys/kernel/debug/cowdev/objects.
+ * @id: small number naming the object in debugfs and the ABI.
+ * @mode: &enum cowdev_mode of the mappings.
+ */
+struct cowdev_object {
+	struct xarray pages;
+	struct inode *inode;
+	struct cowdev_counters __percpu *stats;
+	unsigned long nr_pages;
+	unsigned long nr_resident;
+	struct mutex lock;		/* serialises size changes */
+	struct dentry *debugfs;
+	u32 id;
+	enum cowdev_mode mode;
+};
+
+/* cowdev_object.c */
+struct cowdev_object *cowdev_object_create(void);
+void cowdev_object_destroy(struct cowdev_object *obj);
+int cowdev_object_set_size(struct cowdev_object *obj, u64 size);
+struct page *cowdev_object_get_page(struct cowdev_object *obj, pgoff_t pgoff);
+struct page *cowdev_object_lock_page(struct cowdev_object *obj, pgoff_t pgoff);
+bool cowdev_object_page_valid(struct cowdev_object *obj, pgoff_t pgoff,
+			      struct page *page);
+unsigned long cowdev_object_resident(struct cowdev_object *obj);
+int cowdev_object_init(void);
+void cowdev_object_exit(void);
+
+/* cowdev_vm.c */
+extern const struct vm_operations_struct cowdev_vm_ops;
+int cowdev_mmap(struct file *file, struct vm_area_struct *vma);
+
+/* cowdev_pool.c */
+struct page *cowdev_pool_alloc(void);
+void cowdev_pool_free(struct page *page);
+int cowdev_pool_init(void);
+void cowdev_pool_exit(void);
+void cowdev_pool_show(struct seq_file *m);
+void cowdev_pool_reset_peak(void);
+extern unsigned long cowdev_pool_limit;
+
+/* cowdev_stats.c */
+extern struct cowdev_counters __percpu *cowdev_global_stats;
+
+/**
+ * cowdev_count() - count one event for an object and globally
+ * @obj: the object the event happened to
+ * @stat: which counter
+ *
+ * Two per-CPU increments, no lock and no shared cache line.
+ */
+static inline void cowdev_count(struct cowdev_object *obj,
+				enum cowdev_stat stat)
+{
+	this_cpu_inc(obj->stats->v[stat]);
+	this_cpu_inc(cowdev_global_stats->v[stat]);
+}
+
+u64 cowdev_stats_sum(struct cowdev_counters __percpu *stats,
+		     enum cowdev_stat stat);
+void cowdev_stats_fill_info(struct cowdev_object *obj,
+			    struct cowdev_info *info);
+int cowdev_stats_init(void);
+void cowdev_stats_exit(void);
+void cowdev_stats_add_object(struct cowdev_object *obj);
+void cowdev_stats_remove_object(struct cowdev_object *obj);
+
+/* cowdev_probe.c */
+int cowdev_probe_init(void);
+void cowdev_probe_exit(void);
+bool cowdev_probe_available(void);
+
+#endif /* _COWDEV_H */

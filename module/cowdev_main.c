@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cowdev: a character device whose mappings exercise the kernel's fault and
+ * copy-on-write paths over the module's own page pool.
+ *
+ * This file holds the device and its file operations: open() makes an
+ * object, the ioctls act on it, mmap() hands it to cowdev_vm.c, and the
+ * last close destroys it.  See Documentation/cowdev.rst.
+ */
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/uaccess.h>
+
+#include "cowdev.h"
+
+#define COWDEV_VERSION "0.1.0"
+
+static int cowdev_open(struct inode *inode, struct file *file)
+{
+	struct cowdev_object *obj = cowdev_object_create();
+
+	if (IS_ERR(obj))
+		return PTR_ERR(obj);
+	file->private_data = obj;
+	/* VMAs link into the object's own mapping, for unmap_mapping_pages(). */
+	file->f_mapping = obj->inode->i_mapping;
+	return 0;
+}
+
+static int cowdev_release(struct inode *inode, struct file *file)
+{
+	cowdev_object_destroy(file->private_data);
+	return 0;
+}
+
+static long cowdev_ioctl_set_size(struct file *file, u64 __user *arg)
+{
+	u64 size;
+
+	if (!(file->f_mode & FMODE_WRITE))
+		return -EBADF;
+	if (get_user(size, arg))
+		return -EFAULT;
+	return cowdev_object_set_size(file->private_data, size);
+}
+
+static long cowdev_ioctl_get_info(struct file *file,
+				  struct cowdev_info __user *arg)
+{
+	struct cowdev_info info;
+	int i;
+
+	if (copy_from_user(&info, arg, sizeof(info)))
+		return -EFAULT;
+	if (info.flags)
+		return -EINVAL;
+	for (i = 0; i < ARRAY_SIZE(info.reserved); i++)
+		if (info.reserved[i])
+			return -EINVAL;
+	cowdev_stats_fill_info(file->private_data, &info);
+	if (copy_to_user(arg, &info, sizeof(info)))
+		return -EFAULT;
+	return 0;
+}
+
+static long cowdev_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	void __user *uarg = (void __user *)arg;
+
+	switch (cmd) {
+	case COWDEV_IOC_SET_SIZE:
+		return cowdev_ioctl_set_size(file, uarg);
+	case COWDEV_IOC_GET_INFO:
+		return cowdev_ioctl_get_info(file, uarg);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static const struct file_operations cowdev_fops = {
+	.owner = THIS_MODULE,
+	.open = cowdev_open,
+	.release = cowdev_release,
+	.mmap = cowdev_mmap,
+	.unlocked_ioctl = cowdev_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+};
+
+static struct miscdevice cowdev_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "cowdev",
+	.fops = &cowdev_fops,
+	.mode = 0600,
+};
+
+static int __init cowdev_init(void)
+{
+	int ret;
+
+	ret = cowdev_stats_init();
+	if (ret)
+		return ret;
+	ret = cowdev_pool_init();
+	if (ret)
+		goto err_stats;
+	ret = cowdev_object_init();
+	if (ret)
+		goto err_pool;
+	cowdev_probe_init();
+	ret = misc_register(&cowdev_misc);
+	if (ret)
+		goto err_probe;
+	return 0;
+
+err_probe:
+	cowdev_probe_exit();
+	cowdev_object_exit();
+err_pool:
+	cowdev_pool_exit();
+err_stats:
+	cowdev_stats_exit();
+	return ret;
+}
+
+static void __exit cowdev_exit(void)
+{
+	misc_deregister(&cowdev_misc);
+	cowdev_probe_exit();
+	cowdev_object_exit();
+	cowdev_pool_exit();
+	cowdev_stats_exit();
+}
+
+module_init(cowdev_init);
+module_exit(cowdev_exit);
+
+MODULE_DESCRIPTION("Copy-on-write fault-path test device with its own page pool");
+MODULE_AUTHOR("The cowdev developers");
+MODULE_LICENSE("GPL");
+MODULE_VERSION(COWDEV_VERSION);

@@ -1,0 +1,362 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cowdev objects: the page index of one memory object, its size and its
+ * lifetime.
+ *
+ * An object is created by open() and destroyed by the last fput() of its
+ * file.  Every VMA holds a reference to its file, so the object outlives
+ * its last mapping without any reference counting of its own.
+ *
+ * Each page records in page->private how many objects index it (one until
+ * objects can share pages); it is changed only under the page lock, and the
+ * object that drops the count to zero gives the page back to the pool.
+ */
+#include <linux/fs.h>
+#include <linux/fs_context.h>
+#include <linux/idr.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/mount.h>
+#include <linux/pagemap.h>
+#include <linux/pseudo_fs.h>
+#include <linux/slab.h>
+
+#include "cowdev.h"
+
+#define COWDEV_FS_MAGIC 0x636f7764	/* "cowd" */
+#define COWDEV_MAX_PAGES (COWDEV_MAX_SIZE >> PAGE_SHIFT)
+/* Pages erased per unmap when an object shrinks. */
+#define COWDEV_TRUNCATE_BATCH 64
+
+static unsigned long long cowdev_default_size = 64ULL << 20;
+module_param_named(default_size, cowdev_default_size, ullong, 0644);
+MODULE_PARM_DESC(default_size, "Size in bytes of a new object (default 64 MiB)");
+
+static struct vfsmount *cowdev_mnt;
+static DEFINE_IDA(cowdev_ida);
+
+static int cowdev_fs_init_fs_context(struct fs_context *fc)
+{
+	return init_pseudo(fc, COWDEV_FS_MAGIC) ? 0 : -ENOMEM;
+}
+
+/*
+ * No .owner: the mount lives from module init to exit, and a module
+ * reference from it would make the module impossible to unload.
+ */
+static struct file_system_type cowdev_fs_type = {
+	.name = "cowdev",
+	.init_fs_context = cowdev_fs_init_fs_context,
+	.kill_sb = kill_anon_super,
+};
+
+/* Drop one object's hold on @page; the last holder returns it to the pool. */
+static void cowdev_page_release(struct page *page)
+{
+	unsigned long holders;
+
+	lock_page(page);
+	holders = page_private(page) - 1;
+	set_page_private(page, holders);
+	unlock_page(page);
+	if (!holders)
+		cowdev_pool_free(page);
+}
+
+/**
+ * cowdev_object_create() - make a new, empty object of the default size
+ *
+ * Return: the object, or an ERR_PTR.
+ */
+struct cowdev_object *cowdev_object_create(void)
+{
+	struct cowdev_object *obj;
+	u64 size = min_t(u64, READ_ONCE(cowdev_default_size), COWDEV_MAX_SIZE);
+	int ret;
+
+	obj = kzalloc(sizeof(*obj), GFP_KERNEL);
+	if (!obj)
+		return ERR_PTR(-ENOMEM);
+	xa_init(&obj->pages);
+	mutex_init(&obj->lock);
+	obj->nr_pages = DIV_ROUND_UP_ULL(size, PAGE_SIZE);
+	obj->mode = COWDEV_MODE_PAGE;
+
+	ret = -ENOMEM;
+	obj->stats = alloc_percpu(struct cowdev_counters);
+	if (!obj->stats)
+		goto err_free;
+	ret = ida_alloc(&cowdev_ida, GFP_KERNEL);
+	if (ret < 0)
+		goto err_stats;
+	obj->id = ret;
+	obj->inode = alloc_anon_inode(cowdev_mnt->mnt_sb);
+	if (IS_ERR(obj->inode)) {
+		ret = PTR_ERR(obj->inode);
+		goto err_ida;
+	}
+	cowdev_stats_add_object(obj);
+	return obj;
+
+err_ida:
+	ida_free(&cowdev_ida, obj->id);
+err_stats:
+	free_percpu(obj->stats);
+err_free:
+	kfree(obj);
+	return ERR_PTR(ret);
+}
+
+/**
+ * cowdev_object_destroy() - free an object and give back its pages
+ * @obj: an object no file refers to and no VMA maps
+ */
+void cowdev_object_destroy(struct cowdev_object *obj)
+{
+	struct page *page;
+	unsigned long index;
+
+	cowdev_stats_remove_object(obj);
+	xa_for_each(&obj->pages, index, page)
+		cowdev_page_release(page);
+	xa_destroy(&obj->pages);
+	iput(obj->inode);
+	ida_free(&cowdev_ida, obj->id);
+	free_percpu(obj->stats);
+	kfree(obj);
+}
+
+/**
+ * cowdev_object_page_valid() - is @page still the object's page at @pgoff?
+ * @obj: the object
+ * @pgoff: page offset in the object
+ * @page: a locked page the caller found at @pgoff
+ *
+ * Entries are replaced and erased only under the page lock, so with @page
+ * locked the answer stays true until the caller unlocks it.
+ *
+ * Return: true if @page may be mapped at @pgoff.
+ */
+bool cowdev_object_page_valid(struct cowdev_object *obj, pgoff_t pgoff,
+			      struct page *page)
+{
+	return pgoff < READ_ONCE(obj->nr_pages) &&
+	       xa_load(&obj->pages, pgoff) == page;
+}
+
+/* Find the page at @pgoff and take a reference, without any lock. */
+static struct page *cowdev_object_find(struct cowdev_object *obj, pgoff_t pgoff)
+{
+	struct page *page;
+
+	rcu_read_lock();
+repeat:
+	page = xa_load(&obj->pages, pgoff);
+	if (page) {
+		/*
+		 * The page may be on its way back to the pool: a pool page
+		 * keeps its reference, so take ours only if it has one and
+		 * confirm it is still indexed before trusting it.
+		 */
+		if (!get_page_unless_zero(page))
+			goto repeat;
+		if (unlikely(xa_load(&obj->pages, pgoff) != page)) {
+			put_page(page);
+			goto repeat;
+		}
+	}
+	rcu_read_unlock();
+	return page;
+}
+
+/* Index a new page at @pgoff unless the offset is past the end or taken. */
+static int cowdev_object_insert(struct cowdev_object *obj, pgoff_t pgoff,
+				struct page *page)
+{
+	XA_STATE(xas, &obj->pages, pgoff);
+
+	do {
+		xas_lock(&xas);
+		/* Checked under xa_lock, which set_size takes to shrink. */
+		if (pgoff >= obj->nr_pages)
+			xas_set_err(&xas, -EINVAL);
+		else if (xas_load(&xas))
+			xas_set_err(&xas, -EEXIST);
+		else
+			xas_store(&xas, page);
+		if (!xas_error(&xas))
+			obj->nr_resident++;
+		xas_unlock(&xas);
+	} while (xas_nomem(&xas, GFP_KERNEL));
+	return xas_error(&xas);
+}
+
+/**
+ * cowdev_object_lock_page() - find the page at @pgoff and lock it
+ * @obj: the object
+ * @pgoff: page offset in the object
+ *
+ * Return: the page, locked, still indexed at @pgoff, with a reference for
+ * the caller; or NULL if the object has no page there.
+ */
+struct page *cowdev_object_lock_page(struct cowdev_object *obj, pgoff_t pgoff)
+{
+	struct page *page;
+
+	for (;;) {
+		page = cowdev_object_find(obj, pgoff);
+		if (!page)
+			return NULL;
+		lock_page(page);
+		if (likely(cowdev_object_page_valid(obj, pgoff, page)))
+			return page;
+		/* Truncated or replaced while we slept on the lock. */
+		unlock_page(page);
+		put_page(page);
+	}
+}
+
+/**
+ * cowdev_object_get_page() - the page at @pgoff, allocated on first touch
+ * @obj: the object
+ * @pgoff: page offset in the object
+ *
+ * Return: the page, locked, indexed at @pgoff, with a reference for the
+ * caller; ERR_PTR(-EINVAL) past the end of the object; ERR_PTR(-ENOSPC)
+ * when the pool is at its limit; ERR_PTR(-ENOMEM).
+ */
+struct page *cowdev_object_get_page(struct cowdev_object *obj, pgoff_t pgoff)
+{
+	struct page *page;
+	int ret;
+
+	for (;;) {
+		if (pgoff >= READ_ONCE(obj->nr_pages))
+			return ERR_PTR(-EINVAL);
+		page = cowdev_object_lock_page(obj, pgoff);
+		if (page)
+			return page;
+
+		page = cowdev_pool_alloc();
+		if (IS_ERR(page))
+			return page;
+		/*
+		 * Locked before anyone can find it: a concurrent fault on the
+		 * same offset sleeps on the lock until the page is ready.
+		 */
+		__folio_set_locked(page_folio(page));
+		set_page_private(page, 1);
+		ret = cowdev_object_insert(obj, pgoff, page);
+		if (likely(!ret)) {
+			get_page(page);
+			return page;
+		}
+		__folio_clear_locked(page_folio(page));
+		cowdev_pool_free(page);
+		if (ret != -EEXIST)
+			return ERR_PTR(ret);
+		/* Lost the race to another fault: use its page. */
+	}
+}
+
+/*
+ * Free the pages from @start to the end.  Each page is erased under its lock,
+ * so a fault either mapped it before (and the unmap below removes that PTE)
+ * or finds it gone; a page goes back to the pool only after its PTEs are gone.
+ */
+static void cowdev_object_truncate(struct cowdev_object *obj, pgoff_t start)
+{
+	struct address_space *mapping = obj->inode->i_mapping;
+	struct page *batch[COWDEV_TRUNCATE_BATCH];
+	unsigned long index, first, last;
+	struct page *page;
+	int nr, i;
+
+	do {
+		nr = 0;
+		first = ULONG_MAX;
+		last = 0;
+		xa_for_each_start(&obj->pages, index, page, start) {
+			lock_page(page);
+			xa_lock(&obj->pages);
+			if (__xa_cmpxchg(&obj->pages, index, page, NULL, 0) == page) {
+				obj->nr_resident--;
+				batch[nr++] = page;
+				first = min(first, index);
+				last = index;
+			}
+			xa_unlock(&obj->pages);
+			unlock_page(page);
+			if (nr == COWDEV_TRUNCATE_BATCH)
+				break;
+		}
+		if (nr)
+			unmap_mapping_pages(mapping, first, last - first + 1, true);
+		for (i = 0; i < nr; i++)
+			cowdev_page_release(batch[i]);
+		cond_resched();
+	} while (nr == COWDEV_TRUNCATE_BATCH);
+
+	/* Private copies past the new end go too: accesses there get SIGBUS. */
+	unmap_mapping_pages(mapping, start, 0, true);
+}
+
+/**
+ * cowdev_object_set_size() - resize an object
+ * @obj: the object
+ * @size: new size in bytes, rounded up to a page
+ *
+ * Shrinking unmaps and frees the pages past the new end.
+ *
+ * Return: 0, or -EINVAL if @size exceeds %COWDEV_MAX_SIZE.
+ */
+int cowdev_object_set_size(struct cowdev_object *obj, u64 size)
+{
+	unsigned long nr_pages, old;
+
+	if (size > COWDEV_MAX_SIZE)
+		return -EINVAL;
+	nr_pages = DIV_ROUND_UP_ULL(size, PAGE_SIZE);
+
+	mutex_lock(&obj->lock);
+	xa_lock(&obj->pages);
+	old = obj->nr_pages;
+	WRITE_ONCE(obj->nr_pages, nr_pages);
+	xa_unlock(&obj->pages);
+	if (nr_pages < old)
+		cowdev_object_truncate(obj, nr_pages);
+	mutex_unlock(&obj->lock);
+	return 0;
+}
+
+/**
+ * cowdev_object_resident() - how many pages the object holds
+ * @obj: the object
+ *
+ * Return: the number of pages indexed by @obj.
+ */
+unsigned long cowdev_object_resident(struct cowdev_object *obj)
+{
+	return READ_ONCE(obj->nr_resident);
+}
+
+/**
+ * cowdev_object_init() - mount the pseudo filesystem the objects' inodes
+ * live on
+ *
+ * Return: 0 or a negative errno.
+ */
+int cowdev_object_init(void)
+{
+	cowdev_mnt = kern_mount(&cowdev_fs_type);
+	return PTR_ERR_OR_ZERO(cowdev_mnt);
+}
+
+/**
+ * cowdev_object_exit() - unmount the pseudo filesystem
+ */
+void cowdev_object_exit(void)
+{
+	kern_unmount(cowdev_mnt);
+	ida_destroy(&cowdev_ida);
+}

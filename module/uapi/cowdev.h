@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * cowdev user-space ABI: the ioctls of /dev/cowdev.
+ *
+ * Every open() of /dev/cowdev creates a new, empty object: a sparse,
+ * zero-filled memory object of page granularity, like a memfd.  mmap() it
+ * MAP_SHARED to share its pages with every other mapper, or MAP_PRIVATE to
+ * get copy-on-write copies of them.  The module counts each fault and each
+ * reuse-or-copy decision, per object and globally (debugfs).
+ *
+ * All structures are made of __u64 fields so that their layout is the same
+ * for 32- and 64-bit callers.  Fields marked (in) are read by the module,
+ * (out) are written by it.  Reserved fields must be zero on input.
+ */
+#ifndef _UAPI_COWDEV_H
+#define _UAPI_COWDEV_H
+
+#include <linux/const.h>
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+/**
+ * define COWDEV_MAX_SIZE - largest object size, in bytes (1 TiB)
+ *
+ * Object sizes and mmap offsets are checked against this bound, so that no
+ * page offset computation can wrap.
+ */
+#define COWDEV_MAX_SIZE _BITULL(40)
+
+/**
+ * enum cowdev_mode - how an object's pages are mapped
+ * @COWDEV_MODE_PAGE: ->fault returns struct page; writes to clean pages
+ *	of shared mappings are notified through ->page_mkwrite (default).
+ * @COWDEV_MODE_PFN: ->fault inserts raw pfns (VM_MIXEDMAP, special PTEs);
+ *	write notifications arrive through ->pfn_mkwrite.
+ */
+enum cowdev_mode {
+	COWDEV_MODE_PAGE = 0,
+	COWDEV_MODE_PFN = 1,
+};
+
+/**
+ * struct cowdev_info - one object's state and counters (COWDEV_IOC_GET_INFO)
+ * @flags: (in) must be zero.
+ * @id: (out) small number naming the object in debugfs and tracepoints.
+ * @size: (out) object size in bytes.
+ * @mode: (out) &enum cowdev_mode.
+ * @resident_pages: (out) pages the object holds.
+ * @faults: (out) calls of ->fault for this object.
+ * @read_faults: (out) ->fault calls for a read access.
+ * @write_faults: (out) ->fault calls for a write access.
+ * @mkwrite: (out) ->page_mkwrite calls.
+ * @pfn_mkwrite: (out) ->pfn_mkwrite calls.
+ * @reuse: (out) write faults in shared mappings that made the page
+ *	writable in place.
+ * @copy: (out) write faults in shared mappings that gave the object a
+ *	private copy of a page it shared with another object.
+ * @cow_faults: (out) write faults in private mappings seen by ->fault (the
+ *	kernel copies the page into the process, do_cow_fault()).
+ * @lock_waits: (out) faults that slept on a locked page of the object.
+ * @writeback_waits: (out) faults that slept on a page under writeback.
+ * @reserved: (in) must be zero; (out) zero.
+ */
+struct cowdev_info {
+	__u64 flags;
+	__u64 id;
+	__u64 size;
+	__u64 mode;
+	__u64 resident_pages;
+	__u64 faults;
+	__u64 read_faults;
+	__u64 write_faults;
+	__u64 mkwrite;
+	__u64 pfn_mkwrite;
+	__u64 reuse;
+	__u64 copy;
+	__u64 cow_faults;
+	__u64 lock_waits;
+	__u64 writeback_waits;
+	__u64 reserved[17];
+};
+
+#define COWDEV_IOC_MAGIC 0xCD
+
+/**
+ * define COWDEV_IOC_SET_SIZE - resize the object
+ *
+ * Argument: pointer to a __u64 byte count, rounded up to a page.  Shrinking
+ * unmaps the pages past the new end from every mapping (later accesses get
+ * SIGBUS) and frees them.  Errors: EINVAL if the size exceeds
+ * %COWDEV_MAX_SIZE, EFAULT for a bad pointer.
+ */
+#define COWDEV_IOC_SET_SIZE _IOW(COWDEV_IOC_MAGIC, 0x01, __u64)
+
+/**
+ * define COWDEV_IOC_GET_INFO - read the object's &struct cowdev_info
+ *
+ * Errors: EINVAL if @flags or @reserved are not zero, EFAULT for a bad
+ * pointer.
+ */
+#define COWDEV_IOC_GET_INFO _IOWR(COWDEV_IOC_MAGIC, 0x02, struct cowdev_info)
+
+#endif /* _UAPI_COWDEV_H */
