@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by the cowdev selftests: opening objects, reading their
+ * counters, catching SIGBUS, and reading debugfs.
+ */
+#ifndef _COWDEV_UTIL_H
+#define _COWDEV_UTIL_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "uapi/cowdev.h"
+
+#define COWDEV_DEV "/dev/cowdev"
+#define COWDEV_DEBUGFS "/sys/kernel/debug/cowdev"
+#define COWDEV_PARAMS "/sys/module/cowdev/parameters"
+
+static inline long page_size(void)
+{
+	return sysconf(_SC_PAGESIZE);
+}
+
+/* GET_INFO into @info; returns 0 or -errno. */
+static inline int cowdev_info(int fd, struct cowdev_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	return ioctl(fd, COWDEV_IOC_GET_INFO, info) ? -errno : 0;
+}
+
+static inline int cowdev_set_size(int fd, uint64_t size)
+{
+	return ioctl(fd, COWDEV_IOC_SET_SIZE, &size) ? -errno : 0;
+}
+
+/*
+ * The value of "name value" line @name in @path, or -1 if the file or the
+ * line is missing.  Values that are words (core_probe) read as -2.
+ */
+static inline long long read_stat(const char *path, const char *name)
+{
+	char line[256], key[128], val[64];
+	long long ret = -1;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%127s %63s", key, val) != 2 || strcmp(key, name))
+			continue;
+		ret = (val[0] >= '0' && val[0] <= '9') ? atoll(val) : -2;
+		break;
+	}
+	fclose(f);
+	return ret;
+}
+
+static inline long long global_stat(const char *name)
+{
+	return read_stat(COWDEV_DEBUGFS "/stats", name);
+}
+
+static inline long long object_stat(int fd, const char *name)
+{
+	struct cowdev_info info;
+	char path[128];
+
+	if (cowdev_info(fd, &info))
+		return -1;
+	snprintf(path, sizeof(path), COWDEV_DEBUGFS "/objects/%llu",
+		 (unsigned long long)info.id);
+	return read_stat(path, name);
+}
+
+static inline int read_text(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	return 0;
+}
+
+static inline int write_text(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, text, strlen(text));
+	close(fd);
+	return n == (ssize_t)strlen(text) ? 0 : -errno;
+}
+
+static inline int delete_module(const char *name, int flags)
+{
+	return syscall(__NR_delete_module, name, flags) ? -errno : 0;
+}
+
+/* SIGBUS catching: access() returns true if the access raised SIGBUS. */
+static sigjmp_buf cowdev_sigbus_jmp;
+
+static inline void cowdev_sigbus_handler(int sig)
+{
+	siglongjmp(cowdev_sigbus_jmp, 1);
+}
+
+static inline bool access_sigbus(volatile char *p, bool write)
+{
+	struct sigaction sa = { .sa_handler = cowdev_sigbus_handler };
+	struct sigaction old;
+	bool faulted = false;
+
+	sigaction(SIGBUS, &sa, &old);
+	if (sigsetjmp(cowdev_sigbus_jmp, 1))
+		faulted = true;
+	else if (write)
+		*p = 1;
+	else
+		(void)*p;
+	sigaction(SIGBUS, &old, NULL);
+	return faulted;
+}
+
+/* Touch each page of [p, p + len): read or write one byte. */
+static inline void touch_pages(volatile char *p, size_t len, bool write,
+			       char val)
+{
+	size_t off;
+
+	for (off = 0; off < len; off += page_size()) {
+		if (write)
+			p[off] = val;
+		else
+			(void)p[off];
+	}
+}
+
+#endif /* _COWDEV_UTIL_H */
