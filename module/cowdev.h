@@ -5,23 +5,33 @@
  * Locking, outermost first (the order a fault takes them in):
  *
  *   mmap_lock (read), or the VMA lock
- *     cowdev_object.lock (mutex; SET_SIZE only, never taken by a fault)
- *       page lock (PG_locked of a pool page)
- *         mapping->i_mmap_rwsem (unmap_mapping_pages)
- *           page table lock
- *             xa_lock of cowdev_object.pages
- *               cowdev_pool per-CPU cache lock
+ *     cowdev_object.lock (mutex; ioctls and ->mmap, never taken by a fault)
+ *       cowdev_object.clone_sem (read: write faults; write: CLONE)
+ *         page lock (PG_locked of a pool page)
+ *           mapping->i_mmap_rwsem (unmap_mapping_pages)
+ *             page table lock
+ *               xa_lock of cowdev_object.pages
+ *                 cowdev_pool per-CPU cache lock
  *
  * A fault takes no lock wider than the one page it serves: the page index
- * is read under RCU, the page lock serialises a fault against truncation,
- * counters are per-CPU.
+ * is read under RCU, the page lock serialises a fault against truncation
+ * and against a copy replacing the page, clone_sem is a per-CPU read lock
+ * and counters are per-CPU.
  */
+
+/*
+ * Index mark: the page was copied for a write fault that has been counted
+ * but has not landed yet.  The refault's mkwrite consumes the mark instead
+ * of counting a reuse, so each write fault counts once.
+ */
+#define COWDEV_MARK_COPIED XA_MARK_1
 #ifndef _COWDEV_H
 #define _COWDEV_H
 
 #include <linux/mm_types.h>
 #include <linux/mutex.h>
 #include <linux/percpu.h>
+#include <linux/percpu-rwsem.h>
 #include <linux/xarray.h>
 
 #include "uapi/cowdev.h"
@@ -76,9 +86,13 @@ struct cowdev_counters {
  *	xa_lock of @pages so that a page is never indexed past the end.
  * @nr_resident: pages indexed by @pages; protected by its xa_lock.
  * @lock: see the field.
+ * @clone_sem: taken for read by every reuse-or-copy decision and for
+ *	write by CLONE, so that no write needing a fault lands while a clone
+ *	shares the pages: a clone is a point-in-time snapshot.
  * @debugfs: the object's file under /sys/kernel/debug/cowdev/objects.
  * @id: small number naming the object in debugfs and the ABI.
- * @mode: &enum cowdev_mode of the mappings.
+ * @mode: &enum cowdev_mode of the mappings; fixed once @mapped.
+ * @mapped: the object has been mmap()ed; protected by @lock.
  */
 struct cowdev_object {
 	struct xarray pages;
@@ -86,16 +100,23 @@ struct cowdev_object {
 	struct cowdev_counters __percpu *stats;
 	unsigned long nr_pages;
 	unsigned long nr_resident;
-	struct mutex lock;		/* serialises size changes */
+	struct mutex lock;		/* serialises size, mode and clone */
+	struct percpu_rw_semaphore clone_sem;
 	struct dentry *debugfs;
 	u32 id;
 	enum cowdev_mode mode;
+	bool mapped;
 };
 
 /* cowdev_object.c */
 struct cowdev_object *cowdev_object_create(void);
 void cowdev_object_destroy(struct cowdev_object *obj);
 int cowdev_object_set_size(struct cowdev_object *obj, u64 size);
+int cowdev_object_set_mode(struct cowdev_object *obj, u64 mode);
+int cowdev_object_share_page(struct cowdev_object *obj, pgoff_t pgoff,
+			     struct page *page);
+void cowdev_object_replace_page(struct cowdev_object *obj, pgoff_t pgoff,
+				struct page *old, struct page *new);
 struct page *cowdev_object_get_page(struct cowdev_object *obj, pgoff_t pgoff);
 struct page *cowdev_object_lock_page(struct cowdev_object *obj, pgoff_t pgoff);
 bool cowdev_object_page_valid(struct cowdev_object *obj, pgoff_t pgoff,
@@ -104,9 +125,15 @@ unsigned long cowdev_object_resident(struct cowdev_object *obj);
 int cowdev_object_init(void);
 void cowdev_object_exit(void);
 
+/* cowdev_cow.c */
+vm_fault_t cowdev_cow_write(struct cowdev_object *obj, pgoff_t pgoff,
+			    struct page *page);
+struct cowdev_object *cowdev_cow_clone(struct cowdev_object *src);
+
 /* cowdev_vm.c */
 extern const struct vm_operations_struct cowdev_vm_ops;
 int cowdev_mmap(struct file *file, struct vm_area_struct *vma);
+vm_fault_t cowdev_fault_error(struct cowdev_object *obj, int err);
 
 /* cowdev_pool.c */
 struct page *cowdev_pool_alloc(void);

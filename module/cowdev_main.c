@@ -7,6 +7,8 @@
  * object, the ioctls act on it, mmap() hands it to cowdev_vm.c, and the
  * last close destroys it.  See Documentation/cowdev.rst.
  */
+#include <linux/anon_inodes.h>
+#include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
@@ -64,6 +66,46 @@ static long cowdev_ioctl_get_info(struct file *file,
 	return 0;
 }
 
+static const struct file_operations cowdev_fops;
+
+/* A file for @obj, as open() would make for a new object. */
+static struct file *cowdev_file_create(struct cowdev_object *obj, fmode_t mode)
+{
+	struct file *file;
+
+	file = anon_inode_getfile("[cowdev]", &cowdev_fops, obj,
+				  mode & FMODE_WRITE ? O_RDWR : O_RDONLY);
+	if (!IS_ERR(file))
+		file->f_mapping = obj->inode->i_mapping;
+	return file;
+}
+
+static long cowdev_ioctl_clone(struct file *file, unsigned long arg)
+{
+	struct cowdev_object *clone;
+	struct file *clone_file;
+	int fd;
+
+	if (arg)
+		return -EINVAL;
+	fd = get_unused_fd_flags(O_CLOEXEC);
+	if (fd < 0)
+		return fd;
+	clone = cowdev_cow_clone(file->private_data);
+	if (IS_ERR(clone)) {
+		put_unused_fd(fd);
+		return PTR_ERR(clone);
+	}
+	clone_file = cowdev_file_create(clone, file->f_mode);
+	if (IS_ERR(clone_file)) {
+		cowdev_object_destroy(clone);
+		put_unused_fd(fd);
+		return PTR_ERR(clone_file);
+	}
+	fd_install(fd, clone_file);
+	return fd;
+}
+
 static long cowdev_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	void __user *uarg = (void __user *)arg;
@@ -73,6 +115,10 @@ static long cowdev_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return cowdev_ioctl_set_size(file, uarg);
 	case COWDEV_IOC_GET_INFO:
 		return cowdev_ioctl_get_info(file, uarg);
+	case COWDEV_IOC_CLONE:
+		return cowdev_ioctl_clone(file, arg);
+	case COWDEV_IOC_SET_MODE:
+		return cowdev_object_set_mode(file->private_data, arg);
 	default:
 		return -ENOTTY;
 	}

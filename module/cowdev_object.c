@@ -7,9 +7,9 @@
  * file.  Every VMA holds a reference to its file, so the object outlives
  * its last mapping without any reference counting of its own.
  *
- * Each page records in page->private how many objects index it (one until
- * objects can share pages); it is changed only under the page lock, and the
- * object that drops the count to zero gives the page back to the pool.
+ * Each page records in page->private how many objects index it (clones
+ * share pages); it is changed only under the page lock, and the object that
+ * drops the count to zero gives the page back to the pool.
  */
 #include <linux/fs.h>
 #include <linux/fs_context.h>
@@ -82,10 +82,13 @@ struct cowdev_object *cowdev_object_create(void)
 	obj->nr_pages = DIV_ROUND_UP_ULL(size, PAGE_SIZE);
 	obj->mode = COWDEV_MODE_PAGE;
 
+	ret = percpu_init_rwsem(&obj->clone_sem);
+	if (ret)
+		goto err_free;
 	ret = -ENOMEM;
 	obj->stats = alloc_percpu(struct cowdev_counters);
 	if (!obj->stats)
-		goto err_free;
+		goto err_sem;
 	ret = ida_alloc(&cowdev_ida, GFP_KERNEL);
 	if (ret < 0)
 		goto err_stats;
@@ -102,6 +105,8 @@ err_ida:
 	ida_free(&cowdev_ida, obj->id);
 err_stats:
 	free_percpu(obj->stats);
+err_sem:
+	percpu_free_rwsem(&obj->clone_sem);
 err_free:
 	kfree(obj);
 	return ERR_PTR(ret);
@@ -123,6 +128,7 @@ void cowdev_object_destroy(struct cowdev_object *obj)
 	iput(obj->inode);
 	ida_free(&cowdev_ida, obj->id);
 	free_percpu(obj->stats);
+	percpu_free_rwsem(&obj->clone_sem);
 	kfree(obj);
 }
 
@@ -259,6 +265,47 @@ struct page *cowdev_object_get_page(struct cowdev_object *obj, pgoff_t pgoff)
 	}
 }
 
+/**
+ * cowdev_object_share_page() - index another object's page in @obj too
+ * @obj: the object that starts sharing the page
+ * @pgoff: page offset in @obj
+ * @page: the page, locked by the caller
+ *
+ * Return: 0, -EEXIST if @obj has a page there, -EINVAL past its end, or
+ * -ENOMEM.
+ */
+int cowdev_object_share_page(struct cowdev_object *obj, pgoff_t pgoff,
+			     struct page *page)
+{
+	int ret = cowdev_object_insert(obj, pgoff, page);
+
+	if (!ret)
+		set_page_private(page, page_private(page) + 1);
+	return ret;
+}
+
+/**
+ * cowdev_object_replace_page() - put a private copy in place of a shared page
+ * @obj: the object that gets the copy
+ * @pgoff: page offset in @obj
+ * @old: the shared page indexed at @pgoff, locked by the caller
+ * @new: a copy of @old that no object indexes yet
+ *
+ * @obj stops sharing @old; the caller unmaps @old from @obj's mappings.
+ * The new entry carries %COWDEV_MARK_COPIED for the write that asked for it.
+ */
+void cowdev_object_replace_page(struct cowdev_object *obj, pgoff_t pgoff,
+				struct page *old, struct page *new)
+{
+	set_page_private(new, 1);
+	xa_lock(&obj->pages);
+	/* Overwriting a present entry never allocates. */
+	__xa_store(&obj->pages, pgoff, new, 0);
+	__xa_set_mark(&obj->pages, pgoff, COWDEV_MARK_COPIED);
+	xa_unlock(&obj->pages);
+	set_page_private(old, page_private(old) - 1);
+}
+
 /*
  * Free the pages from @start to the end.  Each page is erased under its lock,
  * so a fault either mapped it before (and the unmap below removes that PTE)
@@ -327,6 +374,29 @@ int cowdev_object_set_size(struct cowdev_object *obj, u64 size)
 		cowdev_object_truncate(obj, nr_pages);
 	mutex_unlock(&obj->lock);
 	return 0;
+}
+
+/**
+ * cowdev_object_set_mode() - choose how the object's pages are mapped
+ * @obj: the object
+ * @mode: an &enum cowdev_mode
+ *
+ * Return: 0, -EINVAL for an unknown mode, -EBUSY once the object has been
+ * mapped.
+ */
+int cowdev_object_set_mode(struct cowdev_object *obj, u64 mode)
+{
+	int ret = 0;
+
+	if (mode != COWDEV_MODE_PAGE && mode != COWDEV_MODE_PFN)
+		return -EINVAL;
+	mutex_lock(&obj->lock);
+	if (obj->mapped)
+		ret = -EBUSY;
+	else
+		obj->mode = mode;
+	mutex_unlock(&obj->lock);
+	return ret;
 }
 
 /**

@@ -7,7 +7,9 @@
  *   first touch, write  ->fault, ->page_mkwrite       do_shared_fault()
  *   write after read    ->page_mkwrite                do_wp_page() ->
  *                                                     wp_page_shared()
- * ->page_mkwrite makes the page writable in place: a "reuse".
+ * In pfn mode ->fault inserts a special PTE, read-only even for a write, and
+ * the write notification is ->pfn_mkwrite (do_wp_page() -> wp_pfn_shared()).
+ * Either mkwrite decides reuse or copy (cowdev_cow.c).
  *
  * Private mappings never reach ->page_mkwrite: a write on a not-present
  * PTE is do_cow_fault() (->fault with vmf->cow_page set, the core copies),
@@ -25,7 +27,14 @@
 #include "compat.h"
 #include "cowdev.h"
 
-static vm_fault_t cowdev_errno_to_fault(struct cowdev_object *obj, int err)
+/**
+ * cowdev_fault_error() - the fault result for a failure to get a page
+ * @obj: the object faulting
+ * @err: -EINVAL (past the end), -ENOSPC (pool limit) or -ENOMEM
+ *
+ * Return: VM_FAULT_SIGBUS, or VM_FAULT_OOM when the system is out of memory.
+ */
+vm_fault_t cowdev_fault_error(struct cowdev_object *obj, int err)
 {
 	switch (err) {
 	case -EINVAL:		/* past the end of the object */
@@ -60,7 +69,7 @@ static vm_fault_t cowdev_fault(struct vm_fault *vmf)
 	cowdev_count_fault(obj, vmf);
 	page = cowdev_object_get_page(obj, vmf->pgoff);
 	if (IS_ERR(page))
-		return cowdev_errno_to_fault(obj, PTR_ERR(page));
+		return cowdev_fault_error(obj, PTR_ERR(page));
 
 	/*
 	 * do_cow_fault() only copies from vmf->page, so a private write fault
@@ -78,29 +87,26 @@ static vm_fault_t cowdev_fault(struct vm_fault *vmf)
 	return ret;
 }
 
-/*
- * Make the locked @page, still the object's page at @pgoff, writable in
- * place.  Counted as one reuse.
- */
-static void cowdev_make_writable(struct cowdev_object *obj, struct page *page)
-{
-	cowdev_count(obj, COWDEV_STAT_REUSE);
-	set_page_dirty(page);
-}
-
 static vm_fault_t cowdev_page_mkwrite(struct vm_fault *vmf)
 {
 	struct cowdev_object *obj = vmf->vma->vm_private_data;
 	struct page *page = vmf->page;
+	vm_fault_t ret;
 
 	cowdev_count(obj, COWDEV_STAT_MKWRITE);
+	percpu_down_read(&obj->clone_sem);
 	lock_page(page);
-	if (!cowdev_object_page_valid(obj, vmf->pgoff, page)) {
-		/* Truncated under us: refault, and get SIGBUS past the end. */
+	/* Truncated or replaced by a copy under us: refault. */
+	if (!cowdev_object_page_valid(obj, vmf->pgoff, page))
+		ret = VM_FAULT_NOPAGE;
+	else
+		ret = cowdev_cow_write(obj, vmf->pgoff, page);
+	percpu_up_read(&obj->clone_sem);
+	if (ret) {
 		unlock_page(page);
-		return VM_FAULT_NOPAGE;
+		return ret;
 	}
-	cowdev_make_writable(obj, page);
+	/* The core maps the page before it unlocks it. */
 	return VM_FAULT_LOCKED;
 }
 
@@ -108,16 +114,23 @@ static vm_fault_t cowdev_pfn_mkwrite(struct vm_fault *vmf)
 {
 	struct cowdev_object *obj = vmf->vma->vm_private_data;
 	struct page *page;
+	vm_fault_t ret = VM_FAULT_NOPAGE;
 
 	cowdev_count(obj, COWDEV_STAT_PFN_MKWRITE);
+	percpu_down_read(&obj->clone_sem);
 	page = cowdev_object_lock_page(obj, vmf->pgoff);
-	if (!page)
-		return VM_FAULT_NOPAGE;
-	cowdev_make_writable(obj, page);
-	unlock_page(page);
-	put_page(page);
-	/* 0: the core makes the PTE writable if it is unchanged. */
-	return 0;
+	if (page)
+		ret = cowdev_cow_write(obj, vmf->pgoff, page);
+	percpu_up_read(&obj->clone_sem);
+	if (page) {
+		unlock_page(page);
+		put_page(page);
+	}
+	/*
+	 * On 0 the core makes the PTE writable if it is unchanged; a clone
+	 * that shared the page since has zapped it, and the write refaults.
+	 */
+	return ret;
 }
 
 /*
@@ -143,11 +156,17 @@ int cowdev_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct cowdev_object *obj = file->private_data;
 	const unsigned long max_pages = COWDEV_MAX_SIZE >> PAGE_SHIFT;
+	enum cowdev_mode mode;
 
 	if (vma->vm_pgoff > max_pages ||
 	    vma_pages(vma) > max_pages - vma->vm_pgoff)
 		return -EINVAL;
-	if (obj->mode == COWDEV_MODE_PFN)
+	/* The mode is fixed from the first mmap on. */
+	mutex_lock(&obj->lock);
+	obj->mapped = true;
+	mode = obj->mode;
+	mutex_unlock(&obj->lock);
+	if (mode == COWDEV_MODE_PFN)
 		vm_flags_set(vma, VM_MIXEDMAP);
 	vma->vm_ops = &cowdev_vm_ops;
 	vma->vm_private_data = obj;

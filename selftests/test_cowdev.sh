@@ -36,7 +36,7 @@ result $? "modprobe cowdev"
 [ -c /dev/cowdev ]
 result $? "/dev/cowdev exists after load"
 
-progs=${*:-"$dir/cowdev_device $dir/cowdev_mappings"}
+progs=${*:-"$dir/cowdev_device $dir/cowdev_mappings $dir/cowdev_clone"}
 for prog in $progs; do
 	"$prog"
 	status=$?

@@ -100,4 +100,25 @@ struct cowdev_info {
  */
 #define COWDEV_IOC_GET_INFO _IOWR(COWDEV_IOC_MAGIC, 0x02, struct cowdev_info)
 
+/**
+ * define COWDEV_IOC_CLONE - make a new object sharing this one's pages
+ *
+ * Argument: 0.  Returns a new file descriptor (close-on-exec, same access
+ * mode) for a new object of the same size and mode that shares every
+ * resident page with this one, as fork shares anonymous memory.  From then
+ * on each object sees its own snapshot: the first write to a shared page
+ * through a MAP_SHARED mapping gives the writer a copy (counted as "copy"),
+ * and a write to a page no other object shares is a "reuse".  Errors:
+ * EINVAL for a non-zero argument, EMFILE, ENOMEM.
+ */
+#define COWDEV_IOC_CLONE _IO(COWDEV_IOC_MAGIC, 0x03)
+
+/**
+ * define COWDEV_IOC_SET_MODE - choose page or pfn mode
+ *
+ * Argument: an &enum cowdev_mode, by value.  Only before the object's first
+ * mmap.  Errors: EINVAL for an unknown mode, EBUSY once mapped.
+ */
+#define COWDEV_IOC_SET_MODE _IO(COWDEV_IOC_MAGIC, 0x04)
+
 #endif /* _UAPI_COWDEV_H */

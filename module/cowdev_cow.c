@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Copy-on-write decided by the driver: clones share pages, and a write
+ * fault in a shared mapping reuses its page or copies it.
+ *
+ * This is the decision do_wp_page() makes for anonymous memory, made here
+ * for the device's own pages:
+ *
+ *   the page belongs to this object alone   reuse: writable in place
+ *   other objects share the page            copy: a new page for this
+ *                                           object, the access refaults
+ *
+ * A page's life:
+ *
+ *   fault        CLONE             write in A           write in B
+ *   A: P (1) --> A: P, B: P (2) --> A: P' (1), B: P (1) --> B: P (1)
+ *                                   "copy" in A          "reuse" in B
+ *
+ * (n) is page_private(): how many objects index the page.  It changes only
+ * under the page lock, so two objects writing the same shared page are
+ * serialised on it: the first copies, the second finds itself alone and
+ * reuses.  Never do two objects write one page.
+ */
+#include <linux/highmem.h>
+#include <linux/mm.h>
+#include <linux/pagemap.h>
+#include <linux/sched.h>
+
+#include "cowdev.h"
+
+/* Give @obj its own copy of the shared, locked @page at @pgoff. */
+static vm_fault_t cowdev_cow_copy(struct cowdev_object *obj, pgoff_t pgoff,
+				  struct page *page)
+{
+	struct page *copy = cowdev_pool_alloc();
+
+	if (IS_ERR(copy))
+		return cowdev_fault_error(obj, PTR_ERR(copy));
+	copy_highpage(copy, page);
+	cowdev_object_replace_page(obj, pgoff, page, copy);
+	/*
+	 * Shared PTEs of this object still map the old page read-only, and so
+	 * may private ones that have not copied it yet: they must refault to
+	 * see the copy.  Other objects' mappings are not touched.
+	 */
+	unmap_mapping_pages(obj->inode->i_mapping, pgoff, 1, false);
+	cowdev_count(obj, COWDEV_STAT_COPY);
+	return VM_FAULT_NOPAGE;
+}
+
+/**
+ * cowdev_cow_write() - reuse or copy the page a write fault is about to make
+ *	writable
+ * @obj: the object written through a shared mapping
+ * @pgoff: page offset of the fault
+ * @page: the object's page at @pgoff, locked, checked to be still indexed
+ *
+ * Called with @obj->clone_sem held for read.  Each write fault is counted
+ * once, as reuse or copy; the mkwrite of the refault that follows a copy
+ * consumes the copy's mark instead of counting again.  @page stays locked.
+ *
+ * Return: 0 if @page may be made writable in place (it is marked dirty);
+ * VM_FAULT_NOPAGE if @obj now holds a copy and the access must refault;
+ * VM_FAULT_SIGBUS or VM_FAULT_OOM if no page could be had for the copy.
+ */
+vm_fault_t cowdev_cow_write(struct cowdev_object *obj, pgoff_t pgoff,
+			    struct page *page)
+{
+	if (page_private(page) > 1)
+		return cowdev_cow_copy(obj, pgoff, page);
+
+	if (xa_get_mark(&obj->pages, pgoff, COWDEV_MARK_COPIED))
+		xa_clear_mark(&obj->pages, pgoff, COWDEV_MARK_COPIED);
+	else
+		cowdev_count(obj, COWDEV_STAT_REUSE);
+	set_page_dirty(page);
+	return 0;
+}
+
+/**
+ * cowdev_cow_clone() - make a new object sharing every page of @src
+ * @src: the object to clone
+ *
+ * The clone has @src's size and mode and indexes each of its pages, like
+ * fork shares anonymous pages.  While the pages are shared, @src's write
+ * faults wait on its clone_sem; when they are all shared, every PTE of
+ * @src is zapped, so no mapping can write to a shared page without
+ * faulting.  Writes through PTEs that were writable before land in the
+ * page before it is shared or before the zap, in both objects alike.
+ *
+ * Return: the new object, or an ERR_PTR.
+ */
+struct cowdev_object *cowdev_cow_clone(struct cowdev_object *src)
+{
+	struct cowdev_object *dst = cowdev_object_create();
+	unsigned long index;
+	struct page *page;
+	int ret = 0;
+
+	if (IS_ERR(dst))
+		return dst;
+
+	mutex_lock(&src->lock);
+	dst->nr_pages = src->nr_pages;
+	dst->mode = src->mode;
+	percpu_down_write(&src->clone_sem);
+	xa_for_each(&src->pages, index, page) {
+		lock_page(page);
+		if (cowdev_object_page_valid(src, index, page))
+			ret = cowdev_object_share_page(dst, index, page);
+		unlock_page(page);
+		if (ret)
+			break;
+		cond_resched();
+	}
+	unmap_mapping_pages(src->inode->i_mapping, 0, 0, false);
+	percpu_up_write(&src->clone_sem);
+	mutex_unlock(&src->lock);
+
+	if (ret) {
+		cowdev_object_destroy(dst);
+		return ERR_PTR(ret);
+	}
+	return dst;
+}
