@@ -23,14 +23,19 @@ static char *map_shared(int fd, size_t len)
 	return mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 }
 
-static bool all_bytes(const char *p, size_t len, char c)
+/* Map the source, fill it with @fill, clone it, and map the clone. */
+static bool fill_and_clone(int fd, size_t len, char fill, char **s, int *cfd,
+			   char **c)
 {
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (p[i] != c)
-			return false;
-	return true;
+	*s = map_shared(fd, len);
+	if (*s == MAP_FAILED)
+		return false;
+	memset(*s, fill, len);
+	*cfd = cowdev_clone(fd);
+	if (*cfd < 0)
+		return false;
+	*c = map_shared(*cfd, len);
+	return *c != MAP_FAILED;
 }
 
 FIXTURE(clone)
@@ -86,13 +91,10 @@ FIXTURE_TEARDOWN(clone)
 TEST_F(clone, snapshot_isolated_both_ways)
 {
 	struct cowdev_info si, ci;
-	char *s = map_shared(self->fd, self->len), *c;
+	char *s, *c;
 	int cfd;
 
-	ASSERT_NE(MAP_FAILED, s);
-	memset(s, 'a', self->len);
-	cfd = cowdev_clone(self->fd);
-	ASSERT_GE(cfd, 0);
+	ASSERT_TRUE(fill_and_clone(self->fd, self->len, 'a', &s, &cfd, &c));
 	EXPECT_EQ(FD_CLOEXEC, fcntl(cfd, F_GETFD) & FD_CLOEXEC);
 	ASSERT_EQ(0, cowdev_info(cfd, &ci));
 	EXPECT_EQ(variant->mode, ci.mode);
@@ -100,9 +102,6 @@ TEST_F(clone, snapshot_isolated_both_ways)
 	EXPECT_EQ(NPAGES, ci.resident_pages);
 	/* Shared pages are held once. */
 	EXPECT_EQ(NPAGES, global_stat("pool_in_use"));
-
-	c = map_shared(cfd, self->len);
-	ASSERT_NE(MAP_FAILED, c);
 	EXPECT_TRUE(all_bytes(c, self->len, 'a'));
 	memset(s, 'b', self->len / 2);
 	memset(c + self->len / 2, 'c', self->len / 2);
@@ -171,15 +170,10 @@ TEST_F(clone, counters_copy_then_reuse)
 TEST_F(clone, reuse_after_other_sharer_dies)
 {
 	struct cowdev_info info;
-	char *s = map_shared(self->fd, self->len), *c;
+	char *s, *c;
 	int cfd;
 
-	ASSERT_NE(MAP_FAILED, s);
-	memset(s, 'a', self->len);
-	cfd = cowdev_clone(self->fd);
-	ASSERT_GE(cfd, 0);
-	c = map_shared(cfd, self->len);
-	ASSERT_NE(MAP_FAILED, c);
+	ASSERT_TRUE(fill_and_clone(self->fd, self->len, 'a', &s, &cfd, &c));
 	EXPECT_TRUE(all_bytes(c, self->len, 'a'));
 	munmap(c, self->len);
 	close(cfd);
@@ -276,15 +270,10 @@ TEST_F(clone, concurrent_writers_threads)
 	struct writer w[2 * PER_OBJECT];
 	pthread_barrier_t barrier;
 	struct cowdev_info si, ci;
-	char *s = map_shared(self->fd, self->len), *c;
+	char *s, *c;
 	int cfd, i;
 
-	ASSERT_NE(MAP_FAILED, s);
-	memset(s, 'o', self->len);
-	cfd = cowdev_clone(self->fd);
-	ASSERT_GE(cfd, 0);
-	c = map_shared(cfd, self->len);
-	ASSERT_NE(MAP_FAILED, c);
+	ASSERT_TRUE(fill_and_clone(self->fd, self->len, 'o', &s, &cfd, &c));
 	pthread_barrier_init(&barrier, NULL, 2 * PER_OBJECT);
 	for (i = 0; i < 2 * PER_OBJECT; i++) {
 		w[i] = (struct writer){ i & 1 ? c : s, self->len,
@@ -309,17 +298,11 @@ TEST_F(clone, concurrent_writers_threads)
 TEST_F(clone, concurrent_writers_processes)
 {
 	enum { PROCS = 4 };
-	char *s = map_shared(self->fd, self->len), *c;
+	char *s, *c, byte;
 	int cfd, i, status, go[2];
 	pid_t pids[PROCS];
-	char byte;
 
-	ASSERT_NE(MAP_FAILED, s);
-	memset(s, 'o', self->len);
-	cfd = cowdev_clone(self->fd);
-	ASSERT_GE(cfd, 0);
-	c = map_shared(cfd, self->len);
-	ASSERT_NE(MAP_FAILED, c);
+	ASSERT_TRUE(fill_and_clone(self->fd, self->len, 'o', &s, &cfd, &c));
 	ASSERT_EQ(0, pipe(go));
 	for (i = 0; i < PROCS; i++) {
 		pids[i] = fork();
@@ -439,17 +422,12 @@ TEST_F(clone, private_mapping_of_source_unaffected)
 
 TEST_F(clone, shrink_after_clone_keeps_clone)
 {
-	char *s = map_shared(self->fd, self->len), *c;
+	char *s, *c;
 	int cfd;
 
-	ASSERT_NE(MAP_FAILED, s);
-	memset(s, 'a', self->len);
-	cfd = cowdev_clone(self->fd);
-	ASSERT_GE(cfd, 0);
+	ASSERT_TRUE(fill_and_clone(self->fd, self->len, 'a', &s, &cfd, &c));
 	ASSERT_EQ(0, cowdev_set_size(self->fd, self->ps));
 	EXPECT_TRUE(access_sigbus(s + self->ps, false));
-	c = map_shared(cfd, self->len);
-	ASSERT_NE(MAP_FAILED, c);
 	EXPECT_TRUE(all_bytes(c, self->len, 'a'));
 	EXPECT_EQ(NPAGES, global_stat("pool_in_use"));
 	munmap(c, self->len);

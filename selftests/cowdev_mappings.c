@@ -42,16 +42,6 @@ static char *map(int fd, size_t len, int flags, off_t off)
 	return mmap(NULL, len, PROT_READ | PROT_WRITE, flags, fd, off);
 }
 
-static bool all_bytes(const char *p, size_t len, char c)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (p[i] != c)
-			return false;
-	return true;
-}
-
 /* Run @fn in a child; true if it exited 0. */
 static bool in_child(int (*fn)(void *), void *arg)
 {

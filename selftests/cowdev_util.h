@@ -153,4 +153,15 @@ static inline void touch_pages(volatile char *p, size_t len, bool write,
 	}
 }
 
+/* True if every byte of [p, p + len) is @c. */
+static inline bool all_bytes(const char *p, size_t len, char c)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] != c)
+			return false;
+	return true;
+}
+
 #endif /* _COWDEV_UTIL_H */
