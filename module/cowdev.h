@@ -2,7 +2,8 @@
 /*
  * cowdev internals shared between the module's files.
  *
- * Locking, outermost first (the order a fault takes them in):
+ * Locking, outermost first (the order a fault takes them in); a writeback
+ * ends in a work item that takes none of them:
  *
  *   mmap_lock (read), or the VMA lock
  *     cowdev_object.lock (mutex; ioctls and ->mmap, never taken by a fault)
@@ -32,8 +33,11 @@
 #include <linux/mutex.h>
 #include <linux/percpu.h>
 #include <linux/percpu-rwsem.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
 #include <linux/xarray.h>
 
+#include "cowdev_wait.h"
 #include "uapi/cowdev.h"
 
 /**
@@ -73,6 +77,29 @@ struct cowdev_counters {
 };
 
 /**
+ * struct cowdev_wb - an object's writeback (cowdev_writeback.c)
+ * @work: ends the writeback after its delay
+ * @wait: waiters for @ended to move
+ * @pages: the pages under writeback, each with a reference
+ * @offsets: their offsets in the object
+ * @nr: how many
+ * @started: writebacks started; changed under the object's lock
+ * @ended: writebacks ended; changed by @work
+ *
+ * At most one writeback is in flight (@started - @ended is 0 or 1); @pages,
+ * @offsets and @nr belong to it.
+ */
+struct cowdev_wb {
+	struct delayed_work work;
+	wait_queue_head_t wait;
+	struct page **pages;
+	pgoff_t *offsets;
+	unsigned long nr;
+	unsigned long started;
+	unsigned long ended;
+};
+
+/**
  * struct cowdev_object - the memory object behind one open of /dev/cowdev
  * @pages: page offset -> struct page *, the object's resident pages.
  *	Read under RCU; an entry is replaced or erased only with its page
@@ -93,6 +120,7 @@ struct cowdev_counters {
  * @id: small number naming the object in debugfs and the ABI.
  * @mode: &enum cowdev_mode of the mappings; fixed once @mapped.
  * @mapped: the object has been mmap()ed; protected by @lock.
+ * @wb: its writeback.
  */
 struct cowdev_object {
 	struct xarray pages;
@@ -106,6 +134,7 @@ struct cowdev_object {
 	u32 id;
 	enum cowdev_mode mode;
 	bool mapped;
+	struct cowdev_wb wb;
 };
 
 /* cowdev_object.c */
@@ -113,6 +142,7 @@ struct cowdev_object *cowdev_object_create(void);
 void cowdev_object_destroy(struct cowdev_object *obj);
 int cowdev_object_set_size(struct cowdev_object *obj, u64 size);
 int cowdev_object_set_mode(struct cowdev_object *obj, u64 mode);
+int cowdev_object_punch_hole(struct cowdev_object *obj, u64 offset, u64 len);
 int cowdev_object_share_page(struct cowdev_object *obj, pgoff_t pgoff,
 			     struct page *page);
 void cowdev_object_replace_page(struct cowdev_object *obj, pgoff_t pgoff,
@@ -129,6 +159,12 @@ void cowdev_object_exit(void);
 vm_fault_t cowdev_cow_write(struct cowdev_object *obj, pgoff_t pgoff,
 			    struct page *page);
 struct cowdev_object *cowdev_cow_clone(struct cowdev_object *src);
+
+/* cowdev_writeback.c */
+void cowdev_writeback_init(struct cowdev_object *obj);
+void cowdev_writeback_fini(struct cowdev_object *obj);
+int cowdev_writeback_start(struct cowdev_object *obj,
+			   struct cowdev_writeback *args);
 
 /* cowdev_vm.c */
 extern const struct vm_operations_struct cowdev_vm_ops;

@@ -27,6 +27,7 @@
 #include <linux/sched.h>
 
 #include "cowdev.h"
+#include "cowdev_trace.h"
 
 /* Give @obj its own copy of the shared, locked @page at @pgoff. */
 static vm_fault_t cowdev_cow_copy(struct cowdev_object *obj, pgoff_t pgoff,
@@ -45,6 +46,7 @@ static vm_fault_t cowdev_cow_copy(struct cowdev_object *obj, pgoff_t pgoff,
 	 */
 	unmap_mapping_pages(obj->inode->i_mapping, pgoff, 1, false);
 	cowdev_count(obj, COWDEV_STAT_COPY);
+	trace_cowdev_copy(obj->id, pgoff);
 	return VM_FAULT_NOPAGE;
 }
 
@@ -57,7 +59,9 @@ static vm_fault_t cowdev_cow_copy(struct cowdev_object *obj, pgoff_t pgoff,
  *
  * Called with @obj->clone_sem held for read.  Each write fault is counted
  * once, as reuse or copy; the mkwrite of the refault that follows a copy
- * consumes the copy's mark instead of counting again.  @page stays locked.
+ * consumes the copy's mark instead of counting again.  A page under
+ * writeback is stable: reusing it waits for the writeback to end.  @page
+ * stays locked.
  *
  * Return: 0 if @page may be made writable in place (it is marked dirty);
  * VM_FAULT_NOPAGE if @obj now holds a copy and the access must refault;
@@ -69,11 +73,14 @@ vm_fault_t cowdev_cow_write(struct cowdev_object *obj, pgoff_t pgoff,
 	if (page_private(page) > 1)
 		return cowdev_cow_copy(obj, pgoff, page);
 
-	if (xa_get_mark(&obj->pages, pgoff, COWDEV_MARK_COPIED))
+	cowdev_wait_writeback(obj, pgoff, page);
+	if (xa_get_mark(&obj->pages, pgoff, COWDEV_MARK_COPIED)) {
 		xa_clear_mark(&obj->pages, pgoff, COWDEV_MARK_COPIED);
-	else
+	} else {
 		cowdev_count(obj, COWDEV_STAT_REUSE);
-	set_page_dirty(page);
+		trace_cowdev_reuse(obj->id, pgoff);
+	}
+	folio_mark_dirty(page_folio(page));
 	return 0;
 }
 
@@ -105,10 +112,10 @@ struct cowdev_object *cowdev_cow_clone(struct cowdev_object *src)
 	dst->mode = src->mode;
 	percpu_down_write(&src->clone_sem);
 	xa_for_each(&src->pages, index, page) {
-		lock_page(page);
+		cowdev_lock_page(src, index, page);
 		if (cowdev_object_page_valid(src, index, page))
 			ret = cowdev_object_share_page(dst, index, page);
-		unlock_page(page);
+		cowdev_unlock_page(src, index, page);
 		if (ret)
 			break;
 		cond_resched();

@@ -66,6 +66,35 @@ static long cowdev_ioctl_get_info(struct file *file,
 	return 0;
 }
 
+static long cowdev_ioctl_writeback(struct file *file,
+				   struct cowdev_writeback __user *arg)
+{
+	struct cowdev_writeback args;
+	int ret;
+
+	if (!(file->f_mode & FMODE_WRITE))
+		return -EBADF;
+	if (copy_from_user(&args, arg, sizeof(args)))
+		return -EFAULT;
+	ret = cowdev_writeback_start(file->private_data, &args);
+	if (ret)
+		return ret;
+	return put_user(args.pages, &arg->pages);
+}
+
+static long cowdev_ioctl_punch_hole(struct file *file,
+				    struct cowdev_range __user *arg)
+{
+	struct cowdev_range range;
+
+	if (!(file->f_mode & FMODE_WRITE))
+		return -EBADF;
+	if (copy_from_user(&range, arg, sizeof(range)))
+		return -EFAULT;
+	return cowdev_object_punch_hole(file->private_data, range.offset,
+					range.len);
+}
+
 static const struct file_operations cowdev_fops;
 
 /* A file for @obj, as open() would make for a new object. */
@@ -119,6 +148,10 @@ static long cowdev_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return cowdev_ioctl_clone(file, arg);
 	case COWDEV_IOC_SET_MODE:
 		return cowdev_object_set_mode(file->private_data, arg);
+	case COWDEV_IOC_WRITEBACK:
+		return cowdev_ioctl_writeback(file, uarg);
+	case COWDEV_IOC_PUNCH_HOLE:
+		return cowdev_ioctl_punch_hole(file, uarg);
 	default:
 		return -ENOTTY;
 	}

@@ -11,6 +11,7 @@
  * share pages); it is changed only under the page lock, and the object that
  * drops the count to zero gives the page back to the pool.
  */
+#include <linux/delay.h>
 #include <linux/fs.h>
 #include <linux/fs_context.h>
 #include <linux/idr.h>
@@ -22,6 +23,7 @@
 #include <linux/slab.h>
 
 #include "cowdev.h"
+#include "cowdev_trace.h"
 
 #define COWDEV_FS_MAGIC 0x636f7764	/* "cowd" */
 #define COWDEV_MAX_PAGES (COWDEV_MAX_SIZE >> PAGE_SHIFT)
@@ -31,6 +33,11 @@
 static unsigned long long cowdev_default_size = 64ULL << 20;
 module_param_named(default_size, cowdev_default_size, ullong, 0644);
 MODULE_PARM_DESC(default_size, "Size in bytes of a new object (default 64 MiB)");
+
+static unsigned int cowdev_fill_delay_us;
+module_param_named(fill_delay_us, cowdev_fill_delay_us, uint, 0644);
+MODULE_PARM_DESC(fill_delay_us,
+		 "Microseconds a new page stays locked while it is filled, standing for I/O (default 0)");
 
 static struct vfsmount *cowdev_mnt;
 static DEFINE_IDA(cowdev_ida);
@@ -55,10 +62,10 @@ static void cowdev_page_release(struct page *page)
 {
 	unsigned long holders;
 
-	lock_page(page);
+	folio_lock(page_folio(page));
 	holders = page_private(page) - 1;
 	set_page_private(page, holders);
-	unlock_page(page);
+	folio_unlock(page_folio(page));
 	if (!holders)
 		cowdev_pool_free(page);
 }
@@ -98,6 +105,7 @@ struct cowdev_object *cowdev_object_create(void)
 		ret = PTR_ERR(obj->inode);
 		goto err_ida;
 	}
+	cowdev_writeback_init(obj);
 	cowdev_stats_add_object(obj);
 	return obj;
 
@@ -122,6 +130,7 @@ void cowdev_object_destroy(struct cowdev_object *obj)
 	unsigned long index;
 
 	cowdev_stats_remove_object(obj);
+	cowdev_writeback_fini(obj);
 	xa_for_each(&obj->pages, index, page)
 		cowdev_page_release(page);
 	xa_destroy(&obj->pages);
@@ -213,11 +222,11 @@ struct page *cowdev_object_lock_page(struct cowdev_object *obj, pgoff_t pgoff)
 		page = cowdev_object_find(obj, pgoff);
 		if (!page)
 			return NULL;
-		lock_page(page);
+		cowdev_lock_page(obj, pgoff, page);
 		if (likely(cowdev_object_page_valid(obj, pgoff, page)))
 			return page;
 		/* Truncated or replaced while we slept on the lock. */
-		unlock_page(page);
+		cowdev_unlock_page(obj, pgoff, page);
 		put_page(page);
 	}
 }
@@ -255,6 +264,9 @@ struct page *cowdev_object_get_page(struct cowdev_object *obj, pgoff_t pgoff)
 		ret = cowdev_object_insert(obj, pgoff, page);
 		if (likely(!ret)) {
 			get_page(page);
+			/* Stands for reading the page in: others wait on it. */
+			if (cowdev_fill_delay_us)
+				fsleep(cowdev_fill_delay_us);
 			return page;
 		}
 		__folio_clear_locked(page_folio(page));
@@ -307,11 +319,14 @@ void cowdev_object_replace_page(struct cowdev_object *obj, pgoff_t pgoff,
 }
 
 /*
- * Free the pages from @start to the end.  Each page is erased under its lock,
- * so a fault either mapped it before (and the unmap below removes that PTE)
- * or finds it gone; a page goes back to the pool only after its PTEs are gone.
+ * Free the pages in [@start, @end).  Each page is erased under its lock,
+ * after any writeback of it has ended, so a fault either mapped it before
+ * (and the unmap below removes that PTE) or finds it gone; a page goes back
+ * to the pool only after its PTEs are gone.  Private copies in the range go
+ * too, so accesses there see the object again (SIGBUS past its end).
  */
-static void cowdev_object_truncate(struct cowdev_object *obj, pgoff_t start)
+static void cowdev_object_truncate(struct cowdev_object *obj, pgoff_t start,
+				   pgoff_t end)
 {
 	struct address_space *mapping = obj->inode->i_mapping;
 	struct page *batch[COWDEV_TRUNCATE_BATCH];
@@ -323,8 +338,9 @@ static void cowdev_object_truncate(struct cowdev_object *obj, pgoff_t start)
 		nr = 0;
 		first = ULONG_MAX;
 		last = 0;
-		xa_for_each_start(&obj->pages, index, page, start) {
-			lock_page(page);
+		xa_for_each_range(&obj->pages, index, page, start, end - 1) {
+			cowdev_lock_page(obj, index, page);
+			cowdev_wait_writeback(obj, index, page);
 			xa_lock(&obj->pages);
 			if (__xa_cmpxchg(&obj->pages, index, page, NULL, 0) == page) {
 				obj->nr_resident--;
@@ -333,7 +349,7 @@ static void cowdev_object_truncate(struct cowdev_object *obj, pgoff_t start)
 				last = index;
 			}
 			xa_unlock(&obj->pages);
-			unlock_page(page);
+			cowdev_unlock_page(obj, index, page);
 			if (nr == COWDEV_TRUNCATE_BATCH)
 				break;
 		}
@@ -344,8 +360,7 @@ static void cowdev_object_truncate(struct cowdev_object *obj, pgoff_t start)
 		cond_resched();
 	} while (nr == COWDEV_TRUNCATE_BATCH);
 
-	/* Private copies past the new end go too: accesses there get SIGBUS. */
-	unmap_mapping_pages(mapping, start, 0, true);
+	unmap_mapping_pages(mapping, start, end - start, true);
 }
 
 /**
@@ -371,7 +386,36 @@ int cowdev_object_set_size(struct cowdev_object *obj, u64 size)
 	WRITE_ONCE(obj->nr_pages, nr_pages);
 	xa_unlock(&obj->pages);
 	if (nr_pages < old)
-		cowdev_object_truncate(obj, nr_pages);
+		cowdev_object_truncate(obj, nr_pages, old);
+	mutex_unlock(&obj->lock);
+	return 0;
+}
+
+/**
+ * cowdev_object_punch_hole() - free the pages of a range, keeping the size
+ * @obj: the object
+ * @offset: first byte, page-aligned
+ * @len: bytes, page-aligned, not zero
+ *
+ * The part of the range past the end of the object is ignored.
+ *
+ * Return: 0, or -EINVAL for an unaligned or empty range or one that ends
+ * past %COWDEV_MAX_SIZE.
+ */
+int cowdev_object_punch_hole(struct cowdev_object *obj, u64 offset, u64 len)
+{
+	pgoff_t start, end;
+
+	if (!len || !PAGE_ALIGNED(offset) || !PAGE_ALIGNED(len) ||
+	    offset > COWDEV_MAX_SIZE || len > COWDEV_MAX_SIZE - offset)
+		return -EINVAL;
+	start = offset >> PAGE_SHIFT;
+	end = (offset + len) >> PAGE_SHIFT;
+
+	mutex_lock(&obj->lock);
+	end = min(end, obj->nr_pages);
+	if (start < end)
+		cowdev_object_truncate(obj, start, end);
 	mutex_unlock(&obj->lock);
 	return 0;
 }

@@ -26,6 +26,7 @@
 
 #include "compat.h"
 #include "cowdev.h"
+#include "cowdev_trace.h"
 
 /**
  * cowdev_fault_error() - the fault result for a failure to get a page
@@ -59,31 +60,42 @@ static void cowdev_count_fault(struct cowdev_object *obj, struct vm_fault *vmf)
 		cowdev_count(obj, COWDEV_STAT_COW_FAULTS);
 }
 
-static vm_fault_t cowdev_fault(struct vm_fault *vmf)
+static vm_fault_t cowdev_do_fault(struct cowdev_object *obj,
+				  struct vm_fault *vmf)
 {
-	struct vm_area_struct *vma = vmf->vma;
-	struct cowdev_object *obj = vma->vm_private_data;
 	struct page *page;
 	vm_fault_t ret;
 
-	cowdev_count_fault(obj, vmf);
 	page = cowdev_object_get_page(obj, vmf->pgoff);
 	if (IS_ERR(page))
 		return cowdev_fault_error(obj, PTR_ERR(page));
 
 	/*
 	 * do_cow_fault() only copies from vmf->page, so a private write fault
-	 * gets the page in either mode.
+	 * gets the page in either mode.  The core unlocks it once mapped.
 	 */
 	if (obj->mode == COWDEV_MODE_PAGE || vmf->cow_page) {
 		vmf->page = page;
+		cowdev_note_wake(obj, vmf->pgoff, page, COWDEV_BIT_LOCKED);
 		return VM_FAULT_LOCKED;
 	}
 
 	/* pfn mode: a special PTE, no struct page for the core to see. */
-	ret = cowdev_insert_pfn(vma, vmf->address, page_to_pfn(page));
-	unlock_page(page);
+	ret = cowdev_insert_pfn(vmf->vma, vmf->address, page_to_pfn(page));
+	cowdev_unlock_page(obj, vmf->pgoff, page);
 	put_page(page);
+	return ret;
+}
+
+static vm_fault_t cowdev_fault(struct vm_fault *vmf)
+{
+	struct cowdev_object *obj = vmf->vma->vm_private_data;
+	vm_fault_t ret;
+
+	cowdev_count_fault(obj, vmf);
+	ret = cowdev_do_fault(obj, vmf);
+	trace_cowdev_fault(obj->id, vmf->pgoff, vmf->flags, obj->mode,
+			   (__force unsigned int)ret);
 	return ret;
 }
 
@@ -94,8 +106,9 @@ static vm_fault_t cowdev_page_mkwrite(struct vm_fault *vmf)
 	vm_fault_t ret;
 
 	cowdev_count(obj, COWDEV_STAT_MKWRITE);
+	trace_cowdev_mkwrite(obj->id, vmf->pgoff, COWDEV_MODE_PAGE);
 	percpu_down_read(&obj->clone_sem);
-	lock_page(page);
+	cowdev_lock_page(obj, vmf->pgoff, page);
 	/* Truncated or replaced by a copy under us: refault. */
 	if (!cowdev_object_page_valid(obj, vmf->pgoff, page))
 		ret = VM_FAULT_NOPAGE;
@@ -103,10 +116,11 @@ static vm_fault_t cowdev_page_mkwrite(struct vm_fault *vmf)
 		ret = cowdev_cow_write(obj, vmf->pgoff, page);
 	percpu_up_read(&obj->clone_sem);
 	if (ret) {
-		unlock_page(page);
+		cowdev_unlock_page(obj, vmf->pgoff, page);
 		return ret;
 	}
 	/* The core maps the page before it unlocks it. */
+	cowdev_note_wake(obj, vmf->pgoff, page, COWDEV_BIT_LOCKED);
 	return VM_FAULT_LOCKED;
 }
 
@@ -117,13 +131,14 @@ static vm_fault_t cowdev_pfn_mkwrite(struct vm_fault *vmf)
 	vm_fault_t ret = VM_FAULT_NOPAGE;
 
 	cowdev_count(obj, COWDEV_STAT_PFN_MKWRITE);
+	trace_cowdev_mkwrite(obj->id, vmf->pgoff, COWDEV_MODE_PFN);
 	percpu_down_read(&obj->clone_sem);
 	page = cowdev_object_lock_page(obj, vmf->pgoff);
 	if (page)
 		ret = cowdev_cow_write(obj, vmf->pgoff, page);
 	percpu_up_read(&obj->clone_sem);
 	if (page) {
-		unlock_page(page);
+		cowdev_unlock_page(obj, vmf->pgoff, page);
 		put_page(page);
 	}
 	/*

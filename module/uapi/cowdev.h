@@ -8,6 +8,10 @@
  * get copy-on-write copies of them.  The module counts each fault and each
  * reuse-or-copy decision, per object and globally (debugfs).
  *
+ * fallocate() cannot reach a character device (vfs_fallocate() returns
+ * ENODEV for anything but regular files and block devices), so punching a
+ * hole is COWDEV_IOC_PUNCH_HOLE.
+ *
  * All structures are made of __u64 fields so that their layout is the same
  * for 32- and 64-bit callers.  Fields marked (in) are read by the module,
  * (out) are written by it.  Reserved fields must be zero on input.
@@ -80,6 +84,43 @@ struct cowdev_info {
 	__u64 reserved[17];
 };
 
+/**
+ * define COWDEV_WRITEBACK_WAIT - &struct cowdev_writeback flag: return only
+ *	once the writeback has ended, like fsync()
+ */
+#define COWDEV_WRITEBACK_WAIT _BITULL(0)
+
+/**
+ * define COWDEV_MAX_WRITEBACK_DELAY_US - longest writeback, 10 seconds
+ */
+#define COWDEV_MAX_WRITEBACK_DELAY_US 10000000ULL
+
+/**
+ * struct cowdev_writeback - start writeback of an object's dirty pages
+ *	(COWDEV_IOC_WRITEBACK)
+ * @flags: (in) %COWDEV_WRITEBACK_WAIT or 0.
+ * @delay_us: (in) how long the writeback lasts, at most
+ *	%COWDEV_MAX_WRITEBACK_DELAY_US.
+ * @pages: (out) how many pages were put under writeback.
+ * @reserved: (in) must be zero.
+ */
+struct cowdev_writeback {
+	__u64 flags;
+	__u64 delay_us;
+	__u64 pages;
+	__u64 reserved[5];
+};
+
+/**
+ * struct cowdev_range - a byte range of an object (COWDEV_IOC_PUNCH_HOLE)
+ * @offset: (in) first byte, page-aligned.
+ * @len: (in) length in bytes, page-aligned, not zero.
+ */
+struct cowdev_range {
+	__u64 offset;
+	__u64 len;
+};
+
 #define COWDEV_IOC_MAGIC 0xCD
 
 /**
@@ -120,5 +161,32 @@ struct cowdev_info {
  * mmap.  Errors: EINVAL for an unknown mode, EBUSY once mapped.
  */
 #define COWDEV_IOC_SET_MODE _IO(COWDEV_IOC_MAGIC, 0x04)
+
+/**
+ * define COWDEV_IOC_WRITEBACK - write the object's dirty pages back
+ *
+ * Argument: pointer to &struct cowdev_writeback.  Each dirty page is
+ * unmapped from the object's mappings, marked clean and put under writeback
+ * (PG_writeback); @delay_us later the writeback ends and every waiter wakes.
+ * Meanwhile the pages are stable: a write to one waits in ->page_mkwrite
+ * (or ->pfn_mkwrite) until the writeback ends, then dirties the page again.
+ * One writeback runs per object at a time; a second waits for the first.
+ * Closing the object's last file ends its writeback at once.  Errors:
+ * EINVAL for unknown flags, a delay past the maximum or non-zero reserved
+ * fields; EBADF on a read-only fd; EFAULT.
+ */
+#define COWDEV_IOC_WRITEBACK _IOWR(COWDEV_IOC_MAGIC, 0x05, struct cowdev_writeback)
+
+/**
+ * define COWDEV_IOC_PUNCH_HOLE - free the pages of a range, keeping the size
+ *
+ * Argument: pointer to &struct cowdev_range.  The range is unmapped from
+ * every mapping (private copies included), its pages' locks and writeback
+ * are waited for, and the pages are freed: the range reads as zeroes again.
+ * The part of the range past the object's end is ignored.  Errors: EINVAL
+ * for an unaligned or empty range or one past %COWDEV_MAX_SIZE; EBADF on a
+ * read-only fd; EFAULT.
+ */
+#define COWDEV_IOC_PUNCH_HOLE _IOW(COWDEV_IOC_MAGIC, 0x06, struct cowdev_range)
 
 #endif /* _UAPI_COWDEV_H */

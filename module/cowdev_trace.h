@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * cowdev tracepoints: faults, write notifications, reuse-or-copy decisions,
+ * and waits on page bits (the page lock and writeback).
+ *
+ *   echo 1 > /sys/kernel/tracing/events/cowdev/enable
+ *   perf record -e 'cowdev:*' ...
+ *
+ * Every event carries the object id and the page offset, never a kernel
+ * address.  Disabled tracepoints cost a patched-out branch.
+ */
+#undef TRACE_SYSTEM
+#define TRACE_SYSTEM cowdev
+
+#if !defined(_COWDEV_TRACE_H) || defined(TRACE_HEADER_MULTI_READ)
+#define _COWDEV_TRACE_H
+
+#include <linux/tracepoint.h>
+
+#include "cowdev_wait.h"
+
+TRACE_DEFINE_ENUM(COWDEV_BIT_LOCKED);
+TRACE_DEFINE_ENUM(COWDEV_BIT_WRITEBACK);
+
+#define show_cowdev_bit(bit)						\
+	__print_symbolic(bit,						\
+			 { COWDEV_BIT_LOCKED, "locked" },		\
+			 { COWDEV_BIT_WRITEBACK, "writeback" })
+
+TRACE_EVENT(cowdev_fault,
+	    TP_PROTO(u32 id, unsigned long pgoff, unsigned int flags,
+		     unsigned int mode, unsigned int result),
+	    TP_ARGS(id, pgoff, flags, mode, result),
+	    TP_STRUCT__entry(__field(u32, id)
+			     __field(unsigned long, pgoff)
+			     __field(unsigned int, flags)
+			     __field(unsigned int, mode)
+			     __field(unsigned int, result)),
+	    TP_fast_assign(__entry->id = id;
+			   __entry->pgoff = pgoff;
+			   __entry->flags = flags;
+			   __entry->mode = mode;
+			   __entry->result = result;),
+	    TP_printk("obj=%u pgoff=%lu flags=%#x mode=%s result=%#x",
+		      __entry->id, __entry->pgoff, __entry->flags,
+		      __entry->mode ? "pfn" : "page", __entry->result)
+);
+
+TRACE_EVENT(cowdev_mkwrite,
+	    TP_PROTO(u32 id, unsigned long pgoff, unsigned int mode),
+	    TP_ARGS(id, pgoff, mode),
+	    TP_STRUCT__entry(__field(u32, id)
+			     __field(unsigned long, pgoff)
+			     __field(unsigned int, mode)),
+	    TP_fast_assign(__entry->id = id;
+			   __entry->pgoff = pgoff;
+			   __entry->mode = mode;),
+	    TP_printk("obj=%u pgoff=%lu via=%s", __entry->id, __entry->pgoff,
+		      __entry->mode ? "pfn_mkwrite" : "page_mkwrite")
+);
+
+DECLARE_EVENT_CLASS(cowdev_decision,
+		    TP_PROTO(u32 id, unsigned long pgoff),
+		    TP_ARGS(id, pgoff),
+		    TP_STRUCT__entry(__field(u32, id)
+				     __field(unsigned long, pgoff)),
+		    TP_fast_assign(__entry->id = id;
+				   __entry->pgoff = pgoff;),
+		    TP_printk("obj=%u pgoff=%lu", __entry->id, __entry->pgoff)
+);
+
+DEFINE_EVENT(cowdev_decision, cowdev_reuse,
+	     TP_PROTO(u32 id, unsigned long pgoff),
+	     TP_ARGS(id, pgoff)
+);
+
+DEFINE_EVENT(cowdev_decision, cowdev_copy,
+	     TP_PROTO(u32 id, unsigned long pgoff),
+	     TP_ARGS(id, pgoff)
+);
+
+DECLARE_EVENT_CLASS(cowdev_bit,
+		    TP_PROTO(u32 id, unsigned long pgoff, unsigned int bit),
+		    TP_ARGS(id, pgoff, bit),
+		    TP_STRUCT__entry(__field(u32, id)
+				     __field(unsigned long, pgoff)
+				     __field(unsigned int, bit)),
+		    TP_fast_assign(__entry->id = id;
+				   __entry->pgoff = pgoff;
+				   __entry->bit = bit;),
+		    TP_printk("obj=%u pgoff=%lu bit=%s", __entry->id,
+			      __entry->pgoff, show_cowdev_bit(__entry->bit))
+);
+
+DEFINE_EVENT(cowdev_bit, cowdev_wait_start,
+	     TP_PROTO(u32 id, unsigned long pgoff, unsigned int bit),
+	     TP_ARGS(id, pgoff, bit)
+);
+
+DEFINE_EVENT(cowdev_bit, cowdev_wake,
+	     TP_PROTO(u32 id, unsigned long pgoff, unsigned int bit),
+	     TP_ARGS(id, pgoff, bit)
+);
+
+TRACE_EVENT(cowdev_wait_end,
+	    TP_PROTO(u32 id, unsigned long pgoff, unsigned int bit, u64 ns),
+	    TP_ARGS(id, pgoff, bit, ns),
+	    TP_STRUCT__entry(__field(u32, id)
+			     __field(unsigned long, pgoff)
+			     __field(unsigned int, bit)
+			     __field(u64, ns)),
+	    TP_fast_assign(__entry->id = id;
+			   __entry->pgoff = pgoff;
+			   __entry->bit = bit;
+			   __entry->ns = ns;),
+	    TP_printk("obj=%u pgoff=%lu bit=%s ns=%llu", __entry->id,
+		      __entry->pgoff, show_cowdev_bit(__entry->bit), __entry->ns)
+);
+
+#endif /* _COWDEV_TRACE_H */
+
+#undef TRACE_INCLUDE_PATH
+#define TRACE_INCLUDE_PATH .
+#undef TRACE_INCLUDE_FILE
+#define TRACE_INCLUDE_FILE cowdev_trace
+#include <trace/define_trace.h>

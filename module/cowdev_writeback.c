@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Writeback: make an object's dirty pages stable for a while, as a
+ * filesystem does while it writes them out.
+ *
+ * COWDEV_IOC_WRITEBACK takes each dirty page, unmaps it from the object's
+ * mappings (so the next write faults), clears PG_dirty and sets
+ * PG_writeback.  A delayed work item ends the writeback: it clears
+ * PG_writeback with folio_end_writeback(), which wakes every waiter of that
+ * page and bit.  Writers wait in ->page_mkwrite or ->pfn_mkwrite until
+ * then (stable pages), truncation waits before freeing, and the page is
+ * dirtied again by the write that waited.
+ */
+#include <linux/mm.h>
+#include <linux/pagemap.h>
+#include <linux/slab.h>
+#include <linux/wait.h>
+
+#include "cowdev.h"
+
+static void cowdev_writeback_end(struct work_struct *work)
+{
+	struct cowdev_wb *wb = container_of(to_delayed_work(work),
+					    struct cowdev_wb, work);
+	struct cowdev_object *obj = container_of(wb, struct cowdev_object, wb);
+	unsigned long i;
+
+	for (i = 0; i < wb->nr; i++) {
+		cowdev_note_wake(obj, wb->offsets[i], wb->pages[i],
+				 COWDEV_BIT_WRITEBACK);
+		folio_end_writeback(page_folio(wb->pages[i]));
+		put_page(wb->pages[i]);
+	}
+	kvfree(wb->pages);
+	kvfree(wb->offsets);
+	wb->pages = NULL;
+	wb->offsets = NULL;
+	wb->nr = 0;
+	/* Publishes the emptied batch to whoever sees the new count. */
+	smp_store_release(&wb->ended, wb->ended + 1);
+	wake_up_all(&wb->wait);
+}
+
+/**
+ * cowdev_writeback_init() - set up an object's writeback state
+ * @obj: a new object
+ */
+void cowdev_writeback_init(struct cowdev_object *obj)
+{
+	INIT_DELAYED_WORK(&obj->wb.work, cowdev_writeback_end);
+	init_waitqueue_head(&obj->wb.wait);
+}
+
+/**
+ * cowdev_writeback_fini() - end an object's writeback now
+ * @obj: an object being destroyed
+ *
+ * A pending writeback ends at once rather than after its delay, so that
+ * closing an object (and so unloading the module) never waits for it.
+ */
+void cowdev_writeback_fini(struct cowdev_object *obj)
+{
+	flush_delayed_work(&obj->wb.work);
+}
+
+/* Put the locked, dirty @page under writeback; its PTEs go first. */
+static void cowdev_writeback_page(struct cowdev_object *obj, pgoff_t pgoff,
+				  struct page *page)
+{
+	struct folio *folio = page_folio(page);
+
+	/*
+	 * With the page locked no fault can map it writable again, so after
+	 * the unmap no write reaches it until the writeback has ended.
+	 */
+	unmap_mapping_pages(obj->inode->i_mapping, pgoff, 1, false);
+	folio_clear_dirty(folio);
+	folio_start_writeback(folio);
+}
+
+static bool cowdev_writeback_done(struct cowdev_wb *wb, unsigned long seq)
+{
+	/* Pairs with the release in cowdev_writeback_end(). */
+	return smp_load_acquire(&wb->ended) >= seq;
+}
+
+/**
+ * cowdev_writeback_start() - put an object's dirty pages under writeback
+ * @obj: the object
+ * @args: the request; @args->pages is set to the number of pages
+ *
+ * Return: 0, -EINVAL for a bad request, -ENOMEM, or -EINTR if a fatal
+ * signal interrupted the wait for completion (the writeback goes on).
+ */
+int cowdev_writeback_start(struct cowdev_object *obj,
+			   struct cowdev_writeback *args)
+{
+	struct cowdev_wb *wb = &obj->wb;
+	unsigned long index, max, seq;
+	struct page *page;
+	int i;
+
+	if ((args->flags & ~COWDEV_WRITEBACK_WAIT) ||
+	    args->delay_us > COWDEV_MAX_WRITEBACK_DELAY_US)
+		return -EINVAL;
+	for (i = 0; i < ARRAY_SIZE(args->reserved); i++)
+		if (args->reserved[i])
+			return -EINVAL;
+
+	mutex_lock(&obj->lock);
+	/* One at a time: the previous writeback ends within its delay. */
+	wait_event(wb->wait, cowdev_writeback_done(wb, wb->started));
+	max = cowdev_object_resident(obj);
+	wb->pages = kvmalloc_array(max, sizeof(*wb->pages), GFP_KERNEL);
+	wb->offsets = kvmalloc_array(max, sizeof(*wb->offsets), GFP_KERNEL);
+	if (max && (!wb->pages || !wb->offsets)) {
+		kvfree(wb->pages);
+		kvfree(wb->offsets);
+		mutex_unlock(&obj->lock);
+		return -ENOMEM;
+	}
+	xa_for_each(&obj->pages, index, page) {
+		if (wb->nr == max)
+			break;	/* indexed since we counted: next time */
+		page = cowdev_object_lock_page(obj, index);
+		if (!page)
+			continue;
+		if (folio_test_dirty(page_folio(page)) &&
+		    !folio_test_writeback(page_folio(page))) {
+			cowdev_writeback_page(obj, index, page);
+			wb->pages[wb->nr] = page;	/* keeps our reference */
+			wb->offsets[wb->nr++] = index;
+			cowdev_unlock_page(obj, index, page);
+		} else {
+			cowdev_unlock_page(obj, index, page);
+			put_page(page);
+		}
+		cond_resched();
+	}
+	args->pages = wb->nr;
+	if (!wb->nr) {
+		kvfree(wb->pages);
+		kvfree(wb->offsets);
+		wb->pages = NULL;
+		wb->offsets = NULL;
+		mutex_unlock(&obj->lock);
+		return 0;
+	}
+	seq = ++wb->started;
+	queue_delayed_work(system_unbound_wq, &wb->work,
+			   usecs_to_jiffies(args->delay_us));
+	mutex_unlock(&obj->lock);
+
+	if ((args->flags & COWDEV_WRITEBACK_WAIT) &&
+	    wait_event_killable(wb->wait, cowdev_writeback_done(wb, seq)))
+		return -EINTR;
+	return 0;
+}
