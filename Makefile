@@ -5,25 +5,28 @@
 #   make               build module/cowdev.ko, the selftests and the tools
 #   make demo          boot a guest kernel and show the device at work
 #   make check         run the selftests in a guest kernel
+#   make check-all     build, dkms and selftests on every kernel: 6.1, 6.12,
+#                      the newest Debian ships, and a debug kernel
 #   make lint          checkpatch --strict, sparse (C=2) and W=1 builds
 #
-# KERNEL names the guest kernel (default 6.1).  KDIR overrides the kbuild
-# tree: on a real machine, make KDIR=/lib/modules/$(uname -r)/build.
+# KERNEL names the guest kernel: 6.1 (default), 6.12, newest (or its
+# version, 7.2 today) or debug.  KDIR overrides the kbuild tree: on a real
+# machine, make KDIR=/lib/modules/$(uname -r)/build.
 
 KERNEL ?= 6.1
 KDIR ?=
 VM := tools/vm/run -k $(KERNEL)
 
-# The kbuild tree: KDIR if given, else the guest kernel's headers
-# (installed on first use).
-kdir = $(if $(KDIR),$(KDIR),$$(tools/vm/setup kdir $(KERNEL)))
-
-.PHONY: all module selftests tools demo check lint clean
+.PHONY: all module selftests tools demo check check-all lint clean
 
 all: module selftests tools
 
 module:
-	@kdir="$(kdir)" && $(MAKE) -C "$$kdir" M=$(CURDIR) modules
+ifneq ($(KDIR),)
+	$(MAKE) -C "$(KDIR)" M=$(CURDIR) modules
+else
+	@tools/vm/build-module -k $(KERNEL)
+endif
 
 selftests:
 	@$(MAKE) -C selftests KSFT_DIR="$$(tools/vm/setup ksft)"
@@ -34,15 +37,20 @@ tools:
 demo: all
 	@$(VM) -- sh -c 'set -e; modprobe cowdev; modinfo cowdev; echo; \
 		echo "# /sys/kernel/debug/cowdev:"; find /sys/kernel/debug/cowdev; \
-		cowdemo; echo; cat /sys/kernel/debug/cowdev/stats; rmmod cowdev'
+		cowtrace -- cowdemo; echo; cowstat; rmmod cowdev'
 
 check: all
 	@tools/check -k $(KERNEL)
+
+check-all:
+	@tools/check-all
 
 lint:
 	@tools/lint -k $(KERNEL)
 
 clean:
-	@kdir="$(kdir)" && $(MAKE) -C "$$kdir" M=$(CURDIR) clean
+	@find module \( -name '*.o' -o -name '*.ko' -o -name '*.mod' -o \
+		-name '*.mod.c' -o -name '.*.cmd' \) -delete
+	@rm -f Module.symvers modules.order module/modules.order
 	@$(MAKE) -C selftests clean
 	@$(MAKE) -C tools clean

@@ -13,7 +13,8 @@ note() { echo "cowdev: $*" >&2; }
 
 # Host packages the project needs; installed on first use.
 COWDEV_HOST_PKGS="qemu-system-x86 busybox-static kmod cpio gzip xz-utils
-	sparse dkms linux-headers-amd64 linux-source-6.1 gcc make libc6-dev"
+	sparse dkms linux-headers-amd64 linux-source-6.1 gcc make libc6-dev
+	debootstrap"
 
 cowdev_apt_updated=
 cowdev_apt_install() {
@@ -39,48 +40,200 @@ cowdev_host_setup() {
 	cowdev_apt_install $COWDEV_HOST_PKGS
 }
 
-# cowdev_kernel_release NAME: the uname -r of the guest kernel NAME stands for.
-# 6.1 is whatever linux-headers-amd64 (the Debian 12 meta package) points at,
-# so a point release needs no change here.
-cowdev_kernel_release() {
+# Kernel names and where each comes from:
+#   6.1     Debian 12's kernel; headers on this machine (linux-headers-amd64)
+#   6.12    Debian 12's 6.12 backport; headers in a cached bookworm chroot
+#   newest  whatever sid's linux-headers-amd64 points at (7.2 today), in a
+#           cached sid chroot; its version ("7.2") is accepted as a name too
+#   debug   6.1 built from Debian's linux-source-6.1 with KASAN, lockdep,
+#           DEBUG_VM and kmemleak (tools/vm/debug.config)
+COWDEV_KERNELS="6.1 6.12 newest debug"
+
+# cowdev_mirror SUITE: the archive URL this machine's apt uses for SUITE's
+# main component, so that chroots use the same archive the host does.
+cowdev_mirror() {
+	apt-cache policy | awk -v s="$1/main" '$3 == s { print $2; exit }'
+}
+
+# cowdev_chroot SUITE: a cached minimal Debian SUITE with a compiler and
+# dkms, for building against kernels whose headers this machine lacks.
+cowdev_chroot() {
+	local suite=$1 dir=$COWDEV_CACHE/chroots/$1 mirror security
+	if [ ! -f "$dir/.done" ]; then
+		cowdev_apt_install debootstrap
+		mirror=$(cowdev_mirror bookworm)
+		[ -n "$mirror" ] || die "no Debian archive in this machine's apt sources"
+		note "creating the $suite chroot"
+		rm -rf "$dir" && mkdir -p "$dir" || exit 1
+		debootstrap --variant=minbase --include=gcc,make,libc6-dev \
+			"$suite" "$dir" "$mirror" >/dev/null ||
+			die "debootstrap $suite failed"
+		if [ "$suite" = bookworm ]; then
+			security=$(cowdev_mirror bookworm-security)
+			echo "deb $security bookworm-security main" >> "$dir/etc/apt/sources.list"
+		fi
+		# The archive may be a snapshot whose Release files have expired.
+		echo 'Acquire::Check-Valid-Until "false";' > "$dir/etc/apt/apt.conf.d/99cowdev"
+		chroot "$dir" apt-get update -q >/dev/null &&
+			DEBIAN_FRONTEND=noninteractive chroot "$dir" apt-get install -y -q \
+				--no-install-recommends dkms kmod >/dev/null ||
+			die "cannot install dkms in the $suite chroot"
+		touch "$dir/.done"
+	fi
+	echo "$dir"
+}
+
+# cowdev_chroot_run ROOT COMMAND...: run COMMAND in ROOT with /proc mounted
+# (objtool needs it) in a private mount namespace, so nothing leaks out.
+cowdev_chroot_run() {
+	local root=$1
+	shift
+	unshare -m /bin/sh -c 'mount -t proc proc "$0/proc" && exec chroot "$@"' \
+		"$root" "$root" "$@"
+}
+
+# The chroot suite and headers meta package behind a kernel name.
+cowdev_chroot_spec() {
 	case "$1" in
-	6.1)
-		dpkg-query -W -f='${Depends}' linux-headers-amd64 |
-			sed -n 's/.*linux-headers-\([^ ,]*\).*/\1/p'
-		;;
-	*)
-		die "unknown KERNEL=$1 (known: 6.1)"
-		;;
+	6.12) echo "bookworm linux-headers-6.12-amd64" ;;
+	*) echo "sid linux-headers-amd64" ;;
 	esac
 }
 
-# cowdev_kdir NAME: the kbuild tree to build the module against for NAME.
+# cowdev_chroot_kernel NAME: set up NAME's chroot and headers; prints
+# "ROOT RELEASE".
+cowdev_chroot_kernel() {
+	local suite meta root kver
+	read -r suite meta <<< "$(cowdev_chroot_spec "$1")"
+	root=$(cowdev_chroot "$suite") || exit 1
+	if ! chroot "$root" dpkg-query -W -f='${Status}' "$meta" 2>/dev/null |
+		grep -q 'ok installed'; then
+		note "installing $meta in the $suite chroot"
+		DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install -y -q \
+			--no-install-recommends "$meta" >/dev/null ||
+			die "cannot install $meta in the $suite chroot"
+	fi
+	kver=$(chroot "$root" dpkg-query -W -f='${Depends}' "$meta" |
+		grep -o 'linux-headers-[^ ,]*' | sed 's/^linux-headers-//' | head -n 1)
+	[ -n "$kver" ] || die "$meta in the $suite chroot names no kernel"
+	echo "$root $kver"
+}
+
+# cowdev_kernel_kind NAME: host, chroot or debug; dies for unknown names.
+cowdev_kernel_kind() {
+	case "$1" in
+	6.1) echo host ;;
+	debug) echo debug ;;
+	6.12 | newest) echo chroot ;;
+	[0-9]*.[0-9]*)
+		# A version name means the newest kernel if that is its version.
+		local kver
+		kver=$(cowdev_chroot_kernel newest | cut -d' ' -f2) || exit 1
+		case "$kver" in
+		"$1".*) echo chroot ;;
+		*) die "unknown KERNEL=$1 (known: $COWDEV_KERNELS; newest is $kver)" ;;
+		esac
+		;;
+	*) die "unknown KERNEL=$1 (known: $COWDEV_KERNELS)" ;;
+	esac
+}
+
+# cowdev_kernel_release NAME: the uname -r of the guest kernel NAME stands for.
+cowdev_kernel_release() {
+	case "$(cowdev_kernel_kind "$1")" in
+	host)
+		# Whatever the Debian 12 meta package points at: a point
+		# release needs no change here.
+		cowdev_apt_install linux-headers-amd64
+		dpkg-query -W -f='${Depends}' linux-headers-amd64 |
+			sed -n 's/.*linux-headers-\([^ ,]*\).*/\1/p'
+		;;
+	chroot) cowdev_chroot_kernel "$1" | cut -d' ' -f2 ;;
+	debug) cat "$(cowdev_debug_kernel)/include/config/kernel.release" ;;
+	esac
+}
+
+# cowdev_kdir NAME: the kbuild tree for NAME, as seen where the build runs
+# (inside the chroot for chroot kernels).
 cowdev_kdir() {
-	local kver
-	kver=$(cowdev_kernel_release "$1") || exit 1
-	echo "/lib/modules/$kver/build"
+	case "$(cowdev_kernel_kind "$1")" in
+	debug) cowdev_debug_kernel ;;
+	*) echo "/lib/modules/$(cowdev_kernel_release "$1")/build" ;;
+	esac
 }
 
 # cowdev_kernel_image NAME: path of the cached vmlinuz for NAME, fetched from
 # Debian's archive on first use.
 cowdev_kernel_image() {
-	local kver dir deb
+	local kind kver dir root pkg deb
+	kind=$(cowdev_kernel_kind "$1") || exit 1
+	if [ "$kind" = debug ]; then
+		echo "$(cowdev_debug_kernel)/arch/x86/boot/bzImage"
+		return
+	fi
 	kver=$(cowdev_kernel_release "$1") || exit 1
 	dir=$COWDEV_CACHE/kernels/$kver
 	if [ ! -s "$dir/vmlinuz" ]; then
 		note "fetching guest kernel $kver"
 		rm -rf "$dir.tmp" && mkdir -p "$dir.tmp" || exit 1
-		(cd "$dir.tmp" && apt-get download -q "linux-image-$kver-unsigned" \
-			>/dev/null 2>&1) || die "cannot download linux-image-$kver-unsigned"
+		if [ "$kind" = host ]; then
+			(cd "$dir.tmp" && apt-get download -q "linux-image-$kver-unsigned" \
+				>/dev/null 2>&1) || die "cannot download linux-image-$kver-unsigned"
+		else
+			# Newer kernels split the image into linux-binary-*.
+			root=$(cowdev_chroot_kernel "$1" | cut -d' ' -f1)
+			for pkg in "linux-binary-$kver" "linux-image-$kver-unsigned"; do
+				rm -f "$root"/tmp/*.deb
+				chroot "$root" sh -c "cd /tmp && apt-get download -q $pkg" \
+					>/dev/null 2>&1 && break
+			done
+			mv "$root"/tmp/*.deb "$dir.tmp/" 2>/dev/null ||
+				die "cannot download the image of $kver"
+		fi
 		deb=$(ls "$dir.tmp"/*.deb)
-		dpkg-deb --fsys-tarfile "$deb" |
-			tar -x -C "$dir.tmp" "./boot/vmlinuz-$kver" ||
-			die "no vmlinuz in $deb"
-		mv "$dir.tmp/boot/vmlinuz-$kver" "$dir.tmp/vmlinuz"
-		rm -rf "$dir.tmp/boot" "$deb"
+		dpkg-deb -x "$deb" "$dir.tmp/x" || die "cannot unpack $deb"
+		for f in "$dir.tmp/x/boot/vmlinuz-$kver" "$dir.tmp/x/usr/lib/modules/$kver/vmlinuz"; do
+			[ -f "$f" ] && mv "$f" "$dir.tmp/vmlinuz"
+		done
+		[ -s "$dir.tmp/vmlinuz" ] || die "no vmlinuz in $deb"
+		rm -rf "$dir.tmp/x" "$deb"
 		rm -rf "$dir" && mv "$dir.tmp" "$dir"
 	fi
 	echo "$dir/vmlinuz"
+}
+
+# cowdev_debug_kernel: build the debug kernel from Debian's linux-source-6.1
+# with tools/vm/debug.config, once per source version and config; prints the
+# build (O=) directory, which is also the kbuild tree for the module.
+cowdev_debug_kernel() {
+	local tarball=/usr/src/linux-source-6.1.tar.xz ver hash dir opt start
+	cowdev_apt_install linux-source-6.1 bc flex bison libelf-dev libssl-dev \
+		cpio python3 make gcc
+	ver=$(dpkg-query -W -f='${Version}' linux-source-6.1)
+	hash=$(sha256sum "$COWDEV_TOP/tools/vm/debug.config" | cut -c1-12)
+	dir=$COWDEV_CACHE/debug/$ver-$hash
+	if [ ! -f "$dir/.done" ]; then
+		note "building the debug kernel (linux-source $ver, config $hash); this takes a while"
+		start=$(date +%s)
+		rm -rf "$dir" && mkdir -p "$dir/src" "$dir/out" || exit 1
+		tar -xJf "$tarball" -C "$dir/src" --strip-components=1 ||
+			die "cannot unpack $tarball"
+		make -s -C "$dir/src" O="$dir/out" tinyconfig >/dev/null &&
+			"$dir/src/scripts/kconfig/merge_config.sh" -m -O "$dir/out" \
+				"$dir/out/.config" "$COWDEV_TOP/tools/vm/debug.config" >/dev/null &&
+			make -s -C "$dir/src" O="$dir/out" olddefconfig >/dev/null ||
+			die "cannot configure the debug kernel"
+		# Every option asked for must have survived olddefconfig.
+		while read -r opt; do
+			grep -qx "$opt" "$dir/out/.config" || die "debug kernel: $opt did not stick"
+		done < <(grep '^CONFIG_' "$COWDEV_TOP/tools/vm/debug.config")
+		make -s -C "$dir/src" O="$dir/out" -j"$(nproc)" \
+			LOCALVERSION=-cowdev-debug > "$dir/build.log" 2>&1 ||
+			{ tail -n 30 "$dir/build.log" >&2; die "debug kernel build failed"; }
+		note "debug kernel built in $(($(date +%s) - start))s"
+		touch "$dir/.done"
+	fi
+	echo "$dir/out"
 }
 
 # cowdev_kernel_source: the unpacked parts of Debian's linux-source-6.1 the
