@@ -36,7 +36,7 @@ result $? "modprobe cowdev"
 [ -c /dev/cowdev ]
 result $? "/dev/cowdev exists after load"
 
-progs=${*:-"$dir/cowdev_device $dir/cowdev_mappings $dir/cowdev_clone"}
+progs=${*:-"$dir/cowdev_device $dir/cowdev_mappings $dir/cowdev_clone $dir/cowdev_waits"}
 for prog in $progs; do
 	"$prog"
 	status=$?
@@ -44,6 +44,33 @@ for prog in $progs; do
 	[ $status -eq 0 ] || [ $status -eq $ksft_skip ]
 	result $? "$(basename "$prog") exit status $status"
 done
+
+# The tools, as a user runs them (in the guest they are on PATH).
+if command -v cowstat > /dev/null && command -v cowtrace > /dev/null; then
+	cowstat | grep -q '^faults  *[0-9]'
+	result $? "cowstat prints the counters"
+	cowstat --json | grep -q '^{"objects": [0-9]*, "faults": [0-9]*, .*"pool_limit": [0-9]*}$'
+	result $? "cowstat --json is name/number pairs"
+	[ "$(cowstat -i 1 -c 2 | grep -c '^faults ')" -eq 2 ]
+	result $? "cowstat -i 1 -c 2 prints two samples"
+	exec 3<> /dev/cowdev
+	id=$(ls /sys/kernel/debug/cowdev/objects)
+	cowstat -o "$id" | grep -q "^id  *$id\$"
+	result $? "cowstat -o shows one object"
+	exec 3<&-
+	trace=$(cowtrace -- cowdemo)
+	status=$?
+	echo "$trace" | sed 's/^/# /'
+	[ $status -eq 0 ] && echo "$trace" | grep -q '^cowdev_copy ' &&
+		echo "$trace" | grep -q '^bit = locked' &&
+		echo "$trace" | grep -q '^bit = writeback'
+	result $? "cowtrace -- cowdemo counts events and shows wait histograms"
+	[ "$(cat /sys/kernel/tracing/events/cowdev/enable)" = 0 ] &&
+		[ "$(grep -c cowdev /sys/kernel/tracing/trace)" -eq 0 ]
+	result $? "cowtrace leaves tracefs as it found it"
+else
+	echo "# SKIP: cowstat and cowtrace not on PATH"
+fi
 
 # Every file is closed and unmapped now: the module must unload.
 rmmod cowdev
