@@ -58,7 +58,10 @@ cowdev_mirror() {
 # cowdev_chroot SUITE: a cached minimal Debian SUITE with a compiler and
 # dkms, for building against kernels whose headers this machine lacks.
 cowdev_chroot() {
-	local suite=$1 dir=$COWDEV_CACHE/chroots/$1 mirror security
+	local suite=$1 dir=$COWDEV_CACHE/chroots/$1 mirror security lock
+	mkdir -p "$COWDEV_CACHE/chroots" || exit 1
+	exec {lock}> "$COWDEV_CACHE/chroots/.lock-$suite"
+	flock "$lock"
 	if [ ! -f "$dir/.done" ]; then
 		cowdev_apt_install debootstrap
 		mirror=$(cowdev_mirror bookworm)
@@ -80,6 +83,7 @@ cowdev_chroot() {
 			die "cannot install dkms in the $suite chroot"
 		touch "$dir/.done"
 	fi
+	exec {lock}>&-
 	echo "$dir"
 }
 
@@ -206,12 +210,16 @@ cowdev_kernel_image() {
 # with tools/vm/debug.config, once per source version and config; prints the
 # build (O=) directory, which is also the kbuild tree for the module.
 cowdev_debug_kernel() {
-	local tarball=/usr/src/linux-source-6.1.tar.xz ver hash dir opt start
+	local tarball=/usr/src/linux-source-6.1.tar.xz ver hash dir opt start lock
 	cowdev_apt_install linux-source-6.1 bc flex bison libelf-dev libssl-dev \
 		cpio python3 make gcc
 	ver=$(dpkg-query -W -f='${Version}' linux-source-6.1)
 	hash=$(sha256sum "$COWDEV_TOP/tools/vm/debug.config" | cut -c1-12)
 	dir=$COWDEV_CACHE/debug/$ver-$hash
+	mkdir -p "$COWDEV_CACHE/debug" || exit 1
+	# One builder at a time; a second caller waits and finds it done.
+	exec {lock}> "$COWDEV_CACHE/debug/.lock"
+	flock "$lock"
 	if [ ! -f "$dir/.done" ]; then
 		note "building the debug kernel (linux-source $ver, config $hash); this takes a while"
 		start=$(date +%s)
@@ -232,7 +240,11 @@ cowdev_debug_kernel() {
 			{ tail -n 30 "$dir/build.log" >&2; die "debug kernel build failed"; }
 		note "debug kernel built in $(($(date +%s) - start))s"
 		touch "$dir/.done"
+		# Builds for other configs or sources are stale now.
+		find "$COWDEV_CACHE/debug" -mindepth 1 -maxdepth 1 -type d \
+			! -path "$dir" -exec rm -rf {} +
 	fi
+	exec {lock}>&-
 	echo "$dir/out"
 }
 
