@@ -7,6 +7,7 @@
 #   make check         run the selftests in a guest kernel
 #   make check-all     build, dkms and selftests on every kernel: 6.1, 6.12,
 #                      the newest Debian ships, and a debug kernel
+#   make bench         fault-path costs against memfd and anonymous memory
 #   make lint          checkpatch --strict, sparse (C=2) and W=1 builds
 #
 # KERNEL names the guest kernel: 6.1 (default), 6.12, newest (or its
@@ -17,7 +18,7 @@ KERNEL ?= 6.1
 KDIR ?=
 VM := tools/vm/run -k $(KERNEL)
 
-.PHONY: all module selftests tools demo check check-all lint clean
+.PHONY: all module selftests tools demo check check-all bench lint clean
 
 all: module selftests tools
 
@@ -44,6 +45,9 @@ check: all
 
 check-all:
 	@tools/check-all
+
+bench:
+	@tools/bench -k $(KERNEL)
 
 lint:
 	@tools/lint -k $(KERNEL)

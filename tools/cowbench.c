@@ -1,0 +1,377 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cowbench: what each fault path costs per page on cowdev, on memfd (the
+ * kernel's tmpfs) and on anonymous memory, measured in one boot.
+ *
+ *   cowbench [-d] [-p PAGES] [-r REPEATS] [-t LABEL] paths|scaling
+ *
+ * -d measures cowdev only (for the instrumentation comparisons).
+ * "paths" times each path once per repeat over PAGES fresh pages; "scaling"
+ * times first-touch writes of disjoint ranges by 1 and 2 threads.  Output
+ * is CSV: row,backing,label,repeats,median_ns,min_ns,max_ns, per page (for
+ * scaling, per page of one thread's share).  Run under QEMU's -icount, the
+ * guest clock counts instructions, which makes path costs repeatable.
+ *
+ * memfd has no write notification of its own; its equivalent here is a
+ * write to a page whose PTE /proc/self/clear_refs made read-only (the
+ * soft-dirty machinery): do_wp_page() -> wp_page_shared() without a
+ * ->page_mkwrite.  For anonymous memory the same gives wp_page_reuse().
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "uapi/cowdev.h"
+
+enum backing { DEV_PAGE, DEV_PFN, MEMFD, ANON, NR_BACKINGS };
+
+static const char *const backing_names[NR_BACKINGS] = {
+	"cowdev-page", "cowdev-pfn", "memfd", "anon",
+};
+
+static long ps;
+static size_t pages = 1024;
+static int repeats = 5;
+static const char *label = "";
+static bool device_only;
+
+static void die(const char *what)
+{
+	perror(what);
+	exit(1);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* A file of the backing, or -1 for anonymous memory. */
+static int open_backing(enum backing b)
+{
+	int fd;
+
+	switch (b) {
+	case DEV_PAGE:
+	case DEV_PFN:
+		fd = open("/dev/cowdev", O_RDWR);
+		if (fd < 0)
+			die("/dev/cowdev");
+		if (ioctl(fd, COWDEV_IOC_SET_MODE,
+			  b == DEV_PFN ? COWDEV_MODE_PFN : COWDEV_MODE_PAGE))
+			die("COWDEV_IOC_SET_MODE");
+		return fd;
+	case MEMFD:
+		fd = memfd_create("cowbench", 0);
+		if (fd < 0 || ftruncate(fd, pages * ps))
+			die("memfd");
+		return fd;
+	default:
+		return -1;
+	}
+}
+
+static char *map_backing(int fd, int flags)
+{
+	char *p;
+
+	if (fd < 0)
+		flags = MAP_PRIVATE | MAP_ANONYMOUS;
+	p = mmap(NULL, pages * ps, PROT_READ | PROT_WRITE, flags, fd, 0);
+	if (p == MAP_FAILED)
+		die("mmap");
+	return p;
+}
+
+static void touch(volatile char *p, size_t n, bool write)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (write)
+			p[i * ps] = 1;
+		else
+			(void)p[i * ps];
+	}
+}
+
+/* Write-protect every PTE of this process: the soft-dirty reset. */
+static void clear_soft_dirty(void)
+{
+	int fd = open("/proc/self/clear_refs", O_WRONLY);
+
+	if (fd < 0 || write(fd, "4", 1) != 1)
+		die("/proc/self/clear_refs");
+	close(fd);
+}
+
+/* The paths; each returns the ns spent on the timed part for all pages. */
+enum path {
+	READ_FAULT, WRITE_FAULT, WRITE_AFTER_READ, PRIVATE_WRITE,
+	PRIVATE_WRITE_AFTER_READ, CLONE_WRITE, NR_PATHS
+};
+
+static const char *const path_names[NR_PATHS] = {
+	"read_fault", "write_fault_shared", "write_after_read",
+	"private_cow_write", "private_cow_write_after_read", "clone_cow_write",
+};
+
+static bool applies(enum path path, enum backing b)
+{
+	switch (path) {
+	case WRITE_FAULT:
+	case WRITE_AFTER_READ:
+	case READ_FAULT:
+		return true;
+	case PRIVATE_WRITE:
+	case PRIVATE_WRITE_AFTER_READ:
+		return b != ANON;
+	case CLONE_WRITE:
+		return b != MEMFD;	/* clone for cowdev, fork for anon */
+	default:
+		return false;
+	}
+}
+
+static uint64_t run_path(enum path path, enum backing b)
+{
+	int fd = open_backing(b), clone = -1, go[2];
+	int shared = path == PRIVATE_WRITE || path == PRIVATE_WRITE_AFTER_READ ?
+		     MAP_PRIVATE : MAP_SHARED;
+	char *p = map_backing(fd, shared);
+	uint64_t start, ns;
+	pid_t child = 0;
+
+	switch (path) {
+	case READ_FAULT:
+		start = now_ns();
+		touch(p, pages, false);
+		ns = now_ns() - start;
+		break;
+	case WRITE_FAULT:
+	case PRIVATE_WRITE:
+		start = now_ns();
+		touch(p, pages, true);
+		ns = now_ns() - start;
+		break;
+	case WRITE_AFTER_READ:
+		if (b == MEMFD) {
+			clear_soft_dirty();	/* read faults now map read-only */
+			touch(p, pages, false);
+		} else if (b == ANON) {
+			touch(p, pages, true);
+			clear_soft_dirty();
+		} else {
+			touch(p, pages, false);
+		}
+		start = now_ns();
+		touch(p, pages, true);
+		ns = now_ns() - start;
+		break;
+	case PRIVATE_WRITE_AFTER_READ:
+		touch(p, pages, false);
+		start = now_ns();
+		touch(p, pages, true);
+		ns = now_ns() - start;
+		break;
+	case CLONE_WRITE:
+		touch(p, pages, true);
+		if (b == ANON) {
+			if (pipe(go))
+				die("pipe");
+			child = fork();
+			if (child < 0)
+				die("fork");
+			if (child == 0) {	/* holds the pages until told */
+				char c;
+
+				close(go[1]);
+				_exit(read(go[0], &c, 1) < 0);
+			}
+			close(go[0]);
+		} else {
+			clone = ioctl(fd, COWDEV_IOC_CLONE, 0);
+			if (clone < 0)
+				die("COWDEV_IOC_CLONE");
+		}
+		start = now_ns();
+		touch(p, pages, true);
+		ns = now_ns() - start;
+		if (child) {
+			close(go[1]);
+			waitpid(child, NULL, 0);
+		}
+		break;
+	default:
+		ns = 0;
+	}
+	munmap(p, pages * ps);
+	if (clone >= 0)
+		close(clone);
+	if (fd >= 0)
+		close(fd);
+	return ns;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Print one CSV row from @r[0..n), nanoseconds per @per units. */
+static void report(const char *row, const char *backing, uint64_t *r, int n,
+		   size_t per)
+{
+	qsort(r, n, sizeof(*r), cmp_u64);
+	printf("%s,%s,%s,%d,%.1f,%.1f,%.1f\n", row, backing, label, n,
+	       (double)r[n / 2] / per, (double)r[0] / per,
+	       (double)r[n - 1] / per);
+	fflush(stdout);
+}
+
+static void bench_paths(void)
+{
+	uint64_t r[64];
+	int path, b, i;
+
+	for (path = 0; path < NR_PATHS; path++)
+		for (b = 0; b < NR_BACKINGS; b++) {
+			if (!applies(path, b) ||
+			    (device_only && b != DEV_PAGE && b != DEV_PFN))
+				continue;
+			if ((b == DEV_PAGE || b == DEV_PFN) &&
+			    access("/dev/cowdev", F_OK))
+				continue;
+			run_path(path, b);	/* warm the pool and caches */
+			for (i = 0; i < repeats; i++)
+				r[i] = run_path(path, b);
+			report(path_names[path], backing_names[b], r, repeats,
+			       pages);
+		}
+}
+
+struct toucher {
+	char *p;
+	size_t n;
+	pthread_barrier_t *barrier;
+	uint64_t ns;
+};
+
+static void *toucher(void *arg)
+{
+	struct toucher *t = arg;
+	uint64_t start;
+
+	pthread_barrier_wait(t->barrier);
+	start = now_ns();
+	touch(t->p, t->n, true);
+	t->ns = now_ns() - start;
+	return NULL;
+}
+
+/* Wall time for @threads threads to write-fault their own half each. */
+static uint64_t run_scaling(enum backing b, int threads)
+{
+	int fd = open_backing(b), i;
+	char *p = map_backing(fd, MAP_SHARED);
+	size_t share = pages / 2;
+	pthread_barrier_t barrier;
+	struct toucher t[2];
+	pthread_t th[2];
+	uint64_t start, ns;
+
+	pthread_barrier_init(&barrier, NULL, threads + 1);
+	for (i = 0; i < threads; i++) {
+		t[i] = (struct toucher){ p + i * share * ps, share, &barrier, 0 };
+		pthread_create(&th[i], NULL, toucher, &t[i]);
+	}
+	pthread_barrier_wait(&barrier);
+	start = now_ns();
+	for (i = 0; i < threads; i++)
+		pthread_join(th[i], NULL);
+	ns = now_ns() - start;
+	pthread_barrier_destroy(&barrier);
+	munmap(p, pages * ps);
+	if (fd >= 0)
+		close(fd);
+	return ns;
+}
+
+/*
+ * One thread writes one half of the pages; two threads write both halves
+ * at once.  Both rows are per page of work, so scaling is row1 / row2.
+ */
+static void bench_scaling(void)
+{
+	static const enum backing which[] = { DEV_PAGE, MEMFD, ANON };
+	uint64_t r[64];
+	unsigned int b;
+	int threads, i;
+
+	for (b = 0; b < sizeof(which) / sizeof(which[0]); b++)
+		for (threads = 1; threads <= 2; threads++) {
+			char row[32];
+
+			if (which[b] == DEV_PAGE && access("/dev/cowdev", F_OK))
+				continue;
+			run_scaling(which[b], threads);
+			for (i = 0; i < repeats; i++)
+				r[i] = run_scaling(which[b], threads);
+			snprintf(row, sizeof(row), "first_touch_%d_thread%s",
+				 threads, threads > 1 ? "s" : "");
+			report(row, backing_names[which[b]], r, repeats,
+			       threads * (pages / 2));
+		}
+}
+
+int main(int argc, char **argv)
+{
+	int opt;
+
+	ps = sysconf(_SC_PAGESIZE);
+	while ((opt = getopt(argc, argv, "dp:r:t:")) != -1) {
+		switch (opt) {
+		case 'd':
+			device_only = true;
+			break;
+		case 'p':
+			pages = strtoul(optarg, NULL, 0);
+			break;
+		case 'r':
+			repeats = atoi(optarg);
+			break;
+		case 't':
+			label = optarg;
+			break;
+		default:
+			goto usage;
+		}
+	}
+	if (optind != argc - 1 || pages < 2 || repeats < 1 || repeats > 64)
+		goto usage;
+	if (!strcmp(argv[optind], "paths"))
+		bench_paths();
+	else if (!strcmp(argv[optind], "scaling"))
+		bench_scaling();
+	else
+		goto usage;
+	return 0;
+usage:
+	fprintf(stderr, "usage: cowbench [-d] [-p PAGES] [-r REPEATS 1..64] [-t LABEL] paths|scaling\n");
+	return 2;
+}
