@@ -13,6 +13,19 @@
 #include <linux/mm.h>
 #include <linux/shrinker.h>
 
+/*
+ * Differences that need no shim here, and why:
+ * - class_create() lost its owner argument (6.4): cowdev is a misc device.
+ * - __assign_str() lost its source argument (6.10): the tracepoints have
+ *   scalar fields only.
+ * - Page-flag helpers such as PageWaiters() went away (6.12): cowdev uses
+ *   the folio helpers, which 6.1 already has.
+ * - Faults run under the per-VMA lock only with ->map_pages (6.7); cowdev
+ *   has none, so the core retries its faults under mmap_lock on every
+ *   kernel, and no callback ever returns VM_FAULT_RETRY.
+ * - ->mmap_prepare (6.16): ->mmap still works, and setting both fails.
+ */
+
 #define COWDEV_KV(major, minor) ((major) * 256 + (minor))
 #define COWDEV_BEFORE(major, minor) (COWDEV_KV(major, minor) > COWDEV_KERNEL)
 

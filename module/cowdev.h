@@ -7,7 +7,7 @@
  *
  *   mmap_lock (read), or the VMA lock
  *     cowdev_object.lock (mutex; ioctls and ->mmap, never taken by a fault)
- *       cowdev_object.clone_sem (read: write faults; write: CLONE)
+ *       cowdev_object.clone_sem (read: shared write faults; write: CLONE)
  *         page lock (PG_locked of a pool page)
  *           mapping->i_mmap_rwsem (unmap_mapping_pages)
  *             page table lock
@@ -158,6 +158,8 @@ void cowdev_object_exit(void);
 /* cowdev_cow.c */
 vm_fault_t cowdev_cow_write(struct cowdev_object *obj, pgoff_t pgoff,
 			    struct page *page);
+struct page *cowdev_cow_fault(struct cowdev_object *obj, pgoff_t pgoff,
+			      struct page *page);
 struct cowdev_object *cowdev_cow_clone(struct cowdev_object *src);
 
 /* cowdev_writeback.c */

@@ -29,25 +29,62 @@
 #include "cowdev.h"
 #include "cowdev_trace.h"
 
-/* Give @obj its own copy of the shared, locked @page at @pgoff. */
-static vm_fault_t cowdev_cow_copy(struct cowdev_object *obj, pgoff_t pgoff,
-				  struct page *page)
+/*
+ * Give @obj its own copy of the shared, locked @page at @pgoff.  Returns the
+ * copy, locked, with a reference for the caller, or an ERR_PTR; @page stays
+ * locked.
+ */
+static struct page *cowdev_cow_copy(struct cowdev_object *obj, pgoff_t pgoff,
+				    struct page *page)
 {
 	struct page *copy = cowdev_pool_alloc();
 
 	if (IS_ERR(copy))
-		return cowdev_fault_error(obj, PTR_ERR(copy));
+		return copy;
 	copy_highpage(copy, page);
+	/* Locked before anyone can find it, like a new page. */
+	__folio_set_locked(page_folio(copy));
+	get_page(copy);
 	cowdev_object_replace_page(obj, pgoff, page, copy);
 	/*
-	 * Shared PTEs of this object still map the old page read-only, and so
-	 * may private ones that have not copied it yet: they must refault to
-	 * see the copy.  Other objects' mappings are not touched.
+	 * PTEs of this object that map the old page (read-only: shared ones
+	 * and private ones that have not copied it) must go so that they
+	 * refault onto the copy.  Other objects' mappings are not touched.
+	 * With @page locked no new PTE can appear, so an unmapped page needs
+	 * no zap; pfn-mode PTEs are not counted in the mapcount, though.
 	 */
-	unmap_mapping_pages(obj->inode->i_mapping, pgoff, 1, false);
+	if (obj->mode == COWDEV_MODE_PFN || folio_mapped(page_folio(page)))
+		unmap_mapping_pages(obj->inode->i_mapping, pgoff, 1, false);
 	cowdev_count(obj, COWDEV_STAT_COPY);
 	trace_cowdev_copy(obj->id, pgoff);
-	return VM_FAULT_NOPAGE;
+	return copy;
+}
+
+/**
+ * cowdev_cow_fault() - the page a write fault through ->fault should map
+ * @obj: the object written through a shared mapping
+ * @pgoff: page offset of the fault
+ * @page: the object's page at @pgoff, locked, with a reference
+ *
+ * A first-touch write to a page this object shares with another gets its
+ * copy right here, so the fault maps the copy instead of mapping the shared
+ * page only for ->page_mkwrite to copy it and refault.  Called with
+ * @obj->clone_sem held for read.
+ *
+ * Return: @page, or its copy (locked, with a reference; @page is unlocked
+ * and released), or an ERR_PTR if no page could be had for the copy.
+ */
+struct page *cowdev_cow_fault(struct cowdev_object *obj, pgoff_t pgoff,
+			      struct page *page)
+{
+	struct page *copy;
+
+	if (page_private(page) == 1)
+		return page;
+	copy = cowdev_cow_copy(obj, pgoff, page);
+	cowdev_unlock_page(obj, pgoff, page);
+	put_page(page);
+	return copy;
 }
 
 /**
@@ -70,8 +107,16 @@ static vm_fault_t cowdev_cow_copy(struct cowdev_object *obj, pgoff_t pgoff,
 vm_fault_t cowdev_cow_write(struct cowdev_object *obj, pgoff_t pgoff,
 			    struct page *page)
 {
-	if (page_private(page) > 1)
-		return cowdev_cow_copy(obj, pgoff, page);
+	struct page *copy;
+
+	if (page_private(page) > 1) {
+		copy = cowdev_cow_copy(obj, pgoff, page);
+		if (IS_ERR(copy))
+			return cowdev_fault_error(obj, PTR_ERR(copy));
+		cowdev_unlock_page(obj, pgoff, copy);
+		put_page(copy);
+		return VM_FAULT_NOPAGE;
+	}
 
 	cowdev_wait_writeback(obj, pgoff, page);
 	if (xa_get_mark(&obj->pages, pgoff, COWDEV_MARK_COPIED)) {

@@ -9,7 +9,9 @@
  *                                                     wp_page_shared()
  * In pfn mode ->fault inserts a special PTE, read-only even for a write, and
  * the write notification is ->pfn_mkwrite (do_wp_page() -> wp_pfn_shared()).
- * Either mkwrite decides reuse or copy (cowdev_cow.c).
+ * Either mkwrite decides reuse or copy (cowdev_cow.c); a first-touch write
+ * to a page shared with a clone is copied in ->fault already, and the
+ * mkwrite that follows finds the copy.
  *
  * Private mappings never reach ->page_mkwrite: a write on a not-present
  * PTE is do_cow_fault() (->fault with vmf->cow_page set, the core copies),
@@ -60,13 +62,31 @@ static void cowdev_count_fault(struct cowdev_object *obj, struct vm_fault *vmf)
 		cowdev_count(obj, COWDEV_STAT_COW_FAULTS);
 }
 
+static struct page *cowdev_fault_page(struct cowdev_object *obj,
+				      struct vm_fault *vmf)
+{
+	struct page *page;
+
+	if (!(vmf->flags & FAULT_FLAG_WRITE) ||
+	    !(vmf->vma->vm_flags & VM_SHARED))
+		return cowdev_object_get_page(obj, vmf->pgoff);
+
+	/* A shared write decides reuse or copy: see cowdev_cow_fault(). */
+	percpu_down_read(&obj->clone_sem);
+	page = cowdev_object_get_page(obj, vmf->pgoff);
+	if (!IS_ERR(page))
+		page = cowdev_cow_fault(obj, vmf->pgoff, page);
+	percpu_up_read(&obj->clone_sem);
+	return page;
+}
+
 static vm_fault_t cowdev_do_fault(struct cowdev_object *obj,
 				  struct vm_fault *vmf)
 {
 	struct page *page;
 	vm_fault_t ret;
 
-	page = cowdev_object_get_page(obj, vmf->pgoff);
+	page = cowdev_fault_page(obj, vmf);
 	if (IS_ERR(page))
 		return cowdev_fault_error(obj, PTR_ERR(page));
 
