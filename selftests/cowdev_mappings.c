@@ -524,6 +524,25 @@ TEST(recycled_pages_are_zero)
 	close(b);
 }
 
+/* drop_caches=2 runs every shrinker: the pool's gives its cache back. */
+TEST(shrinker_returns_cached_pages)
+{
+	const size_t len = 32 * page_size();
+	int fd = open(COWDEV_DEV, O_RDWR);
+	char *p;
+
+	ASSERT_GE(fd, 0);
+	p = map(fd, len, MAP_SHARED, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	touch_pages(p, len, true, 'x');
+	munmap(p, len);
+	close(fd);
+	ASSERT_LT(0, global_stat("pool_cached"));
+	ASSERT_EQ(0, write_text("/proc/sys/vm/drop_caches", "2"));
+	EXPECT_EQ(0, global_stat("pool_cached"));
+	EXPECT_EQ(0, global_stat("pool_in_use"));
+}
+
 TEST(pool_empty_after_objects_close)
 {
 	int fds[3], i;

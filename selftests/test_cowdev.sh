@@ -68,6 +68,12 @@ if command -v cowstat > /dev/null && command -v cowtrace > /dev/null; then
 	[ "$(cat /sys/kernel/tracing/events/cowdev/enable)" = 0 ] &&
 		[ "$(grep -c cowdev /sys/kernel/tracing/trace)" -eq 0 ]
 	result $? "cowtrace leaves tracefs as it found it"
+	# The benchmark, small: one CSV row per path and backing it applies to.
+	rows=$(cowbench -p 16 -r 1 -t smoke paths)
+	[ "$(echo "$rows" | grep -c ',smoke,1,')" -eq 21 ] &&
+		echo "$rows" | grep -q '^clone_cow_write,anon,' &&
+		[ "$(cowbench -p 16 -r 1 scaling | grep -c '^first_touch_')" -eq 6 ]
+	result $? "cowbench measures every path on every backing"
 else
 	echo "# SKIP: cowstat and cowtrace not on PATH"
 fi
