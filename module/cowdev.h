@@ -42,9 +42,26 @@
 
 /**
  * enum cowdev_stat - the counters kept per object and globally
+ * @COWDEV_STAT_FAULTS: ->fault calls
+ * @COWDEV_STAT_READ_FAULTS: ->fault calls for a read
+ * @COWDEV_STAT_WRITE_FAULTS: ->fault calls for a write
+ * @COWDEV_STAT_SHARED_FAULTS: ->fault calls in shared mappings
+ * @COWDEV_STAT_PRIVATE_FAULTS: ->fault calls in private mappings
+ * @COWDEV_STAT_COW_FAULTS: ->fault calls with vmf->cow_page (do_cow_fault)
+ * @COWDEV_STAT_MKWRITE: ->page_mkwrite calls
+ * @COWDEV_STAT_PFN_MKWRITE: ->pfn_mkwrite calls
+ * @COWDEV_STAT_REUSE: shared write faults that made the page writable
+ * @COWDEV_STAT_COPY: shared write faults that copied a shared page
+ * @COWDEV_STAT_CORE_COPY: the core's copies in private mappings (kprobe)
+ * @COWDEV_STAT_CORE_REUSE: the core's reuses in private mappings (kprobe)
+ * @COWDEV_STAT_ALLOC_FAIL: faults refused a page
+ * @COWDEV_STAT_LOCK_WAITS: waits on a page lock
+ * @COWDEV_STAT_WRITEBACK_WAITS: waits on a page under writeback
+ * @COWDEV_STAT_WAIT_NS_TOTAL: time spent in those waits
+ * @COWDEV_NR_STATS: the number of counters
  *
- * Each counts events; see Documentation/cowdev.rst for what moves which.
- * The order is the order of /sys/kernel/debug/cowdev/stats.
+ * See Documentation/cowdev.rst for what moves which.  The order is the
+ * order of /sys/kernel/debug/cowdev/stats.
  */
 enum cowdev_stat {
 	COWDEV_STAT_FAULTS,

@@ -85,8 +85,10 @@ struct cowdev_info {
 };
 
 /**
- * define COWDEV_WRITEBACK_WAIT - &struct cowdev_writeback flag: return only
- *	once the writeback has ended, like fsync()
+ * define COWDEV_WRITEBACK_WAIT - wait for the writeback to end
+ *
+ * A &struct cowdev_writeback flag: the ioctl returns only once the
+ * writeback it started has ended, like fsync().
  */
 #define COWDEV_WRITEBACK_WAIT _BITULL(0)
 

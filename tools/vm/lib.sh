@@ -251,20 +251,23 @@ cowdev_debug_kernel() {
 # cowdev_kernel_source: the unpacked parts of Debian's linux-source-6.1 the
 # project uses (kselftest headers, checkpatch), extracted once per version.
 cowdev_kernel_source() {
-	local tarball=/usr/src/linux-source-6.1.tar.xz ver dir
+	local tarball=/usr/src/linux-source-6.1.tar.xz ver dir f missing=
+	local files="tools/testing/selftests/kselftest.h
+		tools/testing/selftests/kselftest_harness.h scripts/checkpatch.pl
+		scripts/spelling.txt scripts/const_structs.checkpatch
+		scripts/kernel-doc"
 	[ -f "$tarball" ] || cowdev_apt_install linux-source-6.1
 	ver=$(dpkg-query -W -f='${Version}' linux-source-6.1)
 	dir=$COWDEV_CACHE/src/linux-source-$ver
-	if [ ! -f "$dir/.done" ]; then
+	for f in $files; do
+		[ -f "$dir/$f" ] || missing=1
+	done
+	if [ -n "$missing" ]; then
 		rm -rf "$dir" && mkdir -p "$dir" || exit 1
+		# shellcheck disable=SC2086
 		tar -xJf "$tarball" -C "$dir" --strip-components=1 \
-			linux-source-6.1/tools/testing/selftests/kselftest.h \
-			linux-source-6.1/tools/testing/selftests/kselftest_harness.h \
-			linux-source-6.1/scripts/checkpatch.pl \
-			linux-source-6.1/scripts/spelling.txt \
-			linux-source-6.1/scripts/const_structs.checkpatch ||
+			$(printf 'linux-source-6.1/%s ' $files) ||
 			die "cannot unpack $tarball"
-		touch "$dir/.done"
 	fi
 	echo "$dir"
 }
