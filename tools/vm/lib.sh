@@ -77,10 +77,12 @@ cowdev_chroot() {
 		fi
 		# The archive may be a snapshot whose Release files have expired.
 		echo 'Acquire::Check-Valid-Until "false";' > "$dir/etc/apt/apt.conf.d/99cowdev"
-		chroot "$dir" apt-get update -q >/dev/null &&
+		# apt inside a bare chroot grumbles about /dev/pts and /proc:
+		# keep its output for when something fails.
+		{ chroot "$dir" apt-get update -q &&
 			DEBIAN_FRONTEND=noninteractive chroot "$dir" apt-get install -y -q \
-				--no-install-recommends dkms kmod >/dev/null ||
-			die "cannot install dkms in the $suite chroot"
+				--no-install-recommends dkms kmod; } > "$dir.log" 2>&1 ||
+			{ tail -n 20 "$dir.log" >&2; die "cannot install dkms in the $suite chroot"; }
 		touch "$dir/.done"
 	fi
 	exec {lock}>&-
@@ -114,8 +116,8 @@ cowdev_chroot_kernel() {
 		grep -q 'ok installed'; then
 		note "installing $meta in the $suite chroot"
 		DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install -y -q \
-			--no-install-recommends "$meta" >/dev/null ||
-			die "cannot install $meta in the $suite chroot"
+			--no-install-recommends "$meta" > "$root.log" 2>&1 ||
+			{ tail -n 20 "$root.log" >&2; die "cannot install $meta in the $suite chroot"; }
 	fi
 	kver=$(chroot "$root" dpkg-query -W -f='${Depends}' "$meta" |
 		grep -o 'linux-headers-[^ ,]*' | sed 's/^linux-headers-//' | head -n 1)
