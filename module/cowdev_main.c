@@ -12,6 +12,7 @@
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/string.h>
 #include <linux/uaccess.h>
 
 #include "cowdev.h"
@@ -51,15 +52,11 @@ static long cowdev_ioctl_get_info(struct file *file,
 				  struct cowdev_info __user *arg)
 {
 	struct cowdev_info info;
-	int i;
 
 	if (copy_from_user(&info, arg, sizeof(info)))
 		return -EFAULT;
-	if (info.flags)
+	if (info.flags || memchr_inv(info.reserved, 0, sizeof(info.reserved)))
 		return -EINVAL;
-	for (i = 0; i < ARRAY_SIZE(info.reserved); i++)
-		if (info.reserved[i])
-			return -EINVAL;
 	cowdev_stats_fill_info(file->private_data, &info);
 	if (copy_to_user(arg, &info, sizeof(info)))
 		return -EFAULT;

@@ -14,9 +14,20 @@
 #include <linux/mm.h>
 #include <linux/pagemap.h>
 #include <linux/slab.h>
+#include <linux/string.h>
 #include <linux/wait.h>
 
 #include "cowdev.h"
+
+/* Forget the batch: its pages are released or were never taken. */
+static void cowdev_writeback_free_batch(struct cowdev_wb *wb)
+{
+	kvfree(wb->pages);
+	kvfree(wb->offsets);
+	wb->pages = NULL;
+	wb->offsets = NULL;
+	wb->nr = 0;
+}
 
 static void cowdev_writeback_end(struct work_struct *work)
 {
@@ -31,11 +42,7 @@ static void cowdev_writeback_end(struct work_struct *work)
 		folio_end_writeback(page_folio(wb->pages[i]));
 		put_page(wb->pages[i]);
 	}
-	kvfree(wb->pages);
-	kvfree(wb->offsets);
-	wb->pages = NULL;
-	wb->offsets = NULL;
-	wb->nr = 0;
+	cowdev_writeback_free_batch(wb);
 	/* Publishes the emptied batch to whoever sees the new count. */
 	smp_store_release(&wb->ended, wb->ended + 1);
 	wake_up_all(&wb->wait);
@@ -98,14 +105,11 @@ int cowdev_writeback_start(struct cowdev_object *obj,
 	struct cowdev_wb *wb = &obj->wb;
 	unsigned long index, max, seq;
 	struct page *page;
-	int i;
 
 	if ((args->flags & ~COWDEV_WRITEBACK_WAIT) ||
-	    args->delay_us > COWDEV_MAX_WRITEBACK_DELAY_US)
+	    args->delay_us > COWDEV_MAX_WRITEBACK_DELAY_US ||
+	    memchr_inv(args->reserved, 0, sizeof(args->reserved)))
 		return -EINVAL;
-	for (i = 0; i < ARRAY_SIZE(args->reserved); i++)
-		if (args->reserved[i])
-			return -EINVAL;
 
 	mutex_lock(&obj->lock);
 	/* One at a time: the previous writeback ends within its delay. */
@@ -114,8 +118,7 @@ int cowdev_writeback_start(struct cowdev_object *obj,
 	wb->pages = kvmalloc_array(max, sizeof(*wb->pages), GFP_KERNEL);
 	wb->offsets = kvmalloc_array(max, sizeof(*wb->offsets), GFP_KERNEL);
 	if (max && (!wb->pages || !wb->offsets)) {
-		kvfree(wb->pages);
-		kvfree(wb->offsets);
+		cowdev_writeback_free_batch(wb);
 		mutex_unlock(&obj->lock);
 		return -ENOMEM;
 	}
@@ -139,10 +142,7 @@ int cowdev_writeback_start(struct cowdev_object *obj,
 	}
 	args->pages = wb->nr;
 	if (!wb->nr) {
-		kvfree(wb->pages);
-		kvfree(wb->offsets);
-		wb->pages = NULL;
-		wb->offsets = NULL;
+		cowdev_writeback_free_batch(wb);
 		mutex_unlock(&obj->lock);
 		return 0;
 	}
