@@ -294,6 +294,88 @@ TEST_F(clone, concurrent_writers_threads)
 	munmap(s, self->len);
 }
 
+struct page_writer {
+	char *p;
+	size_t len;
+	long ps;
+	char val;
+	pthread_barrier_t *barrier;
+	volatile bool *stop;
+};
+
+/* Read, then write, each page in turn: write faults after read faults. */
+static void *page_writer_thread(void *arg)
+{
+	struct page_writer *w = arg;
+	size_t off;
+
+	pthread_barrier_wait(w->barrier);
+	while (!*w->stop) {
+		for (off = 0; off < w->len; off += w->ps) {
+			(void)*(volatile char *)(w->p + off);
+			memset(w->p + off, w->val, w->ps);
+		}
+	}
+	return NULL;
+}
+
+/* True if every byte of [p, p + len) is one of the three in @ok. */
+static bool bytes_among(const char *p, size_t len, const char ok[3])
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] != ok[0] && p[i] != ok[1] && p[i] != ok[2])
+			return false;
+	return true;
+}
+
+/*
+ * Holes punched in both objects while threads fault their pages in and
+ * write them: the lookups that lose to a punch retry, no write reaches the
+ * other object or a freed page, and every page goes back to the pool.
+ */
+TEST_F(clone, punch_races_write_faults)
+{
+	enum { ROUNDS = 200 };
+	static const char s_ok[3] = { 0, 'o', 's' }, c_ok[3] = { 0, 'o', 'c' };
+	volatile bool stop = false;
+	pthread_barrier_t barrier;
+	struct page_writer w[2];
+	size_t half = self->len / 2;
+	pthread_t th[2];
+	char *s, *c, *fresh;
+	int cfd, i;
+
+	ASSERT_TRUE(fill_and_clone(self->fd, self->len, 'o', &s, &cfd, &c));
+	pthread_barrier_init(&barrier, NULL, 3);
+	w[0] = (struct page_writer){ s, self->len, self->ps, 's', &barrier, &stop };
+	w[1] = (struct page_writer){ c, self->len, self->ps, 'c', &barrier, &stop };
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(0, pthread_create(&th[i], NULL, page_writer_thread, &w[i]));
+	pthread_barrier_wait(&barrier);
+	for (i = 0; i < ROUNDS; i++) {
+		ASSERT_EQ(0, cowdev_punch(self->fd, (i & 1) * half, half));
+		ASSERT_EQ(0, cowdev_punch(cfd, !(i & 1) * half, half));
+	}
+	stop = true;
+	for (i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	EXPECT_TRUE(bytes_among(s, self->len, s_ok));
+	EXPECT_TRUE(bytes_among(c, self->len, c_ok));
+	munmap(c, self->len);
+	close(cfd);
+	munmap(s, self->len);
+
+	/* Pages the race gave back come out of the pool zeroed. */
+	ASSERT_EQ(0, cowdev_punch(self->fd, 0, self->len));
+	fresh = map_shared(self->fd, self->len);
+	ASSERT_NE(MAP_FAILED, fresh);
+	touch_pages(fresh, self->len, false, 0);
+	EXPECT_TRUE(all_bytes(fresh, self->len, 0));
+	munmap(fresh, self->len);
+}
+
 /* Processes write the same shared pages of two objects at once. */
 TEST_F(clone, concurrent_writers_processes)
 {

@@ -153,6 +153,14 @@ static inline void touch_pages(volatile char *p, size_t len, bool write,
 	}
 }
 
+/* Free the pages of [offset, offset + len): 0 or -errno. */
+static inline int cowdev_punch(int fd, uint64_t offset, uint64_t len)
+{
+	struct cowdev_range r = { .offset = offset, .len = len };
+
+	return ioctl(fd, COWDEV_IOC_PUNCH_HOLE, &r) ? -errno : 0;
+}
+
 /* True if every byte of [p, p + len) is @c. */
 static inline bool all_bytes(const char *p, size_t len, char c)
 {

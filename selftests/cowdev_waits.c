@@ -41,13 +41,6 @@ static int writeback(int fd, uint64_t flags, uint64_t delay_us, uint64_t *pages)
 	return 0;
 }
 
-static int punch(int fd, uint64_t offset, uint64_t len)
-{
-	struct cowdev_range r = { .offset = offset, .len = len };
-
-	return ioctl(fd, COWDEV_IOC_PUNCH_HOLE, &r) ? -errno : 0;
-}
-
 FIXTURE(waits)
 {
 	int fd;
@@ -173,7 +166,7 @@ TEST_F(waits, punch_during_writeback_waits_then_frees)
 	memset(self->p, 'a', 2 * self->ps);
 	start = now_us();
 	ASSERT_EQ(0, writeback(self->fd, 0, DELAY_US, NULL));
-	ASSERT_EQ(0, punch(self->fd, 0, self->ps));
+	ASSERT_EQ(0, cowdev_punch(self->fd, 0, self->ps));
 	EXPECT_LE(MIN_WAIT_US, now_us() - start);
 	ASSERT_EQ(0, cowdev_info(self->fd, &info));
 	EXPECT_EQ(1, info.writeback_waits);
@@ -373,13 +366,13 @@ TEST(punch_hole_bad_arguments)
 
 	ASSERT_GE(fd, 0);
 	ASSERT_GE(ro, 0);
-	EXPECT_EQ(-EINVAL, punch(fd, 1, ps));
-	EXPECT_EQ(-EINVAL, punch(fd, 0, ps + 1));
-	EXPECT_EQ(-EINVAL, punch(fd, 0, 0));
-	EXPECT_EQ(-EINVAL, punch(fd, ps, UINT64_MAX - ps + 1));
-	EXPECT_EQ(-EINVAL, punch(fd, COWDEV_MAX_SIZE, ps));
-	EXPECT_EQ(0, punch(fd, 0, COWDEV_MAX_SIZE));	/* past the end: fine */
-	EXPECT_EQ(-EBADF, punch(ro, 0, ps));
+	EXPECT_EQ(-EINVAL, cowdev_punch(fd, 1, ps));
+	EXPECT_EQ(-EINVAL, cowdev_punch(fd, 0, ps + 1));
+	EXPECT_EQ(-EINVAL, cowdev_punch(fd, 0, 0));
+	EXPECT_EQ(-EINVAL, cowdev_punch(fd, ps, UINT64_MAX - ps + 1));
+	EXPECT_EQ(-EINVAL, cowdev_punch(fd, COWDEV_MAX_SIZE, ps));
+	EXPECT_EQ(0, cowdev_punch(fd, 0, COWDEV_MAX_SIZE));	/* past the end: fine */
+	EXPECT_EQ(-EBADF, cowdev_punch(ro, 0, ps));
 	EXPECT_EQ(-1, ioctl(fd, COWDEV_IOC_PUNCH_HOLE, (void *)8));
 	EXPECT_EQ(EFAULT, errno);
 	close(ro);
