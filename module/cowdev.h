@@ -165,16 +165,17 @@ int cowdev_object_share_page(struct cowdev_object *obj, pgoff_t pgoff,
 void cowdev_object_replace_page(struct cowdev_object *obj, pgoff_t pgoff,
 				struct page *old, struct page *new);
 struct page *cowdev_object_get_page(struct cowdev_object *obj, pgoff_t pgoff);
-struct page *cowdev_object_lock_page(struct cowdev_object *obj, pgoff_t pgoff);
+struct page *cowdev_object_lock_page(struct cowdev_object *obj, pgoff_t pgoff,
+				     bool *copied);
 bool cowdev_object_page_valid(struct cowdev_object *obj, pgoff_t pgoff,
-			      struct page *page);
+			      struct page *page, bool *copied);
 unsigned long cowdev_object_resident(struct cowdev_object *obj);
 int cowdev_object_init(void);
 void cowdev_object_exit(void);
 
 /* cowdev_cow.c */
 vm_fault_t cowdev_cow_write(struct cowdev_object *obj, pgoff_t pgoff,
-			    struct page *page);
+			    struct page *page, bool copied);
 struct page *cowdev_cow_fault(struct cowdev_object *obj, pgoff_t pgoff,
 			      struct page *page);
 struct cowdev_object *cowdev_cow_clone(struct cowdev_object *src);

@@ -93,6 +93,7 @@ struct page *cowdev_cow_fault(struct cowdev_object *obj, pgoff_t pgoff,
  * @obj: the object written through a shared mapping
  * @pgoff: page offset of the fault
  * @page: the object's page at @pgoff, locked, checked to be still indexed
+ * @copied: the entry carries %COWDEV_MARK_COPIED, read by that check
  *
  * Called with @obj->clone_sem held for read.  Each write fault is counted
  * once, as reuse or copy; the mkwrite of the refault that follows a copy
@@ -105,7 +106,7 @@ struct page *cowdev_cow_fault(struct cowdev_object *obj, pgoff_t pgoff,
  * VM_FAULT_SIGBUS or VM_FAULT_OOM if no page could be had for the copy.
  */
 vm_fault_t cowdev_cow_write(struct cowdev_object *obj, pgoff_t pgoff,
-			    struct page *page)
+			    struct page *page, bool copied)
 {
 	struct page *copy;
 
@@ -119,7 +120,7 @@ vm_fault_t cowdev_cow_write(struct cowdev_object *obj, pgoff_t pgoff,
 	}
 
 	cowdev_wait_writeback(obj, pgoff, page);
-	if (xa_get_mark(&obj->pages, pgoff, COWDEV_MARK_COPIED)) {
+	if (copied) {
 		xa_clear_mark(&obj->pages, pgoff, COWDEV_MARK_COPIED);
 	} else {
 		cowdev_count(obj, COWDEV_STAT_REUSE);
@@ -158,7 +159,7 @@ struct cowdev_object *cowdev_cow_clone(struct cowdev_object *src)
 	percpu_down_write(&src->clone_sem);
 	xa_for_each(&src->pages, index, page) {
 		cowdev_lock_page(src, index, page);
-		if (cowdev_object_page_valid(src, index, page))
+		if (cowdev_object_page_valid(src, index, page, NULL))
 			ret = cowdev_object_share_page(dst, index, page);
 		cowdev_unlock_page(src, index, page);
 		if (ret)

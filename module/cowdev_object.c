@@ -141,11 +141,58 @@ void cowdev_object_destroy(struct cowdev_object *obj)
 	kfree(obj);
 }
 
+/*
+ * Under RCU: the page @xas points at, with a reference, or NULL.  The walk
+ * stays in @xas, good for xas_reload() and marks until rcu_read_unlock().
+ */
+static struct page *cowdev_object_find(struct xa_state *xas)
+{
+	struct page *page;
+
+repeat:
+	xas_reset(xas);
+	page = xas_load(xas);
+	if (xas_retry(xas, page))
+		goto repeat;
+	if (!page)
+		return NULL;
+	/*
+	 * The page may be on its way back to the pool: a pool page keeps its
+	 * reference, so take ours only if it has one and confirm it is still
+	 * indexed before trusting it.
+	 */
+	if (!get_page_unless_zero(page))
+		goto repeat;
+	if (unlikely(xas_reload(xas) != page)) {
+		put_page(page);
+		goto repeat;
+	}
+	return page;
+}
+
+/*
+ * Under RCU, with @page locked and @xas walked to its offset: is @page still
+ * indexed there, inside the object?  Entries are replaced and erased only
+ * under the page lock, so the answer holds until the page is unlocked.
+ */
+static bool cowdev_object_check(struct cowdev_object *obj,
+				struct xa_state *xas, struct page *page,
+				bool *copied)
+{
+	if (xas->xa_index >= READ_ONCE(obj->nr_pages) ||
+	    xas_reload(xas) != page)
+		return false;
+	if (copied)
+		*copied = xas_get_mark(xas, COWDEV_MARK_COPIED);
+	return true;
+}
+
 /**
  * cowdev_object_page_valid() - is @page still the object's page at @pgoff?
  * @obj: the object
  * @pgoff: page offset in the object
  * @page: a locked page the caller found at @pgoff
+ * @copied: if not NULL, set when the entry carries %COWDEV_MARK_COPIED
  *
  * Entries are replaced and erased only under the page lock, so with @page
  * locked the answer stays true until the caller unlocks it.
@@ -153,35 +200,19 @@ void cowdev_object_destroy(struct cowdev_object *obj)
  * Return: true if @page may be mapped at @pgoff.
  */
 bool cowdev_object_page_valid(struct cowdev_object *obj, pgoff_t pgoff,
-			      struct page *page)
+			      struct page *page, bool *copied)
 {
-	return pgoff < READ_ONCE(obj->nr_pages) &&
-	       xa_load(&obj->pages, pgoff) == page;
-}
-
-/* Find the page at @pgoff and take a reference, without any lock. */
-static struct page *cowdev_object_find(struct cowdev_object *obj, pgoff_t pgoff)
-{
-	struct page *page;
+	XA_STATE(xas, &obj->pages, pgoff);
+	struct page *entry;
+	bool valid;
 
 	rcu_read_lock();
-repeat:
-	page = xa_load(&obj->pages, pgoff);
-	if (page) {
-		/*
-		 * The page may be on its way back to the pool: a pool page
-		 * keeps its reference, so take ours only if it has one and
-		 * confirm it is still indexed before trusting it.
-		 */
-		if (!get_page_unless_zero(page))
-			goto repeat;
-		if (unlikely(xa_load(&obj->pages, pgoff) != page)) {
-			put_page(page);
-			goto repeat;
-		}
-	}
+	do {
+		entry = xas_load(&xas);
+	} while (xas_retry(&xas, entry));
+	valid = entry == page && cowdev_object_check(obj, &xas, page, copied);
 	rcu_read_unlock();
-	return page;
+	return valid;
 }
 
 /* Index a new page at @pgoff unless the offset is past the end or taken. */
@@ -210,22 +241,42 @@ static int cowdev_object_insert(struct cowdev_object *obj, pgoff_t pgoff,
  * cowdev_object_lock_page() - find the page at @pgoff and lock it
  * @obj: the object
  * @pgoff: page offset in the object
+ * @copied: if not NULL, set when the entry carries %COWDEV_MARK_COPIED
+ *
+ * This is pfn_mkwrite's whole lookup, so the uncontended case walks the
+ * index once: the lock is tried under RCU, and the walk that found the
+ * page then confirms it and reads the mark.
  *
  * Return: the page, locked, still indexed at @pgoff, with a reference for
- * the caller; or NULL if the object has no page there.
+ * the caller; or NULL if the object has no page there or @pgoff is past
+ * its end.
  */
-struct page *cowdev_object_lock_page(struct cowdev_object *obj, pgoff_t pgoff)
+struct page *cowdev_object_lock_page(struct cowdev_object *obj, pgoff_t pgoff,
+				     bool *copied)
 {
+	XA_STATE(xas, &obj->pages, pgoff);
 	struct page *page;
+	bool valid;
 
 	for (;;) {
-		page = cowdev_object_find(obj, pgoff);
-		if (!page)
+		if (pgoff >= READ_ONCE(obj->nr_pages))
 			return NULL;
-		cowdev_lock_page(obj, pgoff, page);
-		if (likely(cowdev_object_page_valid(obj, pgoff, page)))
+		rcu_read_lock();
+		page = cowdev_object_find(&xas);
+		if (page && folio_trylock(page_folio(page))) {
+			valid = cowdev_object_check(obj, &xas, page, copied);
+			rcu_read_unlock();
+		} else {
+			rcu_read_unlock();
+			if (!page)
+				return NULL;
+			cowdev_lock_page(obj, pgoff, page);
+			valid = cowdev_object_page_valid(obj, pgoff, page,
+							 copied);
+		}
+		if (likely(valid))
 			return page;
-		/* Truncated or replaced while we slept on the lock. */
+		/* Truncated or replaced before we had the lock. */
 		cowdev_unlock_page(obj, pgoff, page);
 		put_page(page);
 	}
@@ -248,7 +299,7 @@ struct page *cowdev_object_get_page(struct cowdev_object *obj, pgoff_t pgoff)
 	for (;;) {
 		if (pgoff >= READ_ONCE(obj->nr_pages))
 			return ERR_PTR(-EINVAL);
-		page = cowdev_object_lock_page(obj, pgoff);
+		page = cowdev_object_lock_page(obj, pgoff, NULL);
 		if (page)
 			return page;
 

@@ -123,6 +123,7 @@ static vm_fault_t cowdev_page_mkwrite(struct vm_fault *vmf)
 {
 	struct cowdev_object *obj = vmf->vma->vm_private_data;
 	struct page *page = vmf->page;
+	bool copied;
 	vm_fault_t ret;
 
 	cowdev_count(obj, COWDEV_STAT_MKWRITE);
@@ -130,10 +131,10 @@ static vm_fault_t cowdev_page_mkwrite(struct vm_fault *vmf)
 	percpu_down_read(&obj->clone_sem);
 	cowdev_lock_page(obj, vmf->pgoff, page);
 	/* Truncated or replaced by a copy under us: refault. */
-	if (!cowdev_object_page_valid(obj, vmf->pgoff, page))
+	if (!cowdev_object_page_valid(obj, vmf->pgoff, page, &copied))
 		ret = VM_FAULT_NOPAGE;
 	else
-		ret = cowdev_cow_write(obj, vmf->pgoff, page);
+		ret = cowdev_cow_write(obj, vmf->pgoff, page, copied);
 	percpu_up_read(&obj->clone_sem);
 	if (ret) {
 		cowdev_unlock_page(obj, vmf->pgoff, page);
@@ -147,15 +148,16 @@ static vm_fault_t cowdev_page_mkwrite(struct vm_fault *vmf)
 static vm_fault_t cowdev_pfn_mkwrite(struct vm_fault *vmf)
 {
 	struct cowdev_object *obj = vmf->vma->vm_private_data;
-	struct page *page;
 	vm_fault_t ret = VM_FAULT_NOPAGE;
+	struct page *page;
+	bool copied;
 
 	cowdev_count(obj, COWDEV_STAT_PFN_MKWRITE);
 	trace_cowdev_mkwrite(obj->id, vmf->pgoff, COWDEV_MODE_PFN);
 	percpu_down_read(&obj->clone_sem);
-	page = cowdev_object_lock_page(obj, vmf->pgoff);
+	page = cowdev_object_lock_page(obj, vmf->pgoff, &copied);
 	if (page)
-		ret = cowdev_cow_write(obj, vmf->pgoff, page);
+		ret = cowdev_cow_write(obj, vmf->pgoff, page, copied);
 	percpu_up_read(&obj->clone_sem);
 	if (page) {
 		cowdev_unlock_page(obj, vmf->pgoff, page);

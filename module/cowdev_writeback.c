@@ -125,7 +125,7 @@ int cowdev_writeback_start(struct cowdev_object *obj,
 	xa_for_each(&obj->pages, index, page) {
 		if (wb->nr == max)
 			break;	/* indexed since we counted: next time */
-		page = cowdev_object_lock_page(obj, index);
+		page = cowdev_object_lock_page(obj, index, NULL);
 		if (!page)
 			continue;
 		if (folio_test_dirty(page_folio(page)) &&
