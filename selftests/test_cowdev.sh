@@ -72,7 +72,9 @@ if command -v cowstat > /dev/null && command -v cowtrace > /dev/null; then
 	rows=$(cowbench -p 16 -r 1 -t smoke paths)
 	[ "$(echo "$rows" | grep -c ',smoke,1,')" -eq 21 ] &&
 		echo "$rows" | grep -q '^clone_cow_write,anon,' &&
-		[ "$(cowbench -p 16 -r 1 scaling | grep -c '^first_touch_')" -eq 6 ]
+		scaling=$(cowbench -p 16 -r 1 scaling) &&
+		[ "$(echo "$scaling" | grep -c '^first_touch_')" -eq 8 ] &&
+		[ "$(echo "$scaling" | grep -c '^scaling_2_threads,')" -eq 4 ]
 	result $? "cowbench measures every path on every backing"
 else
 	echo "# SKIP: cowstat and cowtrace not on PATH"
