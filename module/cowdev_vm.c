@@ -171,10 +171,27 @@ static vm_fault_t cowdev_pfn_mkwrite(struct vm_fault *vmf)
 }
 
 /*
+ * Fault-around maps nothing here: the only exported implementation,
+ * filemap_map_pages(), needs page-cache folios, and modules get no helper to
+ * set PTEs from under its RCU lock.  The callback still matters: from 6.7 the
+ * core runs ->fault, ->page_mkwrite and ->pfn_mkwrite under the per-VMA lock
+ * only for vm_ops that have ->map_pages (vmf_can_call_fault() takes it as
+ * the mark of handlers audited not to need mmap_lock) and otherwise retries
+ * every fault under mmap_lock.  Ours use nothing but their own VMA, the
+ * object and page-table helpers the core itself calls under the VMA lock.
+ */
+static vm_fault_t cowdev_map_pages(struct vm_fault *vmf, pgoff_t start_pgoff,
+				   pgoff_t end_pgoff)
+{
+	return 0;
+}
+
+/*
  * cowdev_vm_ops: the fault callbacks of every cowdev mapping
  */
 const struct vm_operations_struct cowdev_vm_ops = {
 	.fault = cowdev_fault,
+	.map_pages = cowdev_map_pages,
 	.page_mkwrite = cowdev_page_mkwrite,
 	.pfn_mkwrite = cowdev_pfn_mkwrite,
 };
