@@ -101,8 +101,8 @@ struct page *cowdev_cow_fault(struct cowdev_object *obj, pgoff_t pgoff,
  * writeback is stable: reusing it waits for the writeback to end.  @page
  * stays locked.
  *
- * Return: 0 if @page may be made writable in place (it is marked dirty);
- * VM_FAULT_NOPAGE if @obj now holds a copy and the access must refault;
+ * Return: 0 if @page may be made writable in place (the caller sees that
+ * it is marked dirty); VM_FAULT_NOPAGE if @obj now holds a copy and the access must refault;
  * VM_FAULT_SIGBUS or VM_FAULT_OOM if no page could be had for the copy.
  */
 vm_fault_t cowdev_cow_write(struct cowdev_object *obj, pgoff_t pgoff,
@@ -126,7 +126,6 @@ vm_fault_t cowdev_cow_write(struct cowdev_object *obj, pgoff_t pgoff,
 		cowdev_count(obj, COWDEV_STAT_REUSE);
 		trace_cowdev_reuse(obj->id, pgoff);
 	}
-	folio_mark_dirty(page_folio(page));
 	return 0;
 }
 

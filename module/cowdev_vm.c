@@ -156,8 +156,12 @@ static vm_fault_t cowdev_pfn_mkwrite(struct vm_fault *vmf)
 	trace_cowdev_mkwrite(obj->id, vmf->pgoff, COWDEV_MODE_PFN);
 	percpu_down_read(&obj->clone_sem);
 	page = cowdev_object_lock_page(obj, vmf->pgoff, &copied);
-	if (page)
+	if (page) {
 		ret = cowdev_cow_write(obj, vmf->pgoff, page, copied);
+		/* The core dirties only pages it can see (page mode). */
+		if (!ret)
+			folio_mark_dirty(page_folio(page));
+	}
 	percpu_up_read(&obj->clone_sem);
 	if (page) {
 		cowdev_unlock_page(obj, vmf->pgoff, page);
