@@ -129,6 +129,9 @@ struct cowdev_wb {
  * @nr_pages: size in pages; read locklessly by faults, changed under the
  *	xa_lock of @pages so that a page is never indexed past the end.
  * @nr_resident: pages indexed by @pages; protected by its xa_lock.
+ * @nr_dropped: entries ever erased or replaced, each with its page locked
+ *	and under the xa_lock of @pages; while it is zero, a page found at
+ *	an offset is still there (see cowdev_object_page_valid()).
  * @lock: see the field.
  * @clone_sem: taken for read by every reuse-or-copy decision and for
  *	write by CLONE, so that no write needing a fault lands while a clone
@@ -145,6 +148,7 @@ struct cowdev_object {
 	struct cowdev_counters __percpu *stats;
 	unsigned long nr_pages;
 	unsigned long nr_resident;
+	unsigned long nr_dropped;
 	struct mutex lock;		/* serialises size, mode and clone */
 	struct percpu_rw_semaphore clone_sem;
 	struct dentry *debugfs;

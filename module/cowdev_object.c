@@ -191,7 +191,8 @@ static bool cowdev_object_check(struct cowdev_object *obj,
  * cowdev_object_page_valid() - is @page still the object's page at @pgoff?
  * @obj: the object
  * @pgoff: page offset in the object
- * @page: a locked page the caller found at @pgoff
+ * @page: a page the caller found at @pgoff (in the index or in a PTE of
+ *	one of the object's mappings), locked since
  * @copied: if not NULL, set when the entry carries %COWDEV_MARK_COPIED
  *
  * Entries are replaced and erased only under the page lock, so with @page
@@ -204,15 +205,29 @@ bool cowdev_object_page_valid(struct cowdev_object *obj, pgoff_t pgoff,
 {
 	XA_STATE(xas, &obj->pages, pgoff);
 	struct page *entry;
-	bool valid;
 
+	if (pgoff >= READ_ONCE(obj->nr_pages))
+		return false;
+	/*
+	 * An object that has never dropped a page still has every page it
+	 * was found with, and no entry carries the mark a copy leaves: the
+	 * write-after-read path of an object without truncation or copies
+	 * needs no walk.  Dropping @page would have been done under its
+	 * lock, which we now hold, so the count is seen.
+	 */
+	if (!READ_ONCE(obj->nr_dropped)) {
+		if (copied)
+			*copied = false;
+		return true;
+	}
 	rcu_read_lock();
 	do {
 		entry = xas_load(&xas);
 	} while (xas_retry(&xas, entry));
-	valid = entry == page && cowdev_object_check(obj, &xas, page, copied);
+	if (entry == page && copied)
+		*copied = xas_get_mark(&xas, COWDEV_MARK_COPIED);
 	rcu_read_unlock();
-	return valid;
+	return entry == page;
 }
 
 /* Index a new page at @pgoff unless the offset is past the end or taken. */
@@ -364,6 +379,7 @@ void cowdev_object_replace_page(struct cowdev_object *obj, pgoff_t pgoff,
 	xa_lock(&obj->pages);
 	/* Overwriting a present entry never allocates. */
 	__xa_store(&obj->pages, pgoff, new, 0);
+	WRITE_ONCE(obj->nr_dropped, obj->nr_dropped + 1);
 	__xa_set_mark(&obj->pages, pgoff, COWDEV_MARK_COPIED);
 	xa_unlock(&obj->pages);
 	set_page_private(old, page_private(old) - 1);
@@ -395,6 +411,7 @@ static void cowdev_object_truncate(struct cowdev_object *obj, pgoff_t start,
 			xa_lock(&obj->pages);
 			if (__xa_cmpxchg(&obj->pages, index, page, NULL, 0) == page) {
 				obj->nr_resident--;
+				WRITE_ONCE(obj->nr_dropped, obj->nr_dropped + 1);
 				batch[nr++] = page;
 				first = min(first, index);
 				last = index;
