@@ -99,9 +99,11 @@ static char *map_backing(int fd, int flags)
 		die("mmap");
 	/*
 	 * Per-page paths: a kernel with THP "always" (7.2's default) would
-	 * fault anonymous memory in 2 MiB at a time.  EINVAL: no THP.
+	 * fault anonymous memory in 2 MiB at a time.  EINVAL: no THP;
+	 * ENOSYS: no madvise() (the trimmed debug kernel).
 	 */
-	if (madvise(p, pages * ps, MADV_NOHUGEPAGE) && errno != EINVAL)
+	if (madvise(p, pages * ps, MADV_NOHUGEPAGE) &&
+	    errno != EINVAL && errno != ENOSYS)
 		die("madvise");
 	return p;
 }
