@@ -102,8 +102,8 @@ struct page *cowdev_cow_fault(struct cowdev_object *obj, pgoff_t pgoff,
  * stays locked.
  *
  * Return: 0 if @page may be made writable in place (the caller sees that
- * it is marked dirty); VM_FAULT_NOPAGE if @obj now holds a copy and the access must refault;
- * VM_FAULT_SIGBUS or VM_FAULT_OOM if no page could be had for the copy.
+ * it is marked dirty); VM_FAULT_NOPAGE if @obj now holds a copy and the
+ * access must refault; VM_FAULT_SIGBUS or VM_FAULT_OOM if no page could be had for the copy.
  */
 vm_fault_t cowdev_cow_write(struct cowdev_object *obj, pgoff_t pgoff,
 			    struct page *page, bool copied)
