@@ -21,8 +21,8 @@
  * - Page-flag helpers such as PageWaiters() went away (6.12): cowdev uses
  *   the folio helpers, which 6.1 already has.
  * - Faults run under the per-VMA lock only with ->map_pages (6.7); cowdev
- *   has none, so the core retries its faults under mmap_lock on every
- *   kernel, and no callback ever returns VM_FAULT_RETRY.
+ *   has one (cowdev_vm.c), and releases whichever lock the fault holds
+ *   before it returns VM_FAULT_RETRY (cowdev_release_fault_lock() below).
  * - ->mmap_prepare (6.16): ->mmap still works, and setting both fails.
  */
 
@@ -58,6 +58,44 @@ static inline vm_fault_t cowdev_insert_pfn(struct vm_area_struct *vma,
 	return vmf_insert_mixed(vma, addr, pfn);
 }
 #endif
+
+/*
+ * A fault that returns VM_FAULT_RETRY releases the lock it was called with:
+ * release_fault_lock() (6.6) knows the per-VMA lock; before it, faults ran
+ * under mmap_lock only.
+ */
+static inline void cowdev_release_fault_lock(struct vm_fault *vmf)
+{
+#if COWDEV_BEFORE(6, 6)
+	mmap_read_unlock(vmf->vma->vm_mm);
+#else
+	release_fault_lock(vmf);
+#endif
+}
+
+/* pte_mkwrite() took the VMA in 6.6; pte_mkwrite_novma() is the old one. */
+static inline pte_t cowdev_pte_mkwrite(pte_t pte)
+{
+#if COWDEV_BEFORE(6, 6)
+	return pte_mkwrite(pte);
+#else
+	return pte_mkwrite_novma(pte);
+#endif
+}
+
+/*
+ * folio_mapcount() became an inline helper in ~6.10; on 6.1 it is an
+ * unexported function, and page_mapcount() says the same for the order-0
+ * pages cowdev maps.
+ */
+static inline int cowdev_mapcount(struct page *page)
+{
+#if COWDEV_BEFORE(6, 10)
+	return page_mapcount(page);
+#else
+	return folio_mapcount(page_folio(page));
+#endif
+}
 
 /*
  * 6.7 replaced register_shrinker(&shrinker, name) with the allocated

@@ -2,30 +2,30 @@
 /*
  * cowdev internals shared between the module's files.
  *
- * Locking, outermost first (the order a fault takes them in); a writeback
- * ends in a work item that takes none of them:
+ * Locking, outermost first.  Faults and ioctls share the inner part of
+ * the order; a writeback ends in a work item that takes none of them:
  *
- *   mmap_lock (read), or the VMA lock
- *     cowdev_object.lock (mutex; ioctls and ->mmap, never taken by a fault)
- *       cowdev_object.clone_sem (read: shared write faults; write: CLONE)
- *         page lock (PG_locked of a pool page)
- *           mapping->i_mmap_rwsem (unmap_mapping_pages)
- *             page table lock
- *               xa_lock of cowdev_object.pages
- *                 cowdev_pool per-CPU cache lock
+ *   fault: mmap_lock (read), or the VMA lock
+ *   ioctl: cowdev_object.lock (mutex)
+ *     cowdev_object.clone_sem (read: shared write faults; write: CLONE)
+ *       page lock (PG_locked of a pool page)
+ *         mapping->i_mmap_rwsem (unmap_mapping_pages)
+ *           page table lock
+ *             xa_lock of cowdev_object.pages
+ *               cowdev_pool per-CPU cache lock
  *
+ *   ->mmap: mmap_lock (write)
+ *     cowdev_object.mode_lock (spinlock; ->mmap and SET_MODE)
+ *
+ * cowdev_object.lock and mmap_lock are never held together: ioctls copy
+ * their arguments before taking the former, and ->mmap takes only
+ * mode_lock, so an ioctl sleeping on a page or a writeback never holds up
+ * an mmap().
  * A fault takes no lock wider than the one page it serves: the page index
  * is read under RCU, the page lock serialises a fault against truncation
  * and against a copy replacing the page, clone_sem is a per-CPU read lock
  * and counters are per-CPU.
  */
-
-/*
- * Index mark: the page was copied for a write fault that has been counted
- * but has not landed yet.  The refault's mkwrite consumes the mark instead
- * of counting a reuse, so each write fault counts once.
- */
-#define COWDEV_MARK_COPIED XA_MARK_1
 #ifndef _COWDEV_H
 #define _COWDEV_H
 
@@ -33,6 +33,7 @@
 #include <linux/mutex.h>
 #include <linux/percpu.h>
 #include <linux/percpu-rwsem.h>
+#include <linux/spinlock.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
@@ -133,13 +134,14 @@ struct cowdev_wb {
  *	and under the xa_lock of @pages; while it is zero, a page found at
  *	an offset is still there (see cowdev_object_page_valid()).
  * @lock: see the field.
+ * @mode_lock: see the field.
  * @clone_sem: taken for read by every reuse-or-copy decision and for
  *	write by CLONE, so that no write needing a fault lands while a clone
  *	shares the pages: a clone is a point-in-time snapshot.
  * @debugfs: the object's file under /sys/kernel/debug/cowdev/objects.
  * @id: small number naming the object in debugfs and the ABI.
  * @mode: &enum cowdev_mode of the mappings; fixed once @mapped.
- * @mapped: the object has been mmap()ed; protected by @lock.
+ * @mapped: the object has been mmap()ed.
  * @wb: its writeback.
  */
 struct cowdev_object {
@@ -149,7 +151,8 @@ struct cowdev_object {
 	unsigned long nr_pages;
 	unsigned long nr_resident;
 	unsigned long nr_dropped;
-	struct mutex lock;		/* serialises size, mode and clone */
+	struct mutex lock;		/* serialises size, holes, clone, writeback */
+	spinlock_t mode_lock;		/* protects mode and mapped */
 	struct percpu_rw_semaphore clone_sem;
 	struct dentry *debugfs;
 	u32 id;
@@ -164,24 +167,31 @@ void cowdev_object_destroy(struct cowdev_object *obj);
 int cowdev_object_set_size(struct cowdev_object *obj, u64 size);
 int cowdev_object_set_mode(struct cowdev_object *obj, u64 mode);
 int cowdev_object_punch_hole(struct cowdev_object *obj, u64 offset, u64 len);
-int cowdev_object_share_page(struct cowdev_object *obj, pgoff_t pgoff,
-			     struct page *page);
+enum cowdev_mode cowdev_object_map(struct cowdev_object *obj);
+int cowdev_object_add_page(struct cowdev_object *obj, pgoff_t pgoff,
+			   struct page *page);
 void cowdev_object_replace_page(struct cowdev_object *obj, pgoff_t pgoff,
 				struct page *old, struct page *new);
-struct page *cowdev_object_get_page(struct cowdev_object *obj, pgoff_t pgoff);
-struct page *cowdev_object_lock_page(struct cowdev_object *obj, pgoff_t pgoff,
-				     bool *copied);
+struct page *cowdev_object_find_get(struct cowdev_object *obj,
+				    unsigned long *index, unsigned long max);
+struct page *cowdev_object_grab_page(struct cowdev_object *obj, pgoff_t pgoff,
+				     struct vm_fault *vmf);
+struct page *cowdev_object_find_lock_page(struct cowdev_object *obj,
+					  pgoff_t pgoff, struct vm_fault *vmf);
 bool cowdev_object_page_valid(struct cowdev_object *obj, pgoff_t pgoff,
-			      struct page *page, bool *copied);
+			      struct page *page);
 unsigned long cowdev_object_resident(struct cowdev_object *obj);
 int cowdev_object_init(void);
 void cowdev_object_exit(void);
 
 /* cowdev_cow.c */
+void cowdev_cow_own_page(struct page *page);
+void cowdev_cow_put_page(struct cowdev_object *obj, pgoff_t pgoff,
+			 struct page *page);
 vm_fault_t cowdev_cow_write(struct cowdev_object *obj, pgoff_t pgoff,
-			    struct page *page, bool copied);
-struct page *cowdev_cow_fault(struct cowdev_object *obj, pgoff_t pgoff,
-			      struct page *page);
+			    struct page *page);
+struct page *cowdev_cow_unshare(struct cowdev_object *obj, pgoff_t pgoff,
+				struct page *page);
 struct cowdev_object *cowdev_cow_clone(struct cowdev_object *src);
 
 /* cowdev_writeback.c */

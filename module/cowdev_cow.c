@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Copy-on-write decided by the driver: clones share pages, and a write
- * fault in a shared mapping reuses its page or copies it.
+ * Page sharing: which objects hold a page, clones, and the reuse-or-copy
+ * decision of a write fault.  This file alone writes a page's sharer count
+ * and its copy mark, and alone decides when a page goes back to the pool.
  *
  * This is the decision do_wp_page() makes for anonymous memory, made here
  * for the device's own pages:
@@ -16,18 +17,100 @@
  *   A: P (1) --> A: P, B: P (2) --> A: P' (1), B: P (1) --> B: P (1)
  *                                   "copy" in A          "reuse" in B
  *
- * (n) is page_private(): how many objects index the page.  It changes only
- * under the page lock, so two objects writing the same shared page are
+ * (n) is page_private(): how many objects index the page; they share one
+ * page reference, the pool's, which goes back with the last of them.  The
+ * count changes only under the page lock, so two objects writing the same shared page are
  * serialised on it: the first copies, the second finds itself alone and
  * reuses.  Never do two objects write one page.
+ *
+ * Pins decide too, as they do at fork (copy_present_page()): CLONE gives
+ * the clone its own copy of any page someone outside the object holds (a
+ * GUP pin or reference: O_DIRECT, process_vm_writev, /proc/PID/mem,
+ * vmsplice), so the holder keeps writing to, or reading, the page its
+ * owner goes on using.
  */
 #include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
 #include <linux/sched.h>
 
+#include "compat.h"
 #include "cowdev.h"
 #include "cowdev_trace.h"
+
+static void cowdev_assert_locked(struct page *page)
+{
+	VM_WARN_ON_FOLIO(!folio_test_locked(page_folio(page)), page_folio(page));
+}
+
+static unsigned long cowdev_sharers(struct page *page)
+{
+	cowdev_assert_locked(page);
+	return page_private(page);
+}
+
+/*
+ * The copy mark: @page was copied for a write fault that has been counted
+ * but has not landed yet.  The refault's mkwrite consumes the mark instead
+ * of counting a reuse, so each write fault counts once.  PG_owner_priv_1
+ * is the owner's to use on a page in no page cache; the pool clears it.
+ */
+static void cowdev_mark_copied(struct page *page)
+{
+	cowdev_assert_locked(page);
+	folio_set_checked(page_folio(page));
+}
+
+static bool cowdev_test_clear_copied(struct page *page)
+{
+	struct folio *folio = page_folio(page);
+
+	cowdev_assert_locked(page);
+	if (!folio_test_checked(folio))
+		return false;
+	folio_clear_checked(folio);
+	return true;
+}
+
+/**
+ * cowdev_cow_own_page() - start the life of a page from the pool
+ * @page: a page about to be indexed by one object, locked or not yet
+ *	visible to anyone else
+ */
+void cowdev_cow_own_page(struct page *page)
+{
+	set_page_private(page, 1);
+}
+
+/* Back to the pool with @page, which no object indexes any more. */
+static void cowdev_cow_free_page(struct page *page)
+{
+	set_page_private(page, 0);
+	folio_clear_checked(page_folio(page));
+	cowdev_pool_free(page);
+}
+
+/**
+ * cowdev_cow_put_page() - an object stops indexing a page
+ * @obj: the object, which has erased or replaced the page in its index or
+ *	never indexed it (a page that lost an insertion race)
+ * @pgoff: its offset there, for the trace of a lock wait
+ * @page: the page, unlocked; the index's reference passes to this function
+ *
+ * The last object to let go of the page gives it back to the pool.
+ */
+void cowdev_cow_put_page(struct cowdev_object *obj, pgoff_t pgoff,
+			 struct page *page)
+{
+	unsigned long sharers;
+
+	cowdev_lock_page(obj, pgoff, page, NULL);
+	sharers = cowdev_sharers(page) - 1;
+	set_page_private(page, sharers);
+	cowdev_unlock_page(obj, pgoff, page);
+	if (!sharers)
+		cowdev_cow_free_page(page);
+}
 
 /*
  * Give @obj its own copy of the shared, locked @page at @pgoff.  Returns the
@@ -44,8 +127,11 @@ static struct page *cowdev_cow_copy(struct cowdev_object *obj, pgoff_t pgoff,
 	copy_highpage(copy, page);
 	/* Locked before anyone can find it, like a new page. */
 	__folio_set_locked(page_folio(copy));
+	cowdev_cow_own_page(copy);
+	cowdev_mark_copied(copy);
 	get_page(copy);
 	cowdev_object_replace_page(obj, pgoff, page, copy);
+	set_page_private(page, cowdev_sharers(page) - 1);
 	/*
 	 * PTEs of this object that map the old page (read-only: shared ones
 	 * and private ones that have not copied it) must go so that they
@@ -61,7 +147,7 @@ static struct page *cowdev_cow_copy(struct cowdev_object *obj, pgoff_t pgoff,
 }
 
 /**
- * cowdev_cow_fault() - the page a write fault through ->fault should map
+ * cowdev_cow_unshare() - the page a first-touch shared write should map
  * @obj: the object written through a shared mapping
  * @pgoff: page offset of the fault
  * @page: the object's page at @pgoff, locked, with a reference
@@ -74,12 +160,12 @@ static struct page *cowdev_cow_copy(struct cowdev_object *obj, pgoff_t pgoff,
  * Return: @page, or its copy (locked, with a reference; @page is unlocked
  * and released), or an ERR_PTR if no page could be had for the copy.
  */
-struct page *cowdev_cow_fault(struct cowdev_object *obj, pgoff_t pgoff,
-			      struct page *page)
+struct page *cowdev_cow_unshare(struct cowdev_object *obj, pgoff_t pgoff,
+				struct page *page)
 {
 	struct page *copy;
 
-	if (page_private(page) == 1)
+	if (cowdev_sharers(page) == 1)
 		return page;
 	copy = cowdev_cow_copy(obj, pgoff, page);
 	cowdev_unlock_page(obj, pgoff, page);
@@ -93,24 +179,26 @@ struct page *cowdev_cow_fault(struct cowdev_object *obj, pgoff_t pgoff,
  * @obj: the object written through a shared mapping
  * @pgoff: page offset of the fault
  * @page: the object's page at @pgoff, locked, checked to be still indexed
- * @copied: the entry carries %COWDEV_MARK_COPIED, read by that check
  *
- * Called with @obj->clone_sem held for read.  Each write fault is counted
- * once, as reuse or copy; the mkwrite of the refault that follows a copy
- * consumes the copy's mark instead of counting again.  A page under
- * writeback is stable: reusing it waits for the writeback to end.  @page
- * stays locked.
+ * Called from ->page_mkwrite and ->pfn_mkwrite with @obj->clone_sem held
+ * for read.  Each write fault is counted once, as reuse or copy; the
+ * mkwrite of the refault that follows a copy consumes the copy's mark
+ * instead of counting again.  A page under writeback is stable: the
+ * mkwrite does not wait for it (do_page_mkwrite() gives ->page_mkwrite no
+ * FAULT_FLAG_ALLOW_RETRY), it unmaps the page so that the access refaults
+ * into ->fault, which waits as filemap_fault() does.  @page stays locked.
  *
  * Return: 0 if @page may be made writable in place (the caller sees that
- * it is marked dirty); VM_FAULT_NOPAGE if @obj now holds a copy and the
- * access must refault; VM_FAULT_SIGBUS or VM_FAULT_OOM if no page could be had for the copy.
+ * it is marked dirty); VM_FAULT_NOPAGE if the access must refault (@obj
+ * now holds a copy, or @page is under writeback); VM_FAULT_SIGBUS or
+ * VM_FAULT_OOM if no page could be had for the copy.
  */
 vm_fault_t cowdev_cow_write(struct cowdev_object *obj, pgoff_t pgoff,
-			    struct page *page, bool copied)
+			    struct page *page)
 {
 	struct page *copy;
 
-	if (page_private(page) > 1) {
+	if (cowdev_sharers(page) > 1) {
 		copy = cowdev_cow_copy(obj, pgoff, page);
 		if (IS_ERR(copy))
 			return cowdev_fault_error(obj, PTR_ERR(copy));
@@ -118,15 +206,67 @@ vm_fault_t cowdev_cow_write(struct cowdev_object *obj, pgoff_t pgoff,
 		put_page(copy);
 		return VM_FAULT_NOPAGE;
 	}
-
-	cowdev_wait_writeback(obj, pgoff, page);
-	if (copied) {
-		xa_clear_mark(&obj->pages, pgoff, COWDEV_MARK_COPIED);
-	} else {
+	if (folio_test_writeback(page_folio(page))) {
+		unmap_mapping_pages(obj->inode->i_mapping, pgoff, 1, false);
+		return VM_FAULT_NOPAGE;
+	}
+	if (!cowdev_test_clear_copied(page)) {
 		cowdev_count(obj, COWDEV_STAT_REUSE);
 		trace_cowdev_reuse(obj->id, pgoff);
 	}
 	return 0;
+}
+
+/*
+ * Does anyone but @obj's index, page tables and the caller hold @page?  A
+ * GUP pin or reference, a pipe buffer, or a writeback's reference (which a
+ * writeback drops just after it ends).  Special (pfn-mode) PTEs hold
+ * neither a reference nor a mapcount.  Over-counting only costs a copy.
+ */
+static bool cowdev_cow_page_held(struct page *page)
+{
+	/* One reference for every object indexing it, and the caller's. */
+	int expected = 2 + cowdev_mapcount(page);
+
+	if (folio_test_writeback(page_folio(page)))
+		expected++;
+	return page_ref_count(page) > expected;
+}
+
+/* Index @src's locked @page in @dst too, or a copy of it if it is held. */
+static int cowdev_cow_clone_page(struct cowdev_object *src,
+				 struct cowdev_object *dst, pgoff_t index,
+				 struct page *page)
+{
+	struct page *copy;
+	int ret;
+
+	/*
+	 * A page-mode write fault that decided before clone_sem was taken
+	 * makes its PTE writable under the page lock, maybe after the unmap
+	 * in cowdev_cow_clone(): now that we hold the lock, unmap again what
+	 * was mapped since.  With no PTE left, no GUP can take a new
+	 * reference to write through, and new write faults wait on
+	 * clone_sem: the references counted below are all there will be.
+	 */
+	if (folio_mapped(page_folio(page)))
+		unmap_mapping_pages(src->inode->i_mapping, index, 1, false);
+	if (!cowdev_cow_page_held(page)) {
+		ret = cowdev_object_add_page(dst, index, page);
+		if (!ret)
+			set_page_private(page, cowdev_sharers(page) + 1);
+		return ret;
+	}
+
+	copy = cowdev_pool_alloc();
+	if (IS_ERR(copy))
+		return PTR_ERR(copy);
+	copy_highpage(copy, page);
+	cowdev_cow_own_page(copy);
+	ret = cowdev_object_add_page(dst, index, copy);
+	if (ret)
+		cowdev_cow_free_page(copy);
+	return ret;
 }
 
 /**
@@ -134,11 +274,11 @@ vm_fault_t cowdev_cow_write(struct cowdev_object *obj, pgoff_t pgoff,
  * @src: the object to clone
  *
  * The clone has @src's size and mode and indexes each of its pages, like
- * fork shares anonymous pages.  While the pages are shared, @src's write
- * faults wait on its clone_sem; when they are all shared, every PTE of
- * @src is zapped, so no mapping can write to a shared page without
- * faulting.  Writes through PTEs that were writable before land in the
- * page before it is shared or before the zap, in both objects alike.
+ * fork shares anonymous pages, except pages someone else holds, which the
+ * clone gets a copy of.  While the pages are shared, @src's write faults
+ * wait on its clone_sem, and no PTE of @src is writable: no mapping can
+ * write to a shared page without faulting.  Writes through PTEs that were
+ * writable before land before the clone, in both objects alike.
  *
  * Return: the new object, or an ERR_PTR.
  */
@@ -154,18 +294,21 @@ struct cowdev_object *cowdev_cow_clone(struct cowdev_object *src)
 
 	mutex_lock(&src->lock);
 	dst->nr_pages = src->nr_pages;
-	dst->mode = src->mode;
+	dst->mode = READ_ONCE(src->mode);
 	percpu_down_write(&src->clone_sem);
-	xa_for_each(&src->pages, index, page) {
-		cowdev_lock_page(src, index, page);
-		if (cowdev_object_page_valid(src, index, page, NULL))
-			ret = cowdev_object_share_page(dst, index, page);
+	/* Write-protect everything at once; see cowdev_cow_clone_page(). */
+	unmap_mapping_pages(src->inode->i_mapping, 0, 0, false);
+	for (index = 0; (page = cowdev_object_find_get(src, &index, ULONG_MAX));
+	     index++) {
+		cowdev_lock_page(src, index, page, NULL);
+		if (cowdev_object_page_valid(src, index, page))
+			ret = cowdev_cow_clone_page(src, dst, index, page);
 		cowdev_unlock_page(src, index, page);
+		put_page(page);
 		if (ret)
 			break;
 		cond_resched();
 	}
-	unmap_mapping_pages(src->inode->i_mapping, 0, 0, false);
 	percpu_up_write(&src->clone_sem);
 	mutex_unlock(&src->lock);
 

@@ -95,12 +95,11 @@ static long cowdev_ioctl_punch_hole(struct file *file,
 static const struct file_operations cowdev_fops;
 
 /* A file for @obj, as open() would make for a new object. */
-static struct file *cowdev_file_create(struct cowdev_object *obj, fmode_t mode)
+static struct file *cowdev_file_create(struct cowdev_object *obj)
 {
 	struct file *file;
 
-	file = anon_inode_getfile("[cowdev]", &cowdev_fops, obj,
-				  mode & FMODE_WRITE ? O_RDWR : O_RDONLY);
+	file = anon_inode_getfile("[cowdev]", &cowdev_fops, obj, O_RDWR);
 	if (!IS_ERR(file))
 		file->f_mapping = obj->inode->i_mapping;
 	return file;
@@ -112,6 +111,8 @@ static long cowdev_ioctl_clone(struct file *file, unsigned long arg)
 	struct file *clone_file;
 	int fd;
 
+	if (!(file->f_mode & FMODE_WRITE))
+		return -EBADF;
 	if (arg)
 		return -EINVAL;
 	fd = get_unused_fd_flags(O_CLOEXEC);
@@ -122,7 +123,7 @@ static long cowdev_ioctl_clone(struct file *file, unsigned long arg)
 		put_unused_fd(fd);
 		return PTR_ERR(clone);
 	}
-	clone_file = cowdev_file_create(clone, file->f_mode);
+	clone_file = cowdev_file_create(clone);
 	if (IS_ERR(clone_file)) {
 		cowdev_object_destroy(clone);
 		put_unused_fd(fd);
@@ -144,6 +145,8 @@ static long cowdev_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case COWDEV_IOC_CLONE:
 		return cowdev_ioctl_clone(file, arg);
 	case COWDEV_IOC_SET_MODE:
+		if (!(file->f_mode & FMODE_WRITE))
+			return -EBADF;
 		return cowdev_object_set_mode(file->private_data, arg);
 	case COWDEV_IOC_WRITEBACK:
 		return cowdev_ioctl_writeback(file, uarg);

@@ -7,9 +7,9 @@
  * file.  Every VMA holds a reference to its file, so the object outlives
  * its last mapping without any reference counting of its own.
  *
- * Each page records in page->private how many objects index it (clones
- * share pages); it is changed only under the page lock, and the object that
- * drops the count to zero gives the page back to the pool.
+ * The index is written here only, each entry with its page locked.  Which
+ * objects share a page, and when it goes back to the pool, is cowdev_cow.c's
+ * business.
  */
 #include <linux/delay.h>
 #include <linux/fs.h>
@@ -57,19 +57,6 @@ static struct file_system_type cowdev_fs_type = {
 	.kill_sb = kill_anon_super,
 };
 
-/* Drop one object's hold on @page; the last holder returns it to the pool. */
-static void cowdev_page_release(struct page *page)
-{
-	unsigned long holders;
-
-	folio_lock(page_folio(page));
-	holders = page_private(page) - 1;
-	set_page_private(page, holders);
-	folio_unlock(page_folio(page));
-	if (!holders)
-		cowdev_pool_free(page);
-}
-
 /**
  * cowdev_object_create() - make a new, empty object of the default size
  *
@@ -86,6 +73,7 @@ struct cowdev_object *cowdev_object_create(void)
 		return ERR_PTR(-ENOMEM);
 	xa_init(&obj->pages);
 	mutex_init(&obj->lock);
+	spin_lock_init(&obj->mode_lock);
 	obj->nr_pages = DIV_ROUND_UP_ULL(size, PAGE_SIZE);
 	obj->mode = COWDEV_MODE_PAGE;
 
@@ -132,7 +120,7 @@ void cowdev_object_destroy(struct cowdev_object *obj)
 	cowdev_stats_remove_object(obj);
 	cowdev_writeback_fini(obj);
 	xa_for_each(&obj->pages, index, page)
-		cowdev_page_release(page);
+		cowdev_cow_put_page(obj, index, page);
 	xa_destroy(&obj->pages);
 	iput(obj->inode);
 	ida_free(&cowdev_ida, obj->id);
@@ -176,15 +164,10 @@ repeat:
  * under the page lock, so the answer holds until the page is unlocked.
  */
 static bool cowdev_object_check(struct cowdev_object *obj,
-				struct xa_state *xas, struct page *page,
-				bool *copied)
+				struct xa_state *xas, struct page *page)
 {
-	if (xas->xa_index >= READ_ONCE(obj->nr_pages) ||
-	    xas_reload(xas) != page)
-		return false;
-	if (copied)
-		*copied = xas_get_mark(xas, COWDEV_MARK_COPIED);
-	return true;
+	return xas->xa_index < READ_ONCE(obj->nr_pages) &&
+	       xas_reload(xas) == page;
 }
 
 /**
@@ -193,7 +176,6 @@ static bool cowdev_object_check(struct cowdev_object *obj,
  * @pgoff: page offset in the object
  * @page: a page the caller found at @pgoff (in the index or in a PTE of
  *	one of the object's mappings), locked since
- * @copied: if not NULL, set when the entry carries %COWDEV_MARK_COPIED
  *
  * Entries are replaced and erased only under the page lock, so with @page
  * locked the answer stays true until the caller unlocks it.
@@ -201,38 +183,74 @@ static bool cowdev_object_check(struct cowdev_object *obj,
  * Return: true if @page may be mapped at @pgoff.
  */
 bool cowdev_object_page_valid(struct cowdev_object *obj, pgoff_t pgoff,
-			      struct page *page, bool *copied)
+			      struct page *page)
 {
-	XA_STATE(xas, &obj->pages, pgoff);
-	struct page *entry;
-
+	VM_WARN_ON_FOLIO(!folio_test_locked(page_folio(page)), page_folio(page));
 	if (pgoff >= READ_ONCE(obj->nr_pages))
 		return false;
 	/*
 	 * An object that has never dropped a page still has every page it
-	 * was found with, and no entry carries the mark a copy leaves: the
-	 * write-after-read path of an object without truncation or copies
-	 * needs no walk.  Dropping @page would have been done under its
-	 * lock, which we now hold, so the count is seen.
+	 * was found with: the write-after-read path of an object without
+	 * truncation or copies needs no walk.  Dropping @page would have
+	 * been done under its lock, which we now hold, so the count is seen.
 	 */
-	if (!READ_ONCE(obj->nr_dropped)) {
-		if (copied)
-			*copied = false;
+	if (!READ_ONCE(obj->nr_dropped))
 		return true;
-	}
-	rcu_read_lock();
-	do {
-		entry = xas_load(&xas);
-	} while (xas_retry(&xas, entry));
-	if (entry == page && copied)
-		*copied = xas_get_mark(&xas, COWDEV_MARK_COPIED);
-	rcu_read_unlock();
-	return entry == page;
+	return xa_load(&obj->pages, pgoff) == page;
 }
 
-/* Index a new page at @pgoff unless the offset is past the end or taken. */
-static int cowdev_object_insert(struct cowdev_object *obj, pgoff_t pgoff,
-				struct page *page)
+/**
+ * cowdev_object_find_get() - the first page at or after *@index, held
+ * @obj: the object
+ * @index: where to start; set to the page's offset
+ * @max: the last offset to look at
+ *
+ * The reference is taken before the page is trusted, as find_get_entry()
+ * does: a page can be replaced, truncated and freed to the pool at any
+ * time until the caller locks it and checks it is still indexed.
+ *
+ * Return: the page with a reference for the caller, or NULL if there is
+ * none in [*@index, @max].
+ */
+struct page *cowdev_object_find_get(struct cowdev_object *obj,
+				    unsigned long *index, unsigned long max)
+{
+	XA_STATE(xas, &obj->pages, *index);
+	struct page *page;
+
+	rcu_read_lock();
+	do {
+		page = xas_find(&xas, max);
+		if (xas_retry(&xas, page))
+			continue;
+		if (!page)
+			break;
+		if (!get_page_unless_zero(page)) {
+			xas_reset(&xas);
+			continue;
+		}
+		if (likely(xas_reload(&xas) == page))
+			break;
+		put_page(page);
+		xas_reset(&xas);
+	} while (true);
+	rcu_read_unlock();
+	if (page)
+		*index = xas.xa_index;
+	return page;
+}
+
+/**
+ * cowdev_object_add_page() - index a page at an offset that has none
+ * @obj: the object
+ * @pgoff: page offset in @obj
+ * @page: the page, locked or not yet visible to anyone else
+ *
+ * Return: 0, -EEXIST if @obj has a page there, -EINVAL past its end, or
+ * -ENOMEM.
+ */
+int cowdev_object_add_page(struct cowdev_object *obj, pgoff_t pgoff,
+			   struct page *page)
 {
 	XA_STATE(xas, &obj->pages, pgoff);
 
@@ -253,21 +271,22 @@ static int cowdev_object_insert(struct cowdev_object *obj, pgoff_t pgoff,
 }
 
 /**
- * cowdev_object_lock_page() - find the page at @pgoff and lock it
+ * cowdev_object_find_lock_page() - find the page at @pgoff and lock it
  * @obj: the object
  * @pgoff: page offset in the object
- * @copied: if not NULL, set when the entry carries %COWDEV_MARK_COPIED
+ * @vmf: the fault that wants the page, or NULL outside a fault
  *
  * This is pfn_mkwrite's whole lookup, so the uncontended case walks the
  * index once: the lock is tried under RCU, and the walk that found the
- * page then confirms it and reads the mark.
+ * page then confirms it.  A contended lock is waited for as
+ * cowdev_lock_page() says, which in a fault may mean a retry.
  *
  * Return: the page, locked, still indexed at @pgoff, with a reference for
- * the caller; or NULL if the object has no page there or @pgoff is past
- * its end.
+ * the caller; NULL if the object has no page there or @pgoff is past its
+ * end; ERR_PTR(-EAGAIN) when the fault must return VM_FAULT_RETRY.
  */
-struct page *cowdev_object_lock_page(struct cowdev_object *obj, pgoff_t pgoff,
-				     bool *copied)
+struct page *cowdev_object_find_lock_page(struct cowdev_object *obj,
+					  pgoff_t pgoff, struct vm_fault *vmf)
 {
 	XA_STATE(xas, &obj->pages, pgoff);
 	struct page *page;
@@ -279,15 +298,17 @@ struct page *cowdev_object_lock_page(struct cowdev_object *obj, pgoff_t pgoff,
 		rcu_read_lock();
 		page = cowdev_object_find(&xas);
 		if (page && folio_trylock(page_folio(page))) {
-			valid = cowdev_object_check(obj, &xas, page, copied);
+			valid = cowdev_object_check(obj, &xas, page);
 			rcu_read_unlock();
 		} else {
 			rcu_read_unlock();
 			if (!page)
 				return NULL;
-			cowdev_lock_page(obj, pgoff, page);
-			valid = cowdev_object_page_valid(obj, pgoff, page,
-							 copied);
+			if (cowdev_lock_page(obj, pgoff, page, vmf)) {
+				put_page(page);
+				return ERR_PTR(-EAGAIN);
+			}
+			valid = cowdev_object_page_valid(obj, pgoff, page);
 		}
 		if (likely(valid))
 			return page;
@@ -298,15 +319,18 @@ struct page *cowdev_object_lock_page(struct cowdev_object *obj, pgoff_t pgoff,
 }
 
 /**
- * cowdev_object_get_page() - the page at @pgoff, allocated on first touch
+ * cowdev_object_grab_page() - find or create the page at @pgoff, locked
  * @obj: the object
  * @pgoff: page offset in the object
+ * @vmf: the fault that wants the page, or NULL outside a fault
  *
  * Return: the page, locked, indexed at @pgoff, with a reference for the
  * caller; ERR_PTR(-EINVAL) past the end of the object; ERR_PTR(-ENOSPC)
- * when the pool is at its limit; ERR_PTR(-ENOMEM).
+ * when the pool is at its limit; ERR_PTR(-ENOMEM); ERR_PTR(-EAGAIN) when
+ * the fault must return VM_FAULT_RETRY.
  */
-struct page *cowdev_object_get_page(struct cowdev_object *obj, pgoff_t pgoff)
+struct page *cowdev_object_grab_page(struct cowdev_object *obj, pgoff_t pgoff,
+				     struct vm_fault *vmf)
 {
 	struct page *page;
 	int ret;
@@ -314,7 +338,7 @@ struct page *cowdev_object_get_page(struct cowdev_object *obj, pgoff_t pgoff)
 	for (;;) {
 		if (pgoff >= READ_ONCE(obj->nr_pages))
 			return ERR_PTR(-EINVAL);
-		page = cowdev_object_lock_page(obj, pgoff, NULL);
+		page = cowdev_object_find_lock_page(obj, pgoff, vmf);
 		if (page)
 			return page;
 
@@ -326,8 +350,8 @@ struct page *cowdev_object_get_page(struct cowdev_object *obj, pgoff_t pgoff)
 		 * same offset sleeps on the lock until the page is ready.
 		 */
 		__folio_set_locked(page_folio(page));
-		set_page_private(page, 1);
-		ret = cowdev_object_insert(obj, pgoff, page);
+		cowdev_cow_own_page(page);
+		ret = cowdev_object_add_page(obj, pgoff, page);
 		if (likely(!ret)) {
 			get_page(page);
 			/* Stands for reading the page in: others wait on it. */
@@ -336,7 +360,7 @@ struct page *cowdev_object_get_page(struct cowdev_object *obj, pgoff_t pgoff)
 			return page;
 		}
 		__folio_clear_locked(page_folio(page));
-		cowdev_pool_free(page);
+		cowdev_cow_put_page(obj, pgoff, page);
 		if (ret != -EEXIST)
 			return ERR_PTR(ret);
 		/* Lost the race to another fault: use its page. */
@@ -344,91 +368,93 @@ struct page *cowdev_object_get_page(struct cowdev_object *obj, pgoff_t pgoff)
 }
 
 /**
- * cowdev_object_share_page() - index another object's page in @obj too
- * @obj: the object that starts sharing the page
+ * cowdev_object_replace_page() - index @new in place of @old
+ * @obj: the object
  * @pgoff: page offset in @obj
- * @page: the page, locked by the caller
+ * @old: the page indexed at @pgoff, locked by the caller
+ * @new: the page that takes its place, locked or not yet visible
  *
- * Return: 0, -EEXIST if @obj has a page there, -EINVAL past its end, or
- * -ENOMEM.
- */
-int cowdev_object_share_page(struct cowdev_object *obj, pgoff_t pgoff,
-			     struct page *page)
-{
-	int ret = cowdev_object_insert(obj, pgoff, page);
-
-	if (!ret)
-		set_page_private(page, page_private(page) + 1);
-	return ret;
-}
-
-/**
- * cowdev_object_replace_page() - put a private copy in place of a shared page
- * @obj: the object that gets the copy
- * @pgoff: page offset in @obj
- * @old: the shared page indexed at @pgoff, locked by the caller
- * @new: a copy of @old that no object indexes yet
- *
- * @obj stops sharing @old; the caller unmaps @old from @obj's mappings.
- * The new entry carries %COWDEV_MARK_COPIED for the write that asked for it.
+ * The caller settles what @old's sharer count and reference become.
  */
 void cowdev_object_replace_page(struct cowdev_object *obj, pgoff_t pgoff,
 				struct page *old, struct page *new)
 {
-	set_page_private(new, 1);
+	VM_WARN_ON_FOLIO(!folio_test_locked(page_folio(old)), page_folio(old));
 	xa_lock(&obj->pages);
 	/* Overwriting a present entry never allocates. */
 	__xa_store(&obj->pages, pgoff, new, 0);
 	WRITE_ONCE(obj->nr_dropped, obj->nr_dropped + 1);
-	__xa_set_mark(&obj->pages, pgoff, COWDEV_MARK_COPIED);
 	xa_unlock(&obj->pages);
-	set_page_private(old, page_private(old) - 1);
+}
+
+/* Erase @page, locked, from @pgoff if it is still there; true if it was. */
+static bool cowdev_object_erase(struct cowdev_object *obj, pgoff_t pgoff,
+				struct page *page)
+{
+	bool erased;
+
+	VM_WARN_ON_FOLIO(!folio_test_locked(page_folio(page)), page_folio(page));
+	xa_lock(&obj->pages);
+	erased = __xa_cmpxchg(&obj->pages, pgoff, page, NULL, 0) == page;
+	if (erased) {
+		obj->nr_resident--;
+		WRITE_ONCE(obj->nr_dropped, obj->nr_dropped + 1);
+	}
+	xa_unlock(&obj->pages);
+	return erased;
 }
 
 /*
- * Free the pages in [@start, @end).  Each page is erased under its lock,
- * after any writeback of it has ended, so a fault either mapped it before
- * (and the unmap below removes that PTE) or finds it gone; a page goes back
- * to the pool only after its PTEs are gone.  Private copies in the range go
- * too, so accesses there see the object again (SIGBUS past its end).
+ * Free the pages in [@start, @end).  Each page is found with a reference,
+ * then erased under its lock after any writeback of it has ended, so a
+ * fault either mapped it before (and the unmap below removes that PTE) or
+ * finds it gone; a page goes back to the pool only after its PTEs are gone.
+ * Private copies made in the range go too only if @even_cows: shrinking
+ * drops them, punching a hole keeps them, as truncate_pagecache() and
+ * truncate_pagecache_range() do.
  */
 static void cowdev_object_truncate(struct cowdev_object *obj, pgoff_t start,
-				   pgoff_t end)
+				   pgoff_t end, bool even_cows)
 {
 	struct address_space *mapping = obj->inode->i_mapping;
 	struct page *batch[COWDEV_TRUNCATE_BATCH];
-	unsigned long index, first, last;
+	pgoff_t offsets[COWDEV_TRUNCATE_BATCH];
+	unsigned long index = start;
 	struct page *page;
 	int nr, i;
 
+	lockdep_assert_held(&obj->lock);
 	do {
 		nr = 0;
-		first = ULONG_MAX;
-		last = 0;
-		xa_for_each_range(&obj->pages, index, page, start, end - 1) {
-			cowdev_lock_page(obj, index, page);
-			cowdev_wait_writeback(obj, index, page);
-			xa_lock(&obj->pages);
-			if (__xa_cmpxchg(&obj->pages, index, page, NULL, 0) == page) {
-				obj->nr_resident--;
-				WRITE_ONCE(obj->nr_dropped, obj->nr_dropped + 1);
-				batch[nr++] = page;
-				first = min(first, index);
-				last = index;
+		while (nr < COWDEV_TRUNCATE_BATCH &&
+		       (page = cowdev_object_find_get(obj, &index, end - 1))) {
+			cowdev_lock_page(obj, index, page, NULL);
+			cowdev_wait_writeback(obj, index, page, NULL);
+			if (cowdev_object_erase(obj, index, page)) {
+				/* The lookup's reference holds it until unmapped. */
+				batch[nr] = page;
+				offsets[nr++] = index;
+				cowdev_unlock_page(obj, index, page);
+			} else {
+				cowdev_unlock_page(obj, index, page);
+				put_page(page);
 			}
-			xa_unlock(&obj->pages);
-			cowdev_unlock_page(obj, index, page);
-			if (nr == COWDEV_TRUNCATE_BATCH)
-				break;
+			index++;
 		}
 		if (nr)
-			unmap_mapping_pages(mapping, first, last - first + 1, true);
-		for (i = 0; i < nr; i++)
-			cowdev_page_release(batch[i]);
+			unmap_mapping_pages(mapping, offsets[0],
+					    offsets[nr - 1] - offsets[0] + 1,
+					    even_cows);
+		for (i = 0; i < nr; i++) {
+			put_page(batch[i]);
+			cowdev_cow_put_page(obj, offsets[i], batch[i]);
+		}
 		cond_resched();
 	} while (nr == COWDEV_TRUNCATE_BATCH);
 
-	unmap_mapping_pages(mapping, start, end - start, true);
+	/* Private copies over offsets that had no page. */
+	if (even_cows)
+		unmap_mapping_pages(mapping, start, end - start, true);
 }
 
 /**
@@ -454,7 +480,7 @@ int cowdev_object_set_size(struct cowdev_object *obj, u64 size)
 	WRITE_ONCE(obj->nr_pages, nr_pages);
 	xa_unlock(&obj->pages);
 	if (nr_pages < old)
-		cowdev_object_truncate(obj, nr_pages, old);
+		cowdev_object_truncate(obj, nr_pages, old, true);
 	mutex_unlock(&obj->lock);
 	return 0;
 }
@@ -483,7 +509,7 @@ int cowdev_object_punch_hole(struct cowdev_object *obj, u64 offset, u64 len)
 	mutex_lock(&obj->lock);
 	end = min(end, obj->nr_pages);
 	if (start < end)
-		cowdev_object_truncate(obj, start, end);
+		cowdev_object_truncate(obj, start, end, false);
 	mutex_unlock(&obj->lock);
 	return 0;
 }
@@ -502,13 +528,33 @@ int cowdev_object_set_mode(struct cowdev_object *obj, u64 mode)
 
 	if (mode != COWDEV_MODE_PAGE && mode != COWDEV_MODE_PFN)
 		return -EINVAL;
-	mutex_lock(&obj->lock);
+	spin_lock(&obj->mode_lock);
 	if (obj->mapped)
 		ret = -EBUSY;
 	else
 		obj->mode = mode;
-	mutex_unlock(&obj->lock);
+	spin_unlock(&obj->mode_lock);
 	return ret;
+}
+
+/**
+ * cowdev_object_map() - note that the object is being mapped
+ * @obj: the object
+ *
+ * Called by ->mmap under mmap_lock held for write, so it takes no lock that
+ * an ioctl may hold while it sleeps.
+ *
+ * Return: the object's mode, fixed from now on.
+ */
+enum cowdev_mode cowdev_object_map(struct cowdev_object *obj)
+{
+	enum cowdev_mode mode;
+
+	spin_lock(&obj->mode_lock);
+	obj->mapped = true;
+	mode = obj->mode;
+	spin_unlock(&obj->mode_lock);
+	return mode;
 }
 
 /**

@@ -123,7 +123,8 @@ struct page *cowdev_pool_alloc(void)
 /**
  * cowdev_pool_free() - give a page back to the pool
  * @page: a page from cowdev_pool_alloc() that no object indexes and no
- *	page table maps any more
+ *	page table maps any more, its page_private() and PG_owner_priv_1
+ *	cleared
  *
  * Drops the pool's reference.  A page somebody else still holds (a GUP pin,
  * a pipe buffer from vmsplice) is left to its last holder and never reused,
@@ -132,7 +133,6 @@ struct page *cowdev_pool_alloc(void)
 void cowdev_pool_free(struct page *page)
 {
 	atomic_long_dec(&cowdev_pool_in_use);
-	set_page_private(page, 0);
 	if (page_ref_count(page) != 1 || folio_test_mlocked(page_folio(page))) {
 		put_page(page);
 		return;

@@ -8,10 +8,11 @@
  *   write after read    ->page_mkwrite                do_wp_page() ->
  *                                                     wp_page_shared()
  * In pfn mode ->fault inserts a special PTE, read-only even for a write, and
- * the write notification is ->pfn_mkwrite (do_wp_page() -> wp_pfn_shared()).
- * Either mkwrite decides reuse or copy (cowdev_cow.c); a first-touch write
- * to a page shared with a clone is copied in ->fault already, and the
- * mkwrite that follows finds the copy.
+ * the write notification is ->pfn_mkwrite (do_wp_page() -> wp_pfn_shared()),
+ * which makes the PTE writable itself, under the page lock.  Either mkwrite
+ * decides reuse or copy (cowdev_cow.c); a first-touch write to a page
+ * shared with a clone is copied in ->fault already, and the mkwrite that
+ * follows finds the copy.  Private mappings map pages in both modes.
  *
  * Private mappings never reach ->page_mkwrite: a write on a not-present
  * PTE is do_cow_fault() (->fault with vmf->cow_page set, the core copies),
@@ -33,15 +34,19 @@
 /**
  * cowdev_fault_error() - the fault result for a failure to get a page
  * @obj: the object faulting
- * @err: -EINVAL (past the end), -ENOSPC (pool limit) or -ENOMEM
+ * @err: -EINVAL (past the end), -ENOSPC (pool limit), -ENOMEM, or -EAGAIN
+ *	(the fault must be retried: see cowdev_lock_page())
  *
- * Return: VM_FAULT_SIGBUS, or VM_FAULT_OOM when the system is out of memory.
+ * Return: VM_FAULT_SIGBUS, VM_FAULT_OOM when the system is out of memory,
+ * or VM_FAULT_RETRY.
  */
 vm_fault_t cowdev_fault_error(struct cowdev_object *obj, int err)
 {
 	switch (err) {
 	case -EINVAL:		/* past the end of the object */
 		return VM_FAULT_SIGBUS;
+	case -EAGAIN:
+		return VM_FAULT_RETRY;
 	case -ENOSPC:		/* pool limit */
 		cowdev_count(obj, COWDEV_STAT_ALLOC_FAIL);
 		return VM_FAULT_SIGBUS;
@@ -62,21 +67,27 @@ static void cowdev_count_fault(struct cowdev_object *obj, struct vm_fault *vmf)
 		cowdev_count(obj, COWDEV_STAT_COW_FAULTS);
 }
 
-static struct page *cowdev_fault_page(struct cowdev_object *obj,
-				      struct vm_fault *vmf)
+/*
+ * A first-touch write to a shared mapping: the page is decided on here
+ * (reuse or copy, see cowdev_cow_unshare()), and made stable for the write
+ * by waiting out any writeback, the one long wait of a write fault: the
+ * mkwrites leave it to this function because they cannot retry.
+ */
+static struct page *cowdev_fault_shared_write(struct cowdev_object *obj,
+					      struct vm_fault *vmf)
 {
 	struct page *page;
 
-	if (!(vmf->flags & FAULT_FLAG_WRITE) ||
-	    !(vmf->vma->vm_flags & VM_SHARED))
-		return cowdev_object_get_page(obj, vmf->pgoff);
-
-	/* A shared write decides reuse or copy: see cowdev_cow_fault(). */
 	percpu_down_read(&obj->clone_sem);
-	page = cowdev_object_get_page(obj, vmf->pgoff);
+	page = cowdev_object_grab_page(obj, vmf->pgoff, vmf);
 	if (!IS_ERR(page))
-		page = cowdev_cow_fault(obj, vmf->pgoff, page);
+		page = cowdev_cow_unshare(obj, vmf->pgoff, page);
 	percpu_up_read(&obj->clone_sem);
+	if (!IS_ERR(page) &&
+	    cowdev_wait_writeback(obj, vmf->pgoff, page, vmf)) {
+		put_page(page);		/* unlocked by the wait */
+		return ERR_PTR(-EAGAIN);
+	}
 	return page;
 }
 
@@ -86,18 +97,18 @@ static vm_fault_t cowdev_do_fault(struct cowdev_object *obj,
 	struct page *page;
 	vm_fault_t ret;
 
-	page = cowdev_fault_page(obj, vmf);
+	if ((vmf->flags & FAULT_FLAG_WRITE) && (vmf->vma->vm_flags & VM_SHARED))
+		page = cowdev_fault_shared_write(obj, vmf);
+	else
+		page = cowdev_object_grab_page(obj, vmf->pgoff, vmf);
 	if (IS_ERR(page))
 		return cowdev_fault_error(obj, PTR_ERR(page));
 
-	/*
-	 * do_cow_fault() only copies from vmf->page, so a private write fault
-	 * gets the page in either mode.  The core unlocks it once mapped.
-	 */
-	if (obj->mode == COWDEV_MODE_PAGE || vmf->cow_page) {
+	/* Page mode, and private mappings in pfn mode (see cowdev_mmap()). */
+	if (!(vmf->vma->vm_flags & VM_MIXEDMAP)) {
 		vmf->page = page;
 		cowdev_note_wake(obj, vmf->pgoff, page, COWDEV_BIT_LOCKED);
-		return VM_FAULT_LOCKED;
+		return VM_FAULT_LOCKED;	/* the core unlocks it once mapped */
 	}
 
 	/* pfn mode: a special PTE, no struct page for the core to see. */
@@ -119,30 +130,84 @@ static vm_fault_t cowdev_fault(struct vm_fault *vmf)
 	return ret;
 }
 
+/*
+ * do_page_mkwrite() calls this with vmf->flags reduced to FAULT_FLAG_WRITE
+ * | FAULT_FLAG_MKWRITE: it may not drop the fault's lock.  The page lock is
+ * held for short decisions only; a long writeback is left to ->fault (see
+ * cowdev_cow_write()).
+ */
 static vm_fault_t cowdev_page_mkwrite(struct vm_fault *vmf)
 {
 	struct cowdev_object *obj = vmf->vma->vm_private_data;
 	struct page *page = vmf->page;
-	bool copied;
 	vm_fault_t ret;
 
 	cowdev_count(obj, COWDEV_STAT_MKWRITE);
 	trace_cowdev_mkwrite(obj->id, vmf->pgoff, COWDEV_MODE_PAGE);
 	percpu_down_read(&obj->clone_sem);
-	cowdev_lock_page(obj, vmf->pgoff, page);
+	cowdev_lock_page(obj, vmf->pgoff, page, NULL);
 	/* Truncated or replaced by a copy under us: refault. */
-	if (!cowdev_object_page_valid(obj, vmf->pgoff, page, &copied))
+	if (!cowdev_object_page_valid(obj, vmf->pgoff, page))
 		ret = VM_FAULT_NOPAGE;
 	else
-		ret = cowdev_cow_write(obj, vmf->pgoff, page, copied);
+		ret = cowdev_cow_write(obj, vmf->pgoff, page);
 	percpu_up_read(&obj->clone_sem);
 	if (ret) {
 		cowdev_unlock_page(obj, vmf->pgoff, page);
 		return ret;
 	}
-	/* The core maps the page before it unlocks it. */
+	/*
+	 * The core makes the PTE writable before it unlocks the page, so a
+	 * CLONE or WRITEBACK, which take the lock, sees the PTE writable and
+	 * unmaps it.
+	 */
 	cowdev_note_wake(obj, vmf->pgoff, page, COWDEV_BIT_LOCKED);
 	return VM_FAULT_LOCKED;
+}
+
+struct cowdev_pte_upgrade {
+	struct mm_struct *mm;
+	unsigned long pfn;
+};
+
+/* apply_to_page_range() callback, under the page table lock. */
+static int cowdev_pte_upgrade(pte_t *ptep, unsigned long addr, void *data)
+{
+	struct cowdev_pte_upgrade *up = data;
+	pte_t pte = ptep_get(ptep);
+
+	if (pte_present(pte) && pte_pfn(pte) == up->pfn && !pte_write(pte)) {
+		pte = pte_mkdirty(pte_mkyoung(cowdev_pte_mkwrite(pte)));
+		/*
+		 * Only permissions grow: no TLB flush is needed, a stale
+		 * read-only entry takes a spurious fault, as after
+		 * wp_page_reuse().
+		 */
+		set_pte_at(up->mm, addr, ptep, pte);
+	}
+	return 0;
+}
+
+/*
+ * Make the faulting PTE writable, if it still maps @page, while @page is
+ * locked.  Returning 0 to wp_pfn_shared() would leave it to
+ * finish_mkwrite_fault(), after the page lock is dropped, with pte_same()
+ * as its only check: a CLONE or WRITEBACK could unmap the PTE in between
+ * and a read fault reinstall an identical one, which the core would then
+ * make writable over a page shared with a clone or under writeback.  DAX
+ * makes the PTE writable itself under its entry lock the same way
+ * (dax_insert_pfn_mkwrite()); vmf_insert_mixed_mkwrite() is not exported
+ * from 6.12, so the PTE is changed through apply_to_page_range().
+ */
+static void cowdev_pfn_make_writable(struct vm_fault *vmf, struct page *page)
+{
+	struct cowdev_pte_upgrade up = {
+		.mm = vmf->vma->vm_mm,
+		.pfn = page_to_pfn(page),
+	};
+
+	apply_to_page_range(vmf->vma->vm_mm, vmf->address & PAGE_MASK,
+			    PAGE_SIZE, cowdev_pte_upgrade, &up);
 }
 
 static vm_fault_t cowdev_pfn_mkwrite(struct vm_fault *vmf)
@@ -150,27 +215,26 @@ static vm_fault_t cowdev_pfn_mkwrite(struct vm_fault *vmf)
 	struct cowdev_object *obj = vmf->vma->vm_private_data;
 	vm_fault_t ret = VM_FAULT_NOPAGE;
 	struct page *page;
-	bool copied;
 
 	cowdev_count(obj, COWDEV_STAT_PFN_MKWRITE);
 	trace_cowdev_mkwrite(obj->id, vmf->pgoff, COWDEV_MODE_PFN);
 	percpu_down_read(&obj->clone_sem);
-	page = cowdev_object_lock_page(obj, vmf->pgoff, &copied);
-	if (page) {
-		ret = cowdev_cow_write(obj, vmf->pgoff, page, copied);
-		/* The core dirties only pages it can see (page mode). */
-		if (!ret)
+	page = cowdev_object_find_lock_page(obj, vmf->pgoff, vmf);
+	if (IS_ERR(page)) {
+		/* The fault's lock is gone: NOPAGE keeps the core off the PTE. */
+		ret = VM_FAULT_RETRY | VM_FAULT_NOPAGE;
+	} else if (page) {
+		ret = cowdev_cow_write(obj, vmf->pgoff, page);
+		if (!ret) {
+			/* The core dirties only pages it can see (page mode). */
 			folio_mark_dirty(page_folio(page));
-	}
-	percpu_up_read(&obj->clone_sem);
-	if (page) {
+			cowdev_pfn_make_writable(vmf, page);
+			ret = VM_FAULT_NOPAGE;
+		}
 		cowdev_unlock_page(obj, vmf->pgoff, page);
 		put_page(page);
 	}
-	/*
-	 * On 0 the core makes the PTE writable if it is unchanged; a clone
-	 * that shared the page since has zapped it, and the write refaults.
-	 */
+	percpu_up_read(&obj->clone_sem);
 	return ret;
 }
 
@@ -214,17 +278,20 @@ int cowdev_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct cowdev_object *obj = file->private_data;
 	const unsigned long max_pages = COWDEV_MAX_SIZE >> PAGE_SHIFT;
-	enum cowdev_mode mode;
 
 	if (vma->vm_pgoff > max_pages ||
 	    vma_pages(vma) > max_pages - vma->vm_pgoff)
 		return -EINVAL;
-	/* The mode is fixed from the first mmap on. */
-	mutex_lock(&obj->lock);
-	obj->mapped = true;
-	mode = obj->mode;
-	mutex_unlock(&obj->lock);
-	if (mode == COWDEV_MODE_PFN)
+	/*
+	 * pfn mode is for shared mappings.  A private mapping's copies are
+	 * the core's (wp_page_copy()), and from a special PTE it has no page
+	 * to copy from: it copies from the user address instead, which is in
+	 * the wrong mm for a remote write (/proc/PID/mem, process_vm_writev)
+	 * and unreadable for a FOLL_FORCE write into PROT_NONE, and warns.
+	 * Private mappings get pages in either mode.
+	 */
+	if (cowdev_object_map(obj) == COWDEV_MODE_PFN &&
+	    (vma->vm_flags & VM_MAYSHARE))
 		vm_flags_set(vma, VM_MIXEDMAP);
 	vma->vm_ops = &cowdev_vm_ops;
 	vma->vm_private_data = obj;

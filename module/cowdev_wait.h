@@ -19,13 +19,14 @@ enum cowdev_bit {
 
 struct cowdev_object;
 struct page;
+struct vm_fault;
 
-void cowdev_lock_page(struct cowdev_object *obj, pgoff_t pgoff,
-		      struct page *page);
+int cowdev_lock_page(struct cowdev_object *obj, pgoff_t pgoff,
+		     struct page *page, struct vm_fault *vmf);
 void cowdev_unlock_page(struct cowdev_object *obj, pgoff_t pgoff,
 			struct page *page);
-void cowdev_wait_writeback(struct cowdev_object *obj, pgoff_t pgoff,
-			   struct page *page);
+int cowdev_wait_writeback(struct cowdev_object *obj, pgoff_t pgoff,
+			  struct page *page, struct vm_fault *vmf);
 void cowdev_note_wake(struct cowdev_object *obj, pgoff_t pgoff,
 		      struct page *page, enum cowdev_bit bit);
 

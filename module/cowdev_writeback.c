@@ -96,8 +96,11 @@ static bool cowdev_writeback_done(struct cowdev_wb *wb, unsigned long seq)
  * @obj: the object
  * @args: the request; @args->pages is set to the number of pages
  *
+ * One writeback runs at a time: a second one waits for the first to end,
+ * killably and holding nothing (->mmap and faults go on meanwhile).
+ *
  * Return: 0, -EINVAL for a bad request, -ENOMEM, or -EINTR if a fatal
- * signal interrupted the wait for completion (the writeback goes on).
+ * signal interrupted a wait (a writeback already started goes on).
  */
 int cowdev_writeback_start(struct cowdev_object *obj,
 			   struct cowdev_writeback *args)
@@ -111,9 +114,16 @@ int cowdev_writeback_start(struct cowdev_object *obj,
 	    memchr_inv(args->reserved, 0, sizeof(args->reserved)))
 		return -EINVAL;
 
-	mutex_lock(&obj->lock);
-	/* One at a time: the previous writeback ends within its delay. */
-	wait_event(wb->wait, cowdev_writeback_done(wb, wb->started));
+	for (;;) {
+		seq = READ_ONCE(wb->started);
+		if (wait_event_killable(wb->wait,
+					cowdev_writeback_done(wb, seq)) ||
+		    mutex_lock_killable(&obj->lock))
+			return -EINTR;
+		if (cowdev_writeback_done(wb, wb->started))
+			break;
+		mutex_unlock(&obj->lock);	/* another one started first */
+	}
 	max = cowdev_object_resident(obj);
 	wb->pages = kvmalloc_array(max, sizeof(*wb->pages), GFP_KERNEL);
 	wb->offsets = kvmalloc_array(max, sizeof(*wb->offsets), GFP_KERNEL);
@@ -125,7 +135,7 @@ int cowdev_writeback_start(struct cowdev_object *obj,
 	xa_for_each(&obj->pages, index, page) {
 		if (wb->nr == max)
 			break;	/* indexed since we counted: next time */
-		page = cowdev_object_lock_page(obj, index, NULL);
+		page = cowdev_object_find_lock_page(obj, index, NULL);
 		if (!page)
 			continue;
 		if (folio_test_dirty(page_folio(page)) &&

@@ -615,19 +615,4 @@ TEST(clone_argument_must_be_zero)
 	close(fd);
 }
 
-TEST(clone_of_read_only_fd_is_read_only)
-{
-	int fd = open(COWDEV_DEV, O_RDONLY), cfd;
-
-	ASSERT_GE(fd, 0);
-	cfd = ioctl(fd, COWDEV_IOC_CLONE, 0);
-	ASSERT_GE(cfd, 0);
-	EXPECT_EQ(O_RDONLY, fcntl(cfd, F_GETFL) & O_ACCMODE);
-	EXPECT_EQ(MAP_FAILED, mmap(NULL, page_size(), PROT_READ | PROT_WRITE,
-				   MAP_SHARED, cfd, 0));
-	EXPECT_EQ(EACCES, errno);
-	close(cfd);
-	close(fd);
-}
-
 TEST_HARNESS_MAIN

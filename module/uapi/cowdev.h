@@ -12,6 +12,9 @@
  * ENODEV for anything but regular files and block devices), so punching a
  * hole is COWDEV_IOC_PUNCH_HOLE.
  *
+ * Every ioctl but COWDEV_IOC_GET_INFO changes the object and needs a fd
+ * opened for writing (EBADF otherwise).
+ *
  * All structures are made of __u64 fields so that their layout is the same
  * for 32- and 64-bit callers.  Fields marked (in) are read by the module,
  * (out) are written by it.  Reserved fields must be zero on input.
@@ -129,8 +132,9 @@ struct cowdev_range {
  * define COWDEV_IOC_SET_SIZE - resize the object
  *
  * Argument: pointer to a __u64 byte count, rounded up to a page.  Shrinking
- * unmaps the pages past the new end from every mapping (later accesses get
- * SIGBUS) and frees them.  Errors: EINVAL if the size exceeds
+ * unmaps the pages past the new end from every mapping, private copies
+ * included, as ftruncate() does (later accesses get SIGBUS), and frees
+ * them.  Errors: EBADF on a read-only fd, EINVAL if the size exceeds
  * %COWDEV_MAX_SIZE, EFAULT for a bad pointer.
  */
 #define COWDEV_IOC_SET_SIZE _IOW(COWDEV_IOC_MAGIC, 0x01, __u64)
@@ -146,13 +150,17 @@ struct cowdev_range {
 /**
  * define COWDEV_IOC_CLONE - make a new object sharing this one's pages
  *
- * Argument: 0.  Returns a new file descriptor (close-on-exec, same access
- * mode) for a new object of the same size and mode that shares every
- * resident page with this one, as fork shares anonymous memory.  From then
- * on each object sees its own snapshot: the first write to a shared page
- * through a MAP_SHARED mapping gives the writer a copy (counted as "copy"),
- * and a write to a page no other object shares is a "reuse".  Errors:
- * EINVAL for a non-zero argument, EMFILE, ENOMEM.
+ * Argument: 0.  Returns a new file descriptor (close-on-exec, read-write)
+ * for a new object of the same size and mode that shares every resident
+ * page with this one, as fork shares anonymous memory.  From then on each
+ * object sees its own snapshot: the first write to a shared page through a
+ * MAP_SHARED mapping gives the writer a copy (counted as "copy"), and a
+ * write to a page no other object shares is a "reuse".  A page someone
+ * holds at the time (a GUP pin or reference: O_DIRECT, process_vm_writev,
+ * /proc/PID/mem, vmsplice) is copied for the clone instead, as fork copies
+ * pinned pages, so the holder's writes and reads stay with this object.
+ * Errors: EBADF on a read-only fd, EINVAL for a non-zero argument, EMFILE,
+ * ENOMEM, ENOSPC when the pool cannot hold the copies.
  */
 #define COWDEV_IOC_CLONE _IO(COWDEV_IOC_MAGIC, 0x03)
 
@@ -160,7 +168,10 @@ struct cowdev_range {
  * define COWDEV_IOC_SET_MODE - choose page or pfn mode
  *
  * Argument: an &enum cowdev_mode, by value.  Only before the object's first
- * mmap.  Errors: EINVAL for an unknown mode, EBUSY once mapped.
+ * mmap.  pfn mode applies to MAP_SHARED mappings; MAP_PRIVATE mappings map
+ * pages in either mode, because the kernel's copy-on-write needs a page to
+ * copy from.  Errors: EBADF on a read-only fd, EINVAL for an unknown mode,
+ * EBUSY once mapped.
  */
 #define COWDEV_IOC_SET_MODE _IO(COWDEV_IOC_MAGIC, 0x04)
 
@@ -172,7 +183,8 @@ struct cowdev_range {
  * (PG_writeback); @delay_us later the writeback ends and every waiter wakes.
  * Meanwhile the pages are stable: a write to one waits in ->page_mkwrite
  * (or ->pfn_mkwrite) until the writeback ends, then dirties the page again.
- * One writeback runs per object at a time; a second waits for the first.
+ * One writeback runs per object at a time; a second waits for the first,
+ * killably.
  * Closing the object's last file ends its writeback at once.  Errors:
  * EINVAL for unknown flags, a delay past the maximum or non-zero reserved
  * fields; EBADF on a read-only fd; EFAULT.
@@ -183,8 +195,9 @@ struct cowdev_range {
  * define COWDEV_IOC_PUNCH_HOLE - free the pages of a range, keeping the size
  *
  * Argument: pointer to &struct cowdev_range.  The range is unmapped from
- * every mapping (private copies included), its pages' locks and writeback
- * are waited for, and the pages are freed: the range reads as zeroes again.
+ * every mapping, its pages' locks and writeback are waited for, and the
+ * pages are freed: the range reads as zeroes again.  Private copies made
+ * in the range stay, as with fallocate(FALLOC_FL_PUNCH_HOLE) on a file.
  * The part of the range past the object's end is ignored.  Errors: EINVAL
  * for an unaligned or empty range or one past %COWDEV_MAX_SIZE; EBADF on a
  * read-only fd; EFAULT.

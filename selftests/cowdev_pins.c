@@ -1,0 +1,665 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cowdev under pins, remote access and long waits, each answer compared
+ * with memfd's in the same test (selftests/mm/cow.c is the model):
+ *
+ * - a GUP reference held across CLONE (process_vm_writev stalled by
+ *   userfaultfd, a vmsplice'd page): the writer's object keeps the write;
+ * - writes from another mm and FOLL_FORCE writes into private mappings;
+ * - hole punching keeps private COW copies, shrinking drops them;
+ * - ioctls that change an object need a writable fd;
+ * - a fault or an ioctl waiting on a long page lock or writeback can be
+ *   killed, and mmap() never waits behind one.
+ *
+ * A test that has no trigger for memfd (CLONE) runs the memfd variant with
+ * the trigger left out: memfd's answer is what the writer's object shows.
+ */
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "cowdev_util.h"
+#include "kselftest_harness.h"
+
+enum backing { BACKING_MEMFD, BACKING_PAGE, BACKING_PFN };
+
+static int open_backing(enum backing b, size_t len)
+{
+	int fd;
+
+	if (b == BACKING_MEMFD) {
+		fd = memfd_create("cowdev-ref", MFD_CLOEXEC);
+		if (fd >= 0 && ftruncate(fd, len)) {
+			close(fd);
+			return -1;
+		}
+		return fd;
+	}
+	fd = open(COWDEV_DEV, O_RDWR | O_CLOEXEC);
+	if (fd >= 0 && (cowdev_set_size(fd, len) ||
+			ioctl(fd, COWDEV_IOC_SET_MODE, b == BACKING_PFN ?
+			      COWDEV_MODE_PFN : COWDEV_MODE_PAGE))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Free [off, off + len) of the object: PUNCH_HOLE, or fallocate for memfd. */
+static int punch(enum backing b, int fd, off_t off, off_t len)
+{
+	if (b == BACKING_MEMFD)
+		return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				 off, len) ? -errno : 0;
+	return cowdev_punch(fd, off, len);
+}
+
+static int resize(enum backing b, int fd, off_t len)
+{
+	if (b == BACKING_MEMFD)
+		return ftruncate(fd, len) ? -errno : 0;
+	return cowdev_set_size(fd, len);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
+}
+
+FIXTURE(pins)
+{
+	int fd;
+	long ps;
+	size_t len;
+	char *p;
+};
+
+FIXTURE_VARIANT(pins)
+{
+	enum backing backing;
+};
+
+FIXTURE_VARIANT_ADD(pins, memfd)
+{
+	.backing = BACKING_MEMFD,
+};
+
+FIXTURE_VARIANT_ADD(pins, page)
+{
+	.backing = BACKING_PAGE,
+};
+
+FIXTURE_VARIANT_ADD(pins, pfn)
+{
+	.backing = BACKING_PFN,
+};
+
+FIXTURE_SETUP(pins)
+{
+	self->ps = page_size();
+	self->len = 4 * self->ps;
+	self->fd = open_backing(variant->backing, self->len);
+	ASSERT_GE(self->fd, 0);
+	self->p = mmap(NULL, self->len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       self->fd, 0);
+	ASSERT_NE(MAP_FAILED, self->p);
+	memset(self->p, 'o', self->len);
+}
+
+FIXTURE_TEARDOWN(pins)
+{
+	munmap(self->p, self->len);
+	close(self->fd);
+	if (variant->backing != BACKING_MEMFD)
+		EXPECT_EQ(0, global_stat("pool_in_use"));
+}
+
+/* CLONE for cowdev, nothing for memfd; the clone's fd or -1. */
+static int clone_trigger(enum backing b, int fd)
+{
+	return b == BACKING_MEMFD ? -1 : ioctl(fd, COWDEV_IOC_CLONE, 0);
+}
+
+/* The clone still reads what the source held when it was made. */
+static bool clone_reads(int cfd, size_t len, char c)
+{
+	char *q;
+	bool ok;
+
+	if (cfd < 0)
+		return true;
+	q = mmap(NULL, len, PROT_READ, MAP_SHARED, cfd, 0);
+	if (q == MAP_FAILED)
+		return false;
+	ok = all_bytes(q, len, c);
+	munmap(q, len);
+	return ok;
+}
+
+/*
+ * A userfaultfd-registered buffer whose first touch stalls until released:
+ * a kernel copy from it (process_vm_writev's) stops there, after the GUP
+ * of the remote side and before the data is copied.
+ */
+struct stall {
+	int uffd;
+	char *buf;
+	size_t len;
+};
+
+static bool stall_init(struct stall *s, size_t len)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+
+	s->len = len;
+	s->uffd = syscall(__NR_userfaultfd, O_CLOEXEC);
+	if (s->uffd < 0 || ioctl(s->uffd, UFFDIO_API, &api))
+		return false;
+	s->buf = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (s->buf == MAP_FAILED)
+		return false;
+	reg.range.start = (unsigned long)s->buf;
+	reg.range.len = len;
+	return !ioctl(s->uffd, UFFDIO_REGISTER, &reg);
+}
+
+/* Wait until someone is stalled on the buffer. */
+static bool stall_wait(struct stall *s)
+{
+	struct uffd_msg msg;
+
+	return read(s->uffd, &msg, sizeof(msg)) == sizeof(msg) &&
+	       msg.event == UFFD_EVENT_PAGEFAULT;
+}
+
+/* Fill the buffer with @c, which lets the stalled copy go on. */
+static bool stall_release(struct stall *s, char c)
+{
+	char *src = malloc(s->len);
+	struct uffdio_copy copy = {
+		.dst = (unsigned long)s->buf,
+		.len = s->len,
+	};
+	bool ok;
+
+	if (!src)
+		return false;
+	memset(src, c, s->len);
+	copy.src = (unsigned long)src;
+	ok = !ioctl(s->uffd, UFFDIO_COPY, &copy);
+	free(src);
+	return ok;
+}
+
+static void stall_fini(struct stall *s)
+{
+	munmap(s->buf, s->len);
+	close(s->uffd);
+}
+
+struct vm_writer {
+	char *local, *remote;
+	size_t len;
+	ssize_t ret;
+	int err;
+};
+
+static void *vm_writer_thread(void *arg)
+{
+	struct vm_writer *w = arg;
+	struct iovec local = { w->local, w->len };
+	struct iovec remote = { w->remote, w->len };
+
+	w->ret = process_vm_writev(getpid(), &local, 1, &remote, 1, 0);
+	w->err = errno;
+	return NULL;
+}
+
+/*
+ * process_vm_writev() pins the object's page, then stalls reading its
+ * source buffer; CLONE runs while the pin is held.  The write returns
+ * success, so it must be in the writer's object, as it is in the memfd.
+ */
+TEST_F(pins, process_vm_writev_held_across_clone)
+{
+	struct vm_writer w = { .remote = self->p, .len = self->ps };
+	struct stall s;
+	pthread_t th;
+	int cfd;
+
+	ASSERT_TRUE(stall_init(&s, self->ps));
+	w.local = s.buf;
+	if (variant->backing == BACKING_PFN) {
+		/* Special PTEs cannot be pinned, as with VM_PFNMAP. */
+		vm_writer_thread(&w);
+		EXPECT_EQ(-1, w.ret);
+		EXPECT_EQ(EFAULT, w.err);
+		stall_fini(&s);
+		return;
+	}
+	ASSERT_EQ(0, pthread_create(&th, NULL, vm_writer_thread, &w));
+	ASSERT_TRUE(stall_wait(&s));
+	cfd = clone_trigger(variant->backing, self->fd);
+	if (variant->backing != BACKING_MEMFD)
+		ASSERT_GE(cfd, 0);
+	ASSERT_TRUE(stall_release(&s, 'W'));
+	pthread_join(th, NULL);
+	ASSERT_EQ(self->ps, w.ret);
+
+	EXPECT_TRUE(all_bytes(self->p, self->ps, 'W'));
+	EXPECT_TRUE(all_bytes(self->p + self->ps, self->len - self->ps, 'o'));
+	/* The clone is the object as it was: the write had not landed. */
+	EXPECT_TRUE(clone_reads(cfd, self->len, 'o'));
+	/* And the writer's next store stays in the writer's object. */
+	self->p[0] = 'N';
+	EXPECT_TRUE(clone_reads(cfd, self->ps, 'o'));
+	if (cfd >= 0)
+		close(cfd);
+	stall_fini(&s);
+}
+
+/*
+ * A pipe holds the object's page (vmsplice) across CLONE; the owner then
+ * writes.  With memfd the pipe reads the page the owner wrote.
+ */
+TEST_F(pins, vmsplice_held_across_clone)
+{
+	struct iovec iov = { self->p, self->ps };
+	char *buf = malloc(self->ps);
+	int pipefd[2], cfd;
+
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ(0, pipe(pipefd));
+	if (variant->backing == BACKING_PFN) {
+		/*
+		 * Special PTEs cannot be pinned, as with VM_PFNMAP; GUP says
+		 * so with EFAULT on 6.1, EEXIST on 6.12 and later.
+		 */
+		EXPECT_EQ(-1, vmsplice(pipefd[1], &iov, 1, 0));
+		EXPECT_TRUE(errno == EFAULT || errno == EEXIST);
+		goto out;
+	}
+	ASSERT_EQ(self->ps, vmsplice(pipefd[1], &iov, 1, 0));
+	cfd = clone_trigger(variant->backing, self->fd);
+	memset(self->p, 'N', self->ps);
+	ASSERT_EQ(self->ps, read(pipefd[0], buf, self->ps));
+	EXPECT_TRUE(all_bytes(buf, self->ps, 'N'));
+	EXPECT_TRUE(clone_reads(cfd, self->len, 'o'));
+	if (cfd >= 0)
+		close(cfd);
+out:
+	close(pipefd[0]);
+	close(pipefd[1]);
+	free(buf);
+}
+
+/* GUP reads pages, and refuses special PTEs as it does VM_PFNMAP: EFAULT. */
+TEST_F(pins, process_vm_readv)
+{
+	struct iovec local, remote = { self->p, self->ps };
+	char *buf = malloc(self->ps);
+
+	ASSERT_NE(NULL, buf);
+	local = (struct iovec){ buf, self->ps };
+	if (variant->backing != BACKING_PFN) {
+		EXPECT_EQ(self->ps, process_vm_readv(getpid(), &local, 1,
+						     &remote, 1, 0));
+	} else {
+		EXPECT_EQ(-1, process_vm_readv(getpid(), &local, 1,
+					       &remote, 1, 0));
+		EXPECT_EQ(EFAULT, errno);
+	}
+	free(buf);
+}
+
+/* Write @c at @addr through /proc/@pid/mem (FOLL_FORCE); 0 or -errno. */
+static int mem_write(pid_t pid, void *addr, char c)
+{
+	char path[64];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	fd = open(path, O_RDWR);
+	if (fd < 0)
+		return -errno;
+	if (pwrite(fd, &c, 1, (off_t)(uintptr_t)addr) != 1)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/*
+ * A debugger's forced write into a private page of @fd that its process
+ * made PROT_NONE after reading it: the core copies the object's page, and
+ * the copy holds the old bytes and the written one.  The writer attaches
+ * with ptrace, which any proc_mem.force_override setting lets force.
+ * Returns 0 when the page reads as it should, a step number otherwise.
+ */
+static int forced_write_into_prot_none(int fd, size_t ps)
+{
+	char *page = malloc(ps), path[64];
+	int status, pipefd[2], memfd, ret = 0;
+	char *q;
+	pid_t pid;
+
+	if (!page || pipe(pipefd))
+		return 1;
+	pid = fork();
+	if (pid == 0) {
+		q = mmap(NULL, ps, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (q == MAP_FAILED || q[1] != 'o' || mprotect(q, ps, PROT_NONE))
+			q = NULL;
+		if (write(pipefd[1], &q, sizeof(q)) != sizeof(q))
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	if (pid < 0 || read(pipefd[0], &q, sizeof(q)) != sizeof(q) || !q)
+		ret = 2;
+	else if (ptrace(PTRACE_ATTACH, pid, NULL, NULL) ||
+		 waitpid(pid, &status, 0) != pid)
+		ret = 3;
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	memfd = ret ? -1 : open(path, O_RDWR);
+	if (!ret && memfd < 0)
+		ret = 4;
+	else if (!ret && pwrite(memfd, "X", 1, (off_t)(uintptr_t)q) != 1)
+		ret = 5;
+	else if (!ret && pread(memfd, page, ps, (off_t)(uintptr_t)q) != ps)
+		ret = 6;
+	else if (!ret && (page[0] != 'X' || !all_bytes(page + 1, ps - 1, 'o')))
+		ret = 7;
+	if (memfd >= 0)
+		close(memfd);
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	free(page);
+	return ret;
+}
+
+TEST_F(pins, forced_write_into_prot_none_private_page)
+{
+	int ref = open_backing(BACKING_MEMFD, self->ps);
+	char *r;
+
+	ASSERT_GE(ref, 0);
+	r = mmap(NULL, self->ps, PROT_WRITE, MAP_SHARED, ref, 0);
+	ASSERT_NE(MAP_FAILED, r);
+	memset(r, 'o', self->ps);
+	EXPECT_EQ(0, forced_write_into_prot_none(ref, self->ps));
+	EXPECT_EQ(0, forced_write_into_prot_none(self->fd, self->ps));
+	/* The object itself is untouched. */
+	EXPECT_TRUE(all_bytes(self->p, self->ps, 'o'));
+	munmap(r, self->ps);
+	close(ref);
+}
+
+/*
+ * Another process writes into our private page, which we have only read,
+ * through process_vm_writev() and /proc/PID/mem; it has no mapping at that
+ * address itself.  The copy must be of the object's page.
+ */
+TEST_F(pins, remote_write_into_read_private_page)
+{
+	char *q = mmap(NULL, 2 * self->ps, PROT_READ | PROT_WRITE, MAP_PRIVATE,
+		       self->fd, 0);
+	pid_t parent = getpid(), pid;
+	int status;
+
+	ASSERT_NE(MAP_FAILED, q);
+	ASSERT_EQ('o', q[1]);
+	ASSERT_EQ('o', q[self->ps + 1]);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		char c = 'R';
+		struct iovec local = { &c, 1 }, remote = { q, 1 };
+
+		if (munmap(q, 2 * self->ps))
+			_exit(1);
+		if (process_vm_writev(parent, &local, 1, &remote, 1, 0) != 1)
+			_exit(2);
+		_exit(mem_write(parent, q + self->ps, 'M') ? 3 : 0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+	EXPECT_EQ('R', q[0]);
+	EXPECT_TRUE(all_bytes(q + 1, self->ps - 1, 'o'));
+	EXPECT_EQ('M', q[self->ps]);
+	EXPECT_TRUE(all_bytes(q + self->ps + 1, self->ps - 1, 'o'));
+	EXPECT_TRUE(all_bytes(self->p, 2 * self->ps, 'o'));
+	munmap(q, 2 * self->ps);
+}
+
+/*
+ * Punching a hole keeps the private copies made in it and drops the rest:
+ * a private page written before reads as written, one only read reads the
+ * hole (zeroes).  truncate_pagecache_range(): "hole-punching should not
+ * remove private COWed pages from the hole".
+ */
+TEST_F(pins, punch_keeps_private_copies)
+{
+	char *q = mmap(NULL, 2 * self->ps, PROT_READ | PROT_WRITE, MAP_PRIVATE,
+		       self->fd, 0);
+
+	ASSERT_NE(MAP_FAILED, q);
+	q[0] = 'P';
+	ASSERT_EQ('o', q[self->ps]);
+	ASSERT_EQ(0, punch(variant->backing, self->fd, 0, 2 * self->ps));
+	EXPECT_EQ('P', q[0]);
+	EXPECT_TRUE(all_bytes(q + 1, self->ps - 1, 'o'));
+	EXPECT_TRUE(all_bytes(q + self->ps, self->ps, 0));
+	EXPECT_TRUE(all_bytes(self->p, 2 * self->ps, 0));
+	munmap(q, 2 * self->ps);
+}
+
+/* Shrinking drops private copies past the new end, as ftruncate() does. */
+TEST_F(pins, shrink_drops_private_copies)
+{
+	char *q = mmap(NULL, self->ps, PROT_READ | PROT_WRITE, MAP_PRIVATE,
+		       self->fd, 0);
+
+	ASSERT_NE(MAP_FAILED, q);
+	q[0] = 'P';
+	ASSERT_EQ(0, resize(variant->backing, self->fd, 0));
+	EXPECT_TRUE(access_sigbus(q, false));
+	ASSERT_EQ(0, resize(variant->backing, self->fd, self->len));
+	EXPECT_TRUE(all_bytes(q, self->ps, 0));
+	munmap(q, self->ps);
+}
+
+/* Every ioctl that changes an object refuses a read-only fd: EBADF. */
+TEST(changing_ioctls_need_write_access)
+{
+	struct cowdev_writeback wb = { 0 };
+	struct cowdev_range r = { 0, 4096 };
+	struct cowdev_info info;
+	uint64_t size = 8192;
+	int fd = open(COWDEV_DEV, O_RDONLY);
+
+	ASSERT_GE(fd, 0);
+	EXPECT_EQ(-1, ioctl(fd, COWDEV_IOC_CLONE, 0));
+	EXPECT_EQ(EBADF, errno);
+	EXPECT_EQ(-1, ioctl(fd, COWDEV_IOC_SET_MODE, COWDEV_MODE_PFN));
+	EXPECT_EQ(EBADF, errno);
+	EXPECT_EQ(-1, ioctl(fd, COWDEV_IOC_SET_SIZE, &size));
+	EXPECT_EQ(EBADF, errno);
+	EXPECT_EQ(-1, ioctl(fd, COWDEV_IOC_PUNCH_HOLE, &r));
+	EXPECT_EQ(EBADF, errno);
+	EXPECT_EQ(-1, ioctl(fd, COWDEV_IOC_WRITEBACK, &wb));
+	EXPECT_EQ(EBADF, errno);
+	/* Reading is allowed. */
+	EXPECT_EQ(0, cowdev_info(fd, &info));
+	EXPECT_EQ(COWDEV_MODE_PAGE, info.mode);
+	close(fd);
+}
+
+/* Long enough that a test finishing before it proves nobody waited it out. */
+#define LONG_WAIT_US 8000000
+#define KILL_BOUND_MS 4000
+
+static int start_writeback(int fd, uint64_t flags, uint64_t delay_us)
+{
+	struct cowdev_writeback wb = { .flags = flags, .delay_us = delay_us };
+
+	return ioctl(fd, COWDEV_IOC_WRITEBACK, &wb) ? -errno : 0;
+}
+
+/* Is @pid asleep in the kernel (state S or D)? */
+static bool sleeping(pid_t pid)
+{
+	char path[64], buf[512], *s;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (read_text(path, buf, sizeof(buf)))
+		return false;
+	s = strrchr(buf, ')');
+	return s && (s[2] == 'S' || s[2] == 'D');
+}
+
+/* Kill @pid once it sleeps; the milliseconds until it was reaped. */
+static long kill_when_asleep(pid_t pid)
+{
+	uint64_t start;
+	int status;
+
+	while (!sleeping(pid))
+		sched_yield();
+	start = now_ms();
+	kill(pid, SIGKILL);
+	if (waitpid(pid, &status, 0) != pid || !WIFSIGNALED(status))
+		return -1;
+	return now_ms() - start;
+}
+
+FIXTURE(waits)
+{
+	int fd;
+	long ps;
+	char *p;
+};
+
+FIXTURE_SETUP(waits)
+{
+	self->ps = page_size();
+	self->fd = open(COWDEV_DEV, O_RDWR);
+	ASSERT_GE(self->fd, 0);
+	self->p = mmap(NULL, 4 * self->ps, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       self->fd, 0);
+	ASSERT_NE(MAP_FAILED, self->p);
+}
+
+FIXTURE_TEARDOWN(waits)
+{
+	write_text(COWDEV_PARAMS "/fill_delay_us", "0");
+	munmap(self->p, 4 * self->ps);
+	close(self->fd);	/* ends any writeback at once */
+}
+
+/* A write that waits for a long writeback dies at once when killed. */
+TEST_F(waits, write_waiting_on_writeback_is_killable)
+{
+	long ms;
+	pid_t pid;
+
+	self->p[0] = 'a';
+	ASSERT_EQ(0, start_writeback(self->fd, 0, LONG_WAIT_US));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		self->p[0] = 'b';	/* waits for the writeback */
+		_exit(0);
+	}
+	ms = kill_when_asleep(pid);
+	ASSERT_GE(ms, 0);
+	EXPECT_LT(ms, KILL_BOUND_MS);
+}
+
+/* A fault that waits on a page locked for a long fill dies when killed. */
+TEST_F(waits, fault_waiting_on_page_lock_is_killable)
+{
+	char delay[32];
+	pid_t filler, waiter;
+	int status;
+	long ms;
+
+	snprintf(delay, sizeof(delay), "%d", LONG_WAIT_US);
+	ASSERT_EQ(0, write_text(COWDEV_PARAMS "/fill_delay_us", delay));
+	filler = fork();
+	ASSERT_GE(filler, 0);
+	if (filler == 0) {
+		(void)*(volatile char *)self->p;	/* fills, slowly */
+		_exit(0);
+	}
+	while (!sleeping(filler))
+		sched_yield();
+	waiter = fork();
+	ASSERT_GE(waiter, 0);
+	if (waiter == 0) {
+		(void)*(volatile char *)self->p;	/* waits on the lock */
+		_exit(0);
+	}
+	ms = kill_when_asleep(waiter);
+	ASSERT_GE(ms, 0);
+	EXPECT_LT(ms, KILL_BOUND_MS);
+	ASSERT_EQ(filler, waitpid(filler, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status));
+}
+
+/* WRITEBACK waiting for the previous writeback can be killed. */
+TEST_F(waits, writeback_waiting_for_writeback_is_killable)
+{
+	pid_t pid;
+	long ms;
+
+	self->p[0] = 'a';
+	ASSERT_EQ(0, start_writeback(self->fd, 0, LONG_WAIT_US));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0)
+		_exit(start_writeback(self->fd, 0, 0) ? 1 : 0);
+	ms = kill_when_asleep(pid);
+	ASSERT_GE(ms, 0);
+	EXPECT_LT(ms, KILL_BOUND_MS);
+}
+
+/*
+ * A WRITEBACK waiting for the previous one holds nothing mmap() needs: the
+ * mmap returns while the first writeback still runs.
+ */
+TEST_F(waits, mmap_does_not_wait_behind_writeback)
+{
+	uint64_t start;
+	pid_t pid;
+	char *q;
+
+	self->p[0] = 'a';
+	ASSERT_EQ(0, start_writeback(self->fd, 0, LONG_WAIT_US));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0)
+		_exit(start_writeback(self->fd, 0, 0) ? 1 : 0);
+	while (!sleeping(pid))
+		sched_yield();
+	start = now_ms();
+	q = mmap(NULL, self->ps, PROT_READ, MAP_SHARED, self->fd, 0);
+	EXPECT_LT(now_ms() - start, KILL_BOUND_MS);
+	ASSERT_NE(MAP_FAILED, q);
+	munmap(q, self->ps);
+	EXPECT_LE(0, kill_when_asleep(pid));
+}
+
+TEST_HARNESS_MAIN
