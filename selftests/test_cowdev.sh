@@ -80,6 +80,21 @@ else
 	echo "# SKIP: cowstat and cowtrace not on PATH"
 fi
 
+# The torture tool: random operations from threads and processes, checked
+# byte by byte.  COWDEV_TORTURE_SECONDS sets its length (0: none).
+seconds=${COWDEV_TORTURE_SECONDS:-20}
+if [ "$seconds" -gt 0 ] && command -v cowtorture > /dev/null; then
+	log=$(mktemp)
+	cowtorture -t "$seconds" ${COWDEV_TORTURE_SEED:+-s "$COWDEV_TORTURE_SEED"} \
+		> "$log" 2>&1
+	status=$?
+	sed 's/^/# /' "$log"
+	rm -f "$log"
+	result $status "cowtorture for ${seconds}s: no mismatch"
+	[ "$(awk '$1 == "pool_in_use" { print $2 }' /sys/kernel/debug/cowdev/stats)" = 0 ]
+	result $? "pool_in_use back to 0 after cowtorture"
+fi
+
 # Every file is closed and unmapped now: the module must unload.
 rmmod cowdev
 result $? "rmmod cowdev after all files are closed"

@@ -1,0 +1,588 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cowtorture: threads and processes doing random mm and cowdev operations
+ * on a few objects, with an oracle that checks every byte it can predict.
+ *
+ *   cowtorture [-s SEED] [-t SECONDS] [-j WORKERS] [-n PAGES]
+ *
+ * Every page holds one stamp repeated in every word: object, offset and
+ * version.  Each page of an object belongs to one worker thread, the only
+ * one that writes it, so the worker knows exactly what the page must hold
+ * and checks it after every operation: writes through its own mappings,
+ * through process_vm_writev() and /proc/self/mem (page mode), hole
+ * punching, private COW mappings, vmsplice, mremap, mprotect and madvise.
+ * A chaos thread meanwhile clones objects, starts writebacks, shrinks and
+ * regrows a tail that only it writes, forks readers and closes files while
+ * they are mapped.  A clone must hold, for every word, a version that was
+ * the page's between just before and just after the clone (or zero if the
+ * page was empty or punched meanwhile), and must never change afterwards;
+ * no stamp may ever show up under another object or offset.
+ *
+ * Prints its seed first so that a run can be replayed, and ends with
+ * "cowtorture: ... N mismatches"; exits 1 on any mismatch.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "uapi/cowdev.h"
+
+#define NOBJ 3
+#define TAIL 8			/* pages past the workers', the chaos thread's */
+#define MAX_WORKERS 8
+#define MAX_CLONES 4
+
+static long ps;
+static unsigned int npages = 32, nworkers = 3;
+static atomic_bool stop;
+static atomic_long mismatches, ops;
+
+struct object {
+	int fd;
+	unsigned int id;	/* stamp id: index in objs[] + 1 */
+	enum cowdev_mode mode;
+	/* Per page: last completed version, 0 for a zero page. */
+	_Atomic uint64_t *committed;
+	/* Per page: the newest version ever begun; punching keeps it. */
+	_Atomic uint64_t *latest;
+	/* Per page: punches begun and ended, so a clone knows when a hole was possible. */
+	atomic_uint *punch_start, *punch_end;
+};
+
+static struct object objs[NOBJ];
+
+static uint64_t stamp(unsigned int id, unsigned long pgoff, uint64_t version)
+{
+	return (uint64_t)id << 56 | (uint64_t)pgoff << 40 | version;
+}
+
+static uint64_t rnd(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static void mismatch(const char *what, unsigned int id, unsigned long pgoff,
+		     uint64_t want, uint64_t got)
+{
+	atomic_fetch_add(&mismatches, 1);
+	fprintf(stderr, "cowtorture: MISMATCH %s: object %u page %lu: want %#llx, got %#llx\n",
+		what, id, pgoff, (unsigned long long)want,
+		(unsigned long long)got);
+}
+
+static void fill(void *page, uint64_t v)
+{
+	uint64_t *w = page;
+	long i;
+
+	for (i = 0; i < ps / 8; i++)
+		w[i] = v;
+}
+
+/* Check that every word of @page is @want; report the first that is not. */
+static bool check(const char *what, const void *page, unsigned int id,
+		  unsigned long pgoff, uint64_t want)
+{
+	const volatile uint64_t *w = page;
+	long i;
+
+	for (i = 0; i < ps / 8; i++) {
+		if (w[i] != want) {
+			mismatch(what, id, pgoff, want, w[i]);
+			return false;
+		}
+	}
+	return true;
+}
+
+static int open_object(enum cowdev_mode mode, size_t pages)
+{
+	uint64_t size = pages * ps;
+	int fd = open("/dev/cowdev", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0 || ioctl(fd, COWDEV_IOC_SET_SIZE, &size) ||
+	    ioctl(fd, COWDEV_IOC_SET_MODE, mode)) {
+		perror("cowtorture: /dev/cowdev");
+		exit(2);
+	}
+	return fd;
+}
+
+static char *map_shared(int fd, size_t len)
+{
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	if (p == MAP_FAILED) {
+		perror("cowtorture: mmap");
+		exit(2);
+	}
+	return p;
+}
+
+struct worker {
+	unsigned int n;
+	uint64_t rng;
+	char *map[NOBJ];	/* this worker's shared mapping of each object */
+	uint64_t version[NOBJ];	/* its own next version, per object */
+};
+
+/* The value a worker's page must hold. */
+static uint64_t expected(struct object *o, unsigned long pgoff)
+{
+	uint64_t v = atomic_load(&o->committed[pgoff]);
+
+	return v ? stamp(o->id, pgoff, v) : 0;
+}
+
+/* Write a new version of page @pgoff of @o, by one of several routes. */
+static void worker_write(struct worker *w, struct object *o, unsigned long pgoff,
+			 int how)
+{
+	char *page = w->map[o->id - 1] + pgoff * ps;
+	uint64_t v = ++w->version[o->id - 1];
+	static __thread char *buf;
+	struct iovec local, remote;
+	ssize_t n = ps;
+	int fd;
+
+	if (!buf)
+		buf = malloc(ps);
+	fill(buf, stamp(o->id, pgoff, v));
+	atomic_store(&o->latest[pgoff], v);
+	if (o->mode == COWDEV_MODE_PFN)
+		how = 0;	/* special PTEs: no GUP */
+	switch (how) {
+	case 1:
+		local = (struct iovec){ buf, ps };
+		remote = (struct iovec){ page, ps };
+		n = process_vm_writev(getpid(), &local, 1, &remote, 1, 0);
+		break;
+	case 2:
+		fd = open("/proc/self/mem", O_RDWR);
+		n = fd < 0 ? -1 : pwrite(fd, buf, ps, (off_t)(uintptr_t)page);
+		if (fd >= 0)
+			close(fd);
+		break;
+	default:
+		memcpy(page, buf, ps);
+	}
+	if (n != ps) {
+		mismatch("GUP write failed", o->id, pgoff, ps, n);
+		return;
+	}
+	atomic_store(&o->committed[pgoff], v);
+}
+
+static void worker_punch(struct object *o, unsigned long pgoff)
+{
+	atomic_fetch_add(&o->punch_start[pgoff], 1);
+	if (ioctl(o->fd, COWDEV_IOC_PUNCH_HOLE,
+		  &(struct cowdev_range){ pgoff * ps, ps }))
+		mismatch("PUNCH_HOLE failed", o->id, pgoff, 0, errno);
+	atomic_store(&o->committed[pgoff], 0);
+	atomic_fetch_add(&o->punch_end[pgoff], 1);
+}
+
+/* A private COW copy: it survives a hole punched under it. */
+static void worker_private(struct worker *w, struct object *o,
+			   unsigned long pgoff, bool punch)
+{
+	uint64_t want = expected(o, pgoff);
+	char *q = mmap(NULL, ps, PROT_READ | PROT_WRITE, MAP_PRIVATE, o->fd,
+		       pgoff * ps);
+
+	if (q == MAP_FAILED) {
+		mismatch("private mmap failed", o->id, pgoff, 0, errno);
+		return;
+	}
+	check("private read", q, o->id, pgoff, want);
+	fill(q, ~0ULL);		/* a private COW copy */
+	if (punch) {
+		worker_punch(o, pgoff);
+		want = 0;
+	}
+	check("shared view after private write", w->map[o->id - 1] + pgoff * ps,
+	      o->id, pgoff, want);
+	check("private copy", q, o->id, pgoff, ~0ULL);
+	munmap(q, ps);
+}
+
+static void worker_vmsplice(struct worker *w, struct object *o,
+			    unsigned long pgoff)
+{
+	struct iovec iov = { w->map[o->id - 1] + pgoff * ps, ps };
+	uint64_t want = expected(o, pgoff);
+	char *buf = malloc(ps);
+	int pipefd[2];
+
+	if (!buf || pipe(pipefd))
+		goto out;
+	if (vmsplice(pipefd[1], &iov, 1, 0) == ps &&
+	    read(pipefd[0], buf, ps) == ps)
+		check("vmsplice'd page", buf, o->id, pgoff, want);
+	else if (o->mode == COWDEV_MODE_PAGE)
+		mismatch("vmsplice failed", o->id, pgoff, ps, errno);
+	close(pipefd[0]);
+	close(pipefd[1]);
+out:
+	free(buf);
+}
+
+/*
+ * Move this worker's mapping of @o somewhere else.  A pfn-mode mapping that
+ * mprotect() split stays split (VM_MIXEDMAP VMAs never merge), and mremap()
+ * does not cross VMAs: it is mapped afresh instead.
+ */
+static void worker_mremap(struct worker *w, struct object *o)
+{
+	size_t len = npages * ps;
+	char *to = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *p;
+
+	if (to == MAP_FAILED)
+		return;
+	if (o->mode == COWDEV_MODE_PFN) {
+		munmap(w->map[o->id - 1], len);
+		p = mmap(to, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+			 o->fd, 0);
+	} else {
+		p = mremap(w->map[o->id - 1], len, len,
+			   MREMAP_MAYMOVE | MREMAP_FIXED, to);
+	}
+	if (p == MAP_FAILED) {
+		perror("cowtorture: mremap");
+		exit(2);
+	}
+	w->map[o->id - 1] = p;
+}
+
+static void *worker_thread(void *arg)
+{
+	struct worker *w = arg;
+	struct object *o;
+	unsigned long pgoff;
+	char *page;
+	int op;
+
+	while (!atomic_load(&stop)) {
+		o = &objs[rnd(&w->rng) % NOBJ];
+		pgoff = w->n + nworkers * (rnd(&w->rng) % (npages / nworkers));
+		page = w->map[o->id - 1] + pgoff * ps;
+		op = rnd(&w->rng) % 16;
+		switch (op) {
+		case 0 ... 5:
+			worker_write(w, o, pgoff, op % 3);
+			break;
+		case 6:
+			worker_punch(o, pgoff);
+			break;
+		case 7:
+			worker_private(w, o, pgoff, rnd(&w->rng) % 2);
+			break;
+		case 8:
+			worker_vmsplice(w, o, pgoff);
+			break;
+		case 9:
+			worker_mremap(w, o);
+			break;
+		case 10:
+			mprotect(page, ps, PROT_READ);
+			check("read-only page", page, o->id, pgoff, expected(o, pgoff));
+			mprotect(page, ps, PROT_READ | PROT_WRITE);
+			break;
+		case 11:
+			madvise(page, ps, MADV_DONTNEED);
+			break;
+		}
+		page = w->map[o->id - 1] + pgoff * ps;	/* mremap moves it */
+		check("page", page, o->id, pgoff, expected(o, pgoff));
+		atomic_fetch_add(&ops, 1);
+	}
+	return NULL;
+}
+
+struct clone {
+	int fd;
+	unsigned int src;	/* stamp id of the object cloned */
+	char *map, *image;	/* its mapping, and what it held at first */
+};
+
+/* Is @v a word page @pgoff of @o may hold in a clone made in the window? */
+static bool clone_word_ok(struct object *o, unsigned long pgoff, uint64_t v,
+			  uint64_t before, uint64_t after, bool zero_ok)
+{
+	uint64_t version = v & ((1ULL << 40) - 1);
+
+	if (!v)
+		return zero_ok;
+	return (v >> 40) == (((uint64_t)o->id << 16) | pgoff) &&
+	       version >= before && version <= after;
+}
+
+static void chaos_clone(struct clone *c, struct object *o)
+{
+	uint64_t before[256], after[256];
+	unsigned int punches[256];
+	bool zero_ok[256];
+	unsigned long p;
+	long i;
+
+	/*
+	 * A page may read as a hole if it was one, or a punch was under way,
+	 * when the clone began, or one began before it ended.
+	 */
+	for (p = 0; p < npages; p++) {
+		punches[p] = atomic_load(&o->punch_start[p]);
+		before[p] = atomic_load(&o->committed[p]);
+		zero_ok[p] = !before[p] ||
+			     atomic_load(&o->punch_end[p]) != punches[p];
+	}
+	c->fd = ioctl(o->fd, COWDEV_IOC_CLONE, 0);
+	if (c->fd < 0) {
+		mismatch("CLONE failed", o->id, 0, 0, errno);
+		return;
+	}
+	for (p = 0; p < npages; p++) {
+		after[p] = atomic_load(&o->latest[p]);
+		if (atomic_load(&o->punch_start[p]) != punches[p])
+			zero_ok[p] = true;
+	}
+	c->src = o->id;
+	c->map = mmap(NULL, npages * ps, PROT_READ, MAP_SHARED, c->fd, 0);
+	c->image = malloc(npages * ps);
+	if (c->map == MAP_FAILED || !c->image) {
+		perror("cowtorture: clone mapping");
+		exit(2);
+	}
+	memcpy(c->image, c->map, npages * ps);
+	for (p = 0; p < npages; p++) {
+		const uint64_t *w = (uint64_t *)(c->image + p * ps);
+
+		for (i = 0; i < ps / 8; i++) {
+			if (!clone_word_ok(o, p, w[i], before[p], after[p],
+					   zero_ok[p])) {
+				mismatch("clone word", o->id, p, before[p], w[i]);
+				break;
+			}
+		}
+	}
+}
+
+/* A clone is a snapshot: it never changes. */
+static void chaos_recheck(struct clone *c)
+{
+	unsigned long p;
+
+	for (p = 0; p < npages; p++)
+		if (memcmp(c->map + p * ps, c->image + p * ps, ps))
+			mismatch("clone changed", c->src, p, 0,
+				 *(uint64_t *)(c->map + p * ps));
+}
+
+static void chaos_drop(struct clone *c)
+{
+	if (c->fd < 0)
+		return;
+	chaos_recheck(c);
+	/* Last close while mapped, then the unmap frees the object. */
+	close(c->fd);
+	chaos_recheck(c);
+	munmap(c->map, npages * ps);
+	free(c->image);
+	c->fd = -1;
+}
+
+/* A forked reader: every word is zero or a stamp of its own object and page. */
+static void chaos_fork(void)
+{
+	unsigned long p;
+	long i;
+	pid_t pid = fork();
+	int status;
+
+	if (pid == 0) {
+		for (int k = 0; k < NOBJ; k++) {
+			char *m = mmap(NULL, npages * ps, PROT_READ, MAP_SHARED,
+				       objs[k].fd, 0);
+
+			if (m == MAP_FAILED)
+				_exit(2);
+			for (p = 0; p < npages; p++) {
+				const volatile uint64_t *w = (uint64_t *)(m + p * ps);
+
+				for (i = 0; i < ps / 8; i++)
+					if (w[i] && (w[i] >> 40) !=
+					    (((uint64_t)objs[k].id << 16) | p))
+						_exit(1);
+			}
+		}
+		_exit(0);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status))
+		mismatch("forked reader saw a foreign stamp", 0, 0, 0, status);
+}
+
+/* Shrink into the tail, which only this thread writes, and grow back. */
+static void chaos_tail(struct object *o, char *tail_map, uint64_t *rng)
+{
+	uint64_t full = (npages + TAIL) * ps, size;
+	unsigned long keep = rnd(rng) % TAIL, p;
+
+	for (p = 0; p < TAIL; p++)
+		fill(tail_map + p * ps, stamp(o->id, npages + p, 1));
+	size = (npages + keep) * ps;
+	if (ioctl(o->fd, COWDEV_IOC_SET_SIZE, &size) ||
+	    ioctl(o->fd, COWDEV_IOC_SET_SIZE, &full)) {
+		mismatch("SET_SIZE failed", o->id, npages, 0, errno);
+		return;
+	}
+	for (p = 0; p < TAIL; p++)
+		check("tail after shrink", tail_map + p * ps, o->id, npages + p,
+		      p < keep ? stamp(o->id, npages + p, 1) : 0);
+}
+
+static void *chaos_thread(void *arg)
+{
+	uint64_t *rng = arg;
+	struct clone clones[MAX_CLONES];
+	char *tail[NOBJ];
+	struct cowdev_writeback wb;
+	struct object *o;
+	int k, fd;
+
+	for (k = 0; k < MAX_CLONES; k++)
+		clones[k].fd = -1;
+	for (k = 0; k < NOBJ; k++)
+		tail[k] = map_shared(objs[k].fd, (npages + TAIL) * ps) + npages * ps;
+	while (!atomic_load(&stop)) {
+		o = &objs[rnd(rng) % NOBJ];
+		k = rnd(rng) % MAX_CLONES;
+		switch (rnd(rng) % 8) {
+		case 0:
+		case 1:
+			chaos_drop(&clones[k]);
+			chaos_clone(&clones[k], o);
+			break;
+		case 2:
+			wb = (struct cowdev_writeback){
+				.flags = rnd(rng) % 2 ? COWDEV_WRITEBACK_WAIT : 0,
+				.delay_us = rnd(rng) % 2000,
+			};
+			if (ioctl(o->fd, COWDEV_IOC_WRITEBACK, &wb))
+				mismatch("WRITEBACK failed", o->id, 0, 0, errno);
+			break;
+		case 3:
+			chaos_tail(o, tail[o->id - 1], rng);
+			break;
+		case 4:
+			chaos_fork();
+			break;
+		case 5:
+			/* A file closed while its object is mapped. */
+			fd = dup(o->fd);
+			if (fd >= 0)
+				close(fd);
+			break;
+		default:
+			if (clones[k].fd >= 0)
+				chaos_recheck(&clones[k]);
+		}
+		atomic_fetch_add(&ops, 1);
+	}
+	for (k = 0; k < MAX_CLONES; k++)
+		chaos_drop(&clones[k]);
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+
+	struct worker workers[MAX_WORKERS];
+	pthread_t th[MAX_WORKERS + 1];
+	uint64_t seed = time(NULL), chaos_rng;
+	unsigned int seconds = 10, i, k, p;
+	struct timespec ts = { 0 };
+	int opt;
+
+	while ((opt = getopt(argc, argv, "s:t:j:n:")) != -1) {
+		switch (opt) {
+		case 's': seed = strtoull(optarg, NULL, 0); break;
+		case 't': seconds = atoi(optarg); break;
+		case 'j': nworkers = atoi(optarg); break;
+		case 'n': npages = atoi(optarg); break;
+		default:
+			fprintf(stderr, "usage: cowtorture [-s SEED] [-t SECONDS] [-j WORKERS] [-n PAGES]\n");
+			return 2;
+		}
+	}
+	if (!seed)
+		seed = 1;
+	if (!nworkers || nworkers > MAX_WORKERS || npages < nworkers ||
+	    npages > 256) {
+		fprintf(stderr, "cowtorture: 1..%d workers, workers..256 pages\n",
+			MAX_WORKERS);
+		return 2;
+	}
+	npages -= npages % nworkers;
+	ps = sysconf(_SC_PAGESIZE);
+	printf("cowtorture: seed %llu, %u s, %u workers, %u pages\n",
+	       (unsigned long long)seed, seconds, nworkers, npages);
+	fflush(stdout);
+
+	chaos_rng = seed;
+	for (k = 0; k < NOBJ; k++) {
+		objs[k].id = k + 1;
+		objs[k].mode = rnd(&chaos_rng) % 2 ? COWDEV_MODE_PFN : COWDEV_MODE_PAGE;
+		objs[k].fd = open_object(objs[k].mode, npages + TAIL);
+		objs[k].committed = calloc(npages, sizeof(*objs[k].committed));
+		objs[k].latest = calloc(npages, sizeof(*objs[k].latest));
+		objs[k].punch_start = calloc(npages, sizeof(*objs[k].punch_start));
+		objs[k].punch_end = calloc(npages, sizeof(*objs[k].punch_end));
+		printf("cowtorture: object %u in %s mode\n", objs[k].id,
+		       objs[k].mode == COWDEV_MODE_PFN ? "pfn" : "page");
+	}
+	for (i = 0; i < nworkers; i++) {
+		workers[i] = (struct worker){ .n = i, .rng = seed * 31 + i + 1 };
+		for (k = 0; k < NOBJ; k++)
+			workers[i].map[k] = map_shared(objs[k].fd, npages * ps);
+		pthread_create(&th[i], NULL, worker_thread, &workers[i]);
+	}
+	pthread_create(&th[nworkers], NULL, chaos_thread, &chaos_rng);
+
+	ts.tv_sec = seconds;
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+	atomic_store(&stop, true);
+	for (i = 0; i <= nworkers; i++)
+		pthread_join(th[i], NULL);
+
+	/* Every page, read once more through a fresh mapping. */
+	for (k = 0; k < NOBJ; k++) {
+		char *m = map_shared(objs[k].fd, npages * ps);
+
+		for (p = 0; p < npages; p++)
+			check("final", m + p * ps, objs[k].id, p,
+			      expected(&objs[k], p));
+		munmap(m, npages * ps);
+	}
+	printf("cowtorture: seed %llu: %ld operations, %ld mismatches\n",
+	       (unsigned long long)seed, atomic_load(&ops),
+	       atomic_load(&mismatches));
+	return atomic_load(&mismatches) ? 1 : 0;
+}
