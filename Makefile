@@ -7,6 +7,7 @@
 #   make check         run the selftests in a guest kernel
 #   make check-all     build, dkms and selftests on every kernel: 6.1, 6.12,
 #                      the newest Debian ships, and a debug kernel
+#   make fuzz          cowfuzz, trinity and stress-ng against the device
 #   make bench         fault-path costs against memfd and anonymous memory
 #   make lint          checkpatch --strict, sparse (C=2) and W=1 builds
 #
@@ -18,7 +19,7 @@ KERNEL ?= 6.1
 KDIR ?=
 VM := tools/vm/run -k $(KERNEL)
 
-.PHONY: all module selftests tools demo check check-all bench lint clean
+.PHONY: all module selftests tools demo check check-all fuzz bench lint clean
 
 all: module selftests tools
 
@@ -45,6 +46,9 @@ check: all
 
 check-all:
 	@tools/check-all
+
+fuzz: all
+	@tools/fuzz -k $(KERNEL)
 
 bench:
 	@tools/bench -k $(KERNEL)

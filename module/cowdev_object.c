@@ -28,11 +28,16 @@
 #define COWDEV_FS_MAGIC 0x636f7764	/* "cowd" */
 #define COWDEV_MAX_PAGES (COWDEV_MAX_SIZE >> PAGE_SHIFT)
 /* Pages erased per unmap when an object shrinks. */
-#define COWDEV_TRUNCATE_BATCH 64
+#define COWDEV_TRUNCATE_BATCH 32
 
 static unsigned long long cowdev_default_size = 64ULL << 20;
 module_param_named(default_size, cowdev_default_size, ullong, 0644);
 MODULE_PARM_DESC(default_size, "Size in bytes of a new object (default 64 MiB)");
+
+static unsigned int cowdev_default_mode;
+module_param_named(default_mode, cowdev_default_mode, uint, 0644);
+MODULE_PARM_DESC(default_mode,
+		 "Mode of a new object: 0 page, 1 pfn (default 0); for tools that cannot SET_MODE");
 
 static unsigned int cowdev_fill_delay_us;
 module_param_named(fill_delay_us, cowdev_fill_delay_us, uint, 0644);
@@ -75,7 +80,8 @@ struct cowdev_object *cowdev_object_create(void)
 	mutex_init(&obj->lock);
 	spin_lock_init(&obj->mode_lock);
 	obj->nr_pages = DIV_ROUND_UP_ULL(size, PAGE_SIZE);
-	obj->mode = COWDEV_MODE_PAGE;
+	obj->mode = READ_ONCE(cowdev_default_mode) == COWDEV_MODE_PFN ?
+		    COWDEV_MODE_PFN : COWDEV_MODE_PAGE;
 
 	ret = percpu_init_rwsem(&obj->clone_sem);
 	if (ret)

@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cowfuzz: every cowdev ioctl with random, boundary and hostile arguments,
+ * interleaved with the mm system calls, on objects in both modes.
+ *
+ *   cowfuzz [-s SEED] [-n CALLS]
+ *
+ * Arguments: NULL, small, unaligned, kernel and unmapped pointers, structs
+ * placed inside the objects' own mappings (shared, private, pfn-mode,
+ * punched, past the end: faulting on the argument itself), every reserved
+ * field and flag bit, huge and unaligned sizes, random command numbers.
+ * Every call must succeed or fail with an errno the ABI names; any other
+ * answer is counted and printed.  The kernel's side (no WARN, oops, leak
+ * or splat) is the guest runner's to check.  Ends with "cowfuzz: seed S:
+ * N ioctls, M mm calls, K unexpected"; exits 1 if K is not 0.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "uapi/cowdev.h"
+
+#define NOBJ 4
+#define MAP_PAGES 8
+
+static long ps;
+static uint64_t rng;
+static long unexpected;
+
+static uint64_t rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+struct object {
+	int fd;
+	char *shared, *private;
+};
+
+static struct object objs[NOBJ];
+static sigjmp_buf fault_jmp;
+
+static void on_fault(int sig)
+{
+	siglongjmp(fault_jmp, sig);
+}
+
+/* A value worth trying as a size, offset or length. */
+static uint64_t boundary(void)
+{
+	static const uint64_t v[] = {
+		0, 1, 4095, 4096, 4097, 8192, 1ULL << 20, 64ULL << 20,
+		COWDEV_MAX_SIZE - 4096, COWDEV_MAX_SIZE, COWDEV_MAX_SIZE + 1,
+		COWDEV_MAX_SIZE + 4096, 1ULL << 63, ~0ULL, ~0ULL - 4095,
+	};
+
+	return rnd() % 3 ? v[rnd() % (sizeof(v) / sizeof(v[0]))] : rnd();
+}
+
+/* Where to put an ioctl's argument: somewhere good, bad or tricky. */
+static void *arg_place(void *good, size_t len)
+{
+	struct object *o = &objs[rnd() % NOBJ];
+
+	switch (rnd() % 12) {
+	case 0:
+		return NULL;
+	case 1:
+		return (void *)(uintptr_t)(rnd() % 4096);
+	case 2:
+		return (void *)0xffffffff81000000UL;	/* kernel text */
+	case 3:
+		return (char *)good + 1;		/* unaligned */
+	case 4:
+		return (void *)(uintptr_t)rnd();
+	case 5:		/* in the object's own shared mapping */
+		return o->shared + (rnd() % MAP_PAGES) * ps + ps - len * (rnd() % 2);
+	case 6:		/* in a private mapping of it */
+		return o->private + (rnd() % MAP_PAGES) * ps;
+	default:
+		return good;
+	}
+}
+
+static void expect(long ret, const char *what)
+{
+	static const int known[] = {
+		EINVAL, EFAULT, ENOTTY, EBADF, EBUSY, EMFILE, ENOMEM, ENOSPC,
+		EINTR,
+	};
+	unsigned int i;
+
+	if (ret >= 0)
+		return;
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (errno == known[i])
+			return;
+	unexpected++;
+	fprintf(stderr, "cowfuzz: %s: unexpected errno %d (%s)\n", what, errno,
+		strerror(errno));
+}
+
+static void fuzz_ioctl(void)
+{
+	struct object *o = &objs[rnd() % NOBJ];
+	struct cowdev_writeback wb;
+	struct cowdev_range range;
+	struct cowdev_info info;
+	unsigned int cmd;
+	uint64_t size;
+	long ret;
+	void *a;
+
+	switch (rnd() % 8) {
+	case 0:
+		size = rnd() % 2 ? (rnd() % 64) * ps : boundary();
+		a = arg_place(&size, sizeof(size));
+		ret = ioctl(o->fd, COWDEV_IOC_SET_SIZE, a);
+		expect(ret, "SET_SIZE");
+		break;
+	case 1:
+		memset(&info, 0, sizeof(info));
+		if (rnd() % 4 == 0)
+			info.flags = rnd();
+		if (rnd() % 4 == 0)
+			info.reserved[rnd() % 17] = rnd();
+		a = arg_place(&info, sizeof(info));
+		ret = ioctl(o->fd, COWDEV_IOC_GET_INFO, a);
+		expect(ret, "GET_INFO");
+		break;
+	case 2:
+		ret = ioctl(o->fd, COWDEV_IOC_CLONE, rnd() % 4 ? 0 : rnd());
+		expect(ret, "CLONE");
+		if (ret >= 0)
+			close(ret);
+		break;
+	case 3:
+		ret = ioctl(o->fd, COWDEV_IOC_SET_MODE, rnd() % 4 ? rnd() % 2 : rnd());
+		expect(ret, "SET_MODE");
+		break;
+	case 4:
+		memset(&wb, 0, sizeof(wb));
+		wb.flags = rnd() % 4 ? rnd() % 2 : rnd();
+		/* Valid delays stay short: a 10 s writeback would stall us. */
+		wb.delay_us = rnd() % 4 ? rnd() % 1000 : boundary() | 1ULL << 40;
+		if (rnd() % 4 == 0)
+			wb.reserved[rnd() % 5] = rnd();
+		a = arg_place(&wb, sizeof(wb));
+		ret = ioctl(o->fd, COWDEV_IOC_WRITEBACK, a);
+		expect(ret, "WRITEBACK");
+		break;
+	case 5:
+		range.offset = rnd() % 2 ? (rnd() % 64) * ps : boundary();
+		range.len = rnd() % 2 ? (rnd() % 8 + 1) * ps : boundary();
+		a = arg_place(&range, sizeof(range));
+		ret = ioctl(o->fd, COWDEV_IOC_PUNCH_HOLE, a);
+		expect(ret, "PUNCH_HOLE");
+		break;
+	default:
+		/* Any command number, our magic or not, any size and direction. */
+		cmd = rnd() % 2 ? (uint32_t)rnd() :
+			_IOC(rnd() % 4, COWDEV_IOC_MAGIC, rnd() % 16, rnd() % 512);
+		a = arg_place(&info, sizeof(info));
+		ret = ioctl(o->fd, cmd, a);
+		expect(ret, "random command");
+		if (cmd == COWDEV_IOC_CLONE && ret >= 0)
+			close(ret);
+	}
+}
+
+/* The mm calls the ioctls interleave with. */
+static void fuzz_mm(void)
+{
+	struct object *o = &objs[rnd() % NOBJ];
+	size_t off = (rnd() % MAP_PAGES) * ps;
+	int prot;
+
+	switch (rnd() % 6) {
+	case 0:
+		prot = rnd() % 2 ? PROT_READ : PROT_READ | PROT_WRITE;
+		mprotect(o->shared + off, ps, prot);
+		break;
+	case 1:
+		madvise(o->shared + off, ps, rnd() % 2 ? MADV_DONTNEED : MADV_WILLNEED);
+		break;
+	case 2:
+		munmap(o->private, MAP_PAGES * ps);
+		o->private = mmap(NULL, MAP_PAGES * ps, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE, o->fd, 0);
+		if (o->private == MAP_FAILED)
+			o->private = NULL;
+		break;
+	default:
+		/* Touch a page: it may be past the end (SIGBUS) or read-only. */
+		if (!sigsetjmp(fault_jmp, 1)) {
+			char *p = (rnd() % 2 ? o->shared : o->private);
+
+			if (p) {
+				if (rnd() % 2)
+					p[off] = (char)rnd();
+				else
+					(void)*(volatile char *)(p + off);
+			}
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct sigaction sa = { .sa_handler = on_fault, .sa_flags = SA_NODEFER };
+	unsigned long n = 100000, i, mm = 0;
+	uint64_t seed = time(NULL);
+	int opt, k;
+
+	while ((opt = getopt(argc, argv, "s:n:")) != -1) {
+		if (opt == 's')
+			seed = strtoull(optarg, NULL, 0);
+		else if (opt == 'n')
+			n = strtoul(optarg, NULL, 0);
+		else
+			return 2;
+	}
+	rng = seed ? seed : 1;
+	ps = sysconf(_SC_PAGESIZE);
+	printf("cowfuzz: seed %llu, %lu ioctls\n", (unsigned long long)seed, n);
+	fflush(stdout);
+	sigaction(SIGBUS, &sa, NULL);
+	sigaction(SIGSEGV, &sa, NULL);
+
+	for (k = 0; k < NOBJ; k++) {
+		objs[k].fd = open("/dev/cowdev", O_RDWR | O_CLOEXEC);
+		if (objs[k].fd < 0) {
+			perror("cowfuzz: /dev/cowdev");
+			return 2;
+		}
+		ioctl(objs[k].fd, COWDEV_IOC_SET_MODE, k % 2);
+		objs[k].shared = mmap(NULL, MAP_PAGES * ps, PROT_READ | PROT_WRITE,
+				      MAP_SHARED, objs[k].fd, 0);
+		objs[k].private = mmap(NULL, MAP_PAGES * ps, PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE, objs[k].fd, 0);
+		if (objs[k].shared == MAP_FAILED || objs[k].private == MAP_FAILED) {
+			perror("cowfuzz: mmap");
+			return 2;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		fuzz_ioctl();
+		if (rnd() % 2) {
+			fuzz_mm();
+			mm++;
+		}
+	}
+	printf("cowfuzz: seed %llu: %lu ioctls, %lu mm calls, %ld unexpected\n",
+	       (unsigned long long)seed, n, mm, unexpected);
+	return unexpected ? 1 : 0;
+}
