@@ -12,6 +12,7 @@
 
 #include <linux/mm.h>
 #include <linux/shrinker.h>
+#include <asm/tlbflush.h>
 
 /*
  * Differences that need no shim here, and why:
@@ -80,6 +81,22 @@ static inline pte_t cowdev_pte_mkwrite(pte_t pte)
 	return pte_mkwrite(pte);
 #else
 	return pte_mkwrite_novma(pte);
+#endif
+}
+
+/*
+ * After cowdev makes a present PTE writable itself (cowdev_vm.c), the way
+ * ptep_set_access_flags() does: x86 needs no flush (a page fault drops the
+ * faulting TLB entry, so a stale read-only one costs one spurious fault);
+ * arm64 and others invalidate the stale entry, as their
+ * ptep_set_access_flags() does.  Not an interface change but an
+ * architecture one, and kept here with the other differences.
+ */
+static inline void cowdev_flush_upgraded_pte(struct vm_area_struct *vma,
+					     unsigned long addr)
+{
+#ifndef CONFIG_X86
+	flush_tlb_page(vma, addr);
 #endif
 }
 

@@ -21,10 +21,11 @@
  * their arguments before taking the former, and ->mmap takes only
  * mode_lock, so an ioctl sleeping on a page or a writeback never holds up
  * an mmap().
- * A fault takes no lock wider than the one page it serves: the page index
- * is read under RCU, the page lock serialises a fault against truncation
- * and against a copy replacing the page, clone_sem is a per-CPU read lock
- * and counters are per-CPU.
+ * A fault shares no lock with faults on other pages but the per-CPU read
+ * side of clone_sem (and i_mmap_rwsem when it copies a mapped page): the
+ * page index is read under RCU, the page lock serialises a fault against
+ * truncation and against a copy replacing the page, and counters are
+ * per-CPU.
  */
 #ifndef _COWDEV_H
 #define _COWDEV_H
@@ -175,9 +176,9 @@ void cowdev_object_replace_page(struct cowdev_object *obj, pgoff_t pgoff,
 struct page *cowdev_object_find_get(struct cowdev_object *obj,
 				    unsigned long *index, unsigned long max);
 struct page *cowdev_object_grab_page(struct cowdev_object *obj, pgoff_t pgoff,
-				     struct vm_fault *vmf);
+				     struct cowdev_fault *cf);
 struct page *cowdev_object_find_lock_page(struct cowdev_object *obj,
-					  pgoff_t pgoff, struct vm_fault *vmf);
+					  pgoff_t pgoff, struct cowdev_fault *cf);
 bool cowdev_object_page_valid(struct cowdev_object *obj, pgoff_t pgoff,
 			      struct page *page);
 unsigned long cowdev_object_resident(struct cowdev_object *obj);

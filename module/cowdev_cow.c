@@ -19,15 +19,18 @@
  *
  * (n) is page_private(): how many objects index the page; they share one
  * page reference, the pool's, which goes back with the last of them.  The
- * count changes only under the page lock, so two objects writing the same shared page are
- * serialised on it: the first copies, the second finds itself alone and
+ * count changes only under the page lock, so two objects writing the same
+ * shared page are serialised on it: the first copies, the second finds itself alone and
  * reuses.  Never do two objects write one page.
  *
  * Pins decide too, as they do at fork (copy_present_page()): CLONE gives
  * the clone its own copy of any page someone outside the object holds (a
  * GUP pin or reference: O_DIRECT, process_vm_writev, /proc/PID/mem,
  * vmsplice), so the holder keeps writing to, or reading, the page its
- * owner goes on using.
+ * owner goes on using.  A reference taken after the clone on a shared page
+ * is not seen: the owner's next write copies, and the holder keeps the
+ * clone's page (the core unshares anonymous pages for R/O pins with
+ * FAULT_FLAG_UNSHARE; file pages get no such call).
  */
 #include <linux/highmem.h>
 #include <linux/mm.h>
@@ -139,7 +142,8 @@ static struct page *cowdev_cow_copy(struct cowdev_object *obj, pgoff_t pgoff,
 	 * With @page locked no new PTE can appear, so an unmapped page needs
 	 * no zap; pfn-mode PTEs are not counted in the mapcount, though.
 	 */
-	if (obj->mode == COWDEV_MODE_PFN || folio_mapped(page_folio(page)))
+	if (READ_ONCE(obj->mode) == COWDEV_MODE_PFN ||
+	    folio_mapped(page_folio(page)))
 		unmap_mapping_pages(obj->inode->i_mapping, pgoff, 1, false);
 	cowdev_count(obj, COWDEV_STAT_COPY);
 	trace_cowdev_copy(obj->id, pgoff);
@@ -225,7 +229,7 @@ vm_fault_t cowdev_cow_write(struct cowdev_object *obj, pgoff_t pgoff,
  */
 static bool cowdev_cow_page_held(struct page *page)
 {
-	/* One reference for every object indexing it, and the caller's. */
+	/* The pool's, which the objects indexing it share, and the caller's. */
 	int expected = 2 + cowdev_mapcount(page);
 
 	if (folio_test_writeback(page_folio(page)))
@@ -253,8 +257,11 @@ static int cowdev_cow_clone_page(struct cowdev_object *src,
 		unmap_mapping_pages(src->inode->i_mapping, index, 1, false);
 	if (!cowdev_cow_page_held(page)) {
 		ret = cowdev_object_add_page(dst, index, page);
-		if (!ret)
+		if (!ret) {
 			set_page_private(page, cowdev_sharers(page) + 1);
+			/* A mark whose refault never came is no sharer's. */
+			cowdev_test_clear_copied(page);
+		}
 		return ret;
 	}
 
@@ -280,7 +287,8 @@ static int cowdev_cow_clone_page(struct cowdev_object *src,
  * write to a shared page without faulting.  Writes through PTEs that were
  * writable before land before the clone, in both objects alike.
  *
- * Return: the new object, or an ERR_PTR.
+ * Return: the new object, or an ERR_PTR: -ENOMEM, -ENOSPC (no pool page
+ * for a copy), -EINTR (a fatal signal while waiting for another ioctl).
  */
 struct cowdev_object *cowdev_cow_clone(struct cowdev_object *src)
 {
@@ -292,7 +300,10 @@ struct cowdev_object *cowdev_cow_clone(struct cowdev_object *src)
 	if (IS_ERR(dst))
 		return dst;
 
-	mutex_lock(&src->lock);
+	if (mutex_lock_killable(&src->lock)) {
+		cowdev_object_destroy(dst);
+		return ERR_PTR(-EINTR);
+	}
 	dst->nr_pages = src->nr_pages;
 	dst->mode = READ_ONCE(src->mode);
 	percpu_down_write(&src->clone_sem);

@@ -27,8 +27,6 @@
 
 #define COWDEV_FS_MAGIC 0x636f7764	/* "cowd" */
 #define COWDEV_MAX_PAGES (COWDEV_MAX_SIZE >> PAGE_SHIFT)
-/* Pages erased per unmap when an object shrinks. */
-#define COWDEV_TRUNCATE_BATCH 32
 
 static unsigned long long cowdev_default_size = 64ULL << 20;
 module_param_named(default_size, cowdev_default_size, ullong, 0644);
@@ -280,7 +278,7 @@ int cowdev_object_add_page(struct cowdev_object *obj, pgoff_t pgoff,
  * cowdev_object_find_lock_page() - find the page at @pgoff and lock it
  * @obj: the object
  * @pgoff: page offset in the object
- * @vmf: the fault that wants the page, or NULL outside a fault
+ * @cf: the fault that wants the page, or NULL outside a fault
  *
  * This is pfn_mkwrite's whole lookup, so the uncontended case walks the
  * index once: the lock is tried under RCU, and the walk that found the
@@ -289,14 +287,16 @@ int cowdev_object_add_page(struct cowdev_object *obj, pgoff_t pgoff,
  *
  * Return: the page, locked, still indexed at @pgoff, with a reference for
  * the caller; NULL if the object has no page there or @pgoff is past its
- * end; ERR_PTR(-EAGAIN) when the fault must return VM_FAULT_RETRY.
+ * end; ERR_PTR(-EAGAIN) or ERR_PTR(-EINTR) when the fault must return
+ * VM_FAULT_RETRY (see cowdev_lock_page()).
  */
 struct page *cowdev_object_find_lock_page(struct cowdev_object *obj,
-					  pgoff_t pgoff, struct vm_fault *vmf)
+					  pgoff_t pgoff, struct cowdev_fault *cf)
 {
 	XA_STATE(xas, &obj->pages, pgoff);
 	struct page *page;
 	bool valid;
+	int ret;
 
 	for (;;) {
 		if (pgoff >= READ_ONCE(obj->nr_pages))
@@ -310,9 +310,10 @@ struct page *cowdev_object_find_lock_page(struct cowdev_object *obj,
 			rcu_read_unlock();
 			if (!page)
 				return NULL;
-			if (cowdev_lock_page(obj, pgoff, page, vmf)) {
+			ret = cowdev_lock_page(obj, pgoff, page, cf);
+			if (ret) {
 				put_page(page);
-				return ERR_PTR(-EAGAIN);
+				return ERR_PTR(ret);
 			}
 			valid = cowdev_object_page_valid(obj, pgoff, page);
 		}
@@ -328,15 +329,15 @@ struct page *cowdev_object_find_lock_page(struct cowdev_object *obj,
  * cowdev_object_grab_page() - find or create the page at @pgoff, locked
  * @obj: the object
  * @pgoff: page offset in the object
- * @vmf: the fault that wants the page, or NULL outside a fault
+ * @cf: the fault that wants the page, or NULL outside a fault
  *
  * Return: the page, locked, indexed at @pgoff, with a reference for the
  * caller; ERR_PTR(-EINVAL) past the end of the object; ERR_PTR(-ENOSPC)
- * when the pool is at its limit; ERR_PTR(-ENOMEM); ERR_PTR(-EAGAIN) when
- * the fault must return VM_FAULT_RETRY.
+ * when the pool is at its limit; ERR_PTR(-ENOMEM); ERR_PTR(-EAGAIN) or
+ * ERR_PTR(-EINTR) when the fault must return VM_FAULT_RETRY.
  */
 struct page *cowdev_object_grab_page(struct cowdev_object *obj, pgoff_t pgoff,
-				     struct vm_fault *vmf)
+				     struct cowdev_fault *cf)
 {
 	struct page *page;
 	int ret;
@@ -344,7 +345,7 @@ struct page *cowdev_object_grab_page(struct cowdev_object *obj, pgoff_t pgoff,
 	for (;;) {
 		if (pgoff >= READ_ONCE(obj->nr_pages))
 			return ERR_PTR(-EINVAL);
-		page = cowdev_object_find_lock_page(obj, pgoff, vmf);
+		page = cowdev_object_find_lock_page(obj, pgoff, cf);
 		if (page)
 			return page;
 
@@ -411,56 +412,44 @@ static bool cowdev_object_erase(struct cowdev_object *obj, pgoff_t pgoff,
 }
 
 /*
- * Free the pages in [@start, @end).  Each page is found with a reference,
- * then erased under its lock after any writeback of it has ended, so a
- * fault either mapped it before (and the unmap below removes that PTE) or
- * finds it gone; a page goes back to the pool only after its PTEs are gone.
- * Private copies made in the range go too only if @even_cows: shrinking
- * drops them, punching a hole keeps them, as truncate_pagecache() and
- * truncate_pagecache_range() do.
+ * Free the pages in [@start, @end), as truncate_pagecache() does: unmap the
+ * range, then take each page with a reference, lock it once no writeback
+ * runs on it, unmap it again if a fault mapped it since, and erase it; with
+ * the page locked and erased no fault can map it any more, so it goes back
+ * to the pool with no PTE left.  Private copies made in the range go too
+ * only if @even_cows: shrinking drops them, punching a hole keeps them, as
+ * truncate_pagecache() and truncate_pagecache_range() do.
  */
 static void cowdev_object_truncate(struct cowdev_object *obj, pgoff_t start,
 				   pgoff_t end, bool even_cows)
 {
 	struct address_space *mapping = obj->inode->i_mapping;
-	struct page *batch[COWDEV_TRUNCATE_BATCH];
-	pgoff_t offsets[COWDEV_TRUNCATE_BATCH];
 	unsigned long index = start;
 	struct page *page;
-	int nr, i;
+	bool erased;
 
 	lockdep_assert_held(&obj->lock);
-	do {
-		nr = 0;
-		while (nr < COWDEV_TRUNCATE_BATCH &&
-		       (page = cowdev_object_find_get(obj, &index, end - 1))) {
-			cowdev_lock_page(obj, index, page, NULL);
-			cowdev_wait_writeback(obj, index, page, NULL);
-			if (cowdev_object_erase(obj, index, page)) {
-				/* The lookup's reference holds it until unmapped. */
-				batch[nr] = page;
-				offsets[nr++] = index;
-				cowdev_unlock_page(obj, index, page);
-			} else {
-				cowdev_unlock_page(obj, index, page);
-				put_page(page);
-			}
-			index++;
-		}
-		if (nr)
-			unmap_mapping_pages(mapping, offsets[0],
-					    offsets[nr - 1] - offsets[0] + 1,
-					    even_cows);
-		for (i = 0; i < nr; i++) {
-			put_page(batch[i]);
-			cowdev_cow_put_page(obj, offsets[i], batch[i]);
-		}
+	unmap_mapping_pages(mapping, start, end - start, even_cows);
+	while ((page = cowdev_object_find_get(obj, &index, end - 1))) {
+		cowdev_lock_page_stable(obj, index, page);
+		/* pfn-mode PTEs are not in the mapcount. */
+		if (READ_ONCE(obj->mode) == COWDEV_MODE_PFN ||
+		    folio_mapped(page_folio(page)))
+			unmap_mapping_pages(mapping, index, 1, even_cows);
+		erased = cowdev_object_erase(obj, index, page);
+		cowdev_unlock_page(obj, index, page);
+		put_page(page);
+		/*
+		 * Not erased: a write fault's copy replaced the page while we
+		 * waited for its lock.  The copy is at the same offset, and
+		 * is the one to truncate.
+		 */
+		if (!erased)
+			continue;
+		cowdev_cow_put_page(obj, index, page);
+		index++;
 		cond_resched();
-	} while (nr == COWDEV_TRUNCATE_BATCH);
-
-	/* Private copies over offsets that had no page. */
-	if (even_cows)
-		unmap_mapping_pages(mapping, start, end - start, true);
+	}
 }
 
 /**
@@ -470,7 +459,8 @@ static void cowdev_object_truncate(struct cowdev_object *obj, pgoff_t start,
  *
  * Shrinking unmaps and frees the pages past the new end.
  *
- * Return: 0, or -EINVAL if @size exceeds %COWDEV_MAX_SIZE.
+ * Return: 0, -EINVAL if @size exceeds %COWDEV_MAX_SIZE, or -EINTR if a
+ * fatal signal came while it waited for another ioctl.
  */
 int cowdev_object_set_size(struct cowdev_object *obj, u64 size)
 {
@@ -480,7 +470,8 @@ int cowdev_object_set_size(struct cowdev_object *obj, u64 size)
 		return -EINVAL;
 	nr_pages = DIV_ROUND_UP_ULL(size, PAGE_SIZE);
 
-	mutex_lock(&obj->lock);
+	if (mutex_lock_killable(&obj->lock))
+		return -EINTR;
 	xa_lock(&obj->pages);
 	old = obj->nr_pages;
 	WRITE_ONCE(obj->nr_pages, nr_pages);
@@ -499,8 +490,9 @@ int cowdev_object_set_size(struct cowdev_object *obj, u64 size)
  *
  * The part of the range past the end of the object is ignored.
  *
- * Return: 0, or -EINVAL for an unaligned or empty range or one that ends
- * past %COWDEV_MAX_SIZE.
+ * Return: 0, -EINVAL for an unaligned or empty range or one that ends past
+ * %COWDEV_MAX_SIZE, or -EINTR if a fatal signal came while it waited for
+ * another ioctl.
  */
 int cowdev_object_punch_hole(struct cowdev_object *obj, u64 offset, u64 len)
 {
@@ -512,7 +504,8 @@ int cowdev_object_punch_hole(struct cowdev_object *obj, u64 offset, u64 len)
 	start = offset >> PAGE_SHIFT;
 	end = (offset + len) >> PAGE_SHIFT;
 
-	mutex_lock(&obj->lock);
+	if (mutex_lock_killable(&obj->lock))
+		return -EINTR;
 	end = min(end, obj->nr_pages);
 	if (start < end)
 		cowdev_object_truncate(obj, start, end, false);
@@ -538,7 +531,7 @@ int cowdev_object_set_mode(struct cowdev_object *obj, u64 mode)
 	if (obj->mapped)
 		ret = -EBUSY;
 	else
-		obj->mode = mode;
+		WRITE_ONCE(obj->mode, mode);
 	spin_unlock(&obj->mode_lock);
 	return ret;
 }

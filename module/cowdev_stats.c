@@ -141,7 +141,8 @@ static int cowdev_object_stats_show(struct seq_file *m, void *unused)
 
 	seq_printf(m, "id %u\n", obj->id);
 	seq_printf(m, "size %llu\n", (u64)READ_ONCE(obj->nr_pages) << PAGE_SHIFT);
-	seq_printf(m, "mode %s\n", obj->mode == COWDEV_MODE_PFN ? "pfn" : "page");
+	seq_printf(m, "mode %s\n",
+		   READ_ONCE(obj->mode) == COWDEV_MODE_PFN ? "pfn" : "page");
 	seq_printf(m, "resident_pages %lu\n", cowdev_object_resident(obj));
 	cowdev_stats_show_counters(m, obj->stats);
 	return 0;
@@ -159,7 +160,7 @@ void cowdev_stats_fill_info(struct cowdev_object *obj, struct cowdev_info *info)
 
 	info->id = obj->id;
 	info->size = (u64)READ_ONCE(obj->nr_pages) << PAGE_SHIFT;
-	info->mode = obj->mode;
+	info->mode = READ_ONCE(obj->mode);
 	info->resident_pages = cowdev_object_resident(obj);
 	info->faults = cowdev_stats_sum(s, COWDEV_STAT_FAULTS);
 	info->read_faults = cowdev_stats_sum(s, COWDEV_STAT_READ_FAULTS);

@@ -35,7 +35,7 @@
  * cowdev_fault_error() - the fault result for a failure to get a page
  * @obj: the object faulting
  * @err: -EINVAL (past the end), -ENOSPC (pool limit), -ENOMEM, or -EAGAIN
- *	(the fault must be retried: see cowdev_lock_page())
+ *	or -EINTR (the fault must be retried: see cowdev_lock_page())
  *
  * Return: VM_FAULT_SIGBUS, VM_FAULT_OOM when the system is out of memory,
  * or VM_FAULT_RETRY.
@@ -46,6 +46,7 @@ vm_fault_t cowdev_fault_error(struct cowdev_object *obj, int err)
 	case -EINVAL:		/* past the end of the object */
 		return VM_FAULT_SIGBUS;
 	case -EAGAIN:
+	case -EINTR:
 		return VM_FAULT_RETRY;
 	case -ENOSPC:		/* pool limit */
 		cowdev_count(obj, COWDEV_STAT_ALLOC_FAIL);
@@ -71,36 +72,41 @@ static void cowdev_count_fault(struct cowdev_object *obj, struct vm_fault *vmf)
  * A first-touch write to a shared mapping: the page is decided on here
  * (reuse or copy, see cowdev_cow_unshare()), and made stable for the write
  * by waiting out any writeback, the one long wait of a write fault: the
- * mkwrites leave it to this function because they cannot retry.
+ * mkwrites leave it to ->fault, which can retry.
  */
 static struct page *cowdev_fault_shared_write(struct cowdev_object *obj,
-					      struct vm_fault *vmf)
+					      struct cowdev_fault *cf)
 {
+	pgoff_t pgoff = cf->vmf->pgoff;
 	struct page *page;
+	int ret;
 
 	percpu_down_read(&obj->clone_sem);
-	page = cowdev_object_grab_page(obj, vmf->pgoff, vmf);
+	page = cowdev_object_grab_page(obj, pgoff, cf);
 	if (!IS_ERR(page))
-		page = cowdev_cow_unshare(obj, vmf->pgoff, page);
+		page = cowdev_cow_unshare(obj, pgoff, page);
 	percpu_up_read(&obj->clone_sem);
-	if (!IS_ERR(page) &&
-	    cowdev_wait_writeback(obj, vmf->pgoff, page, vmf)) {
+	if (IS_ERR(page))
+		return page;
+	ret = cowdev_wait_writeback(obj, pgoff, page, cf);
+	if (ret) {
 		put_page(page);		/* unlocked by the wait */
-		return ERR_PTR(-EAGAIN);
+		return ERR_PTR(ret);
 	}
 	return page;
 }
 
 static vm_fault_t cowdev_do_fault(struct cowdev_object *obj,
-				  struct vm_fault *vmf)
+				  struct cowdev_fault *cf)
 {
+	struct vm_fault *vmf = cf->vmf;
 	struct page *page;
 	vm_fault_t ret;
 
 	if ((vmf->flags & FAULT_FLAG_WRITE) && (vmf->vma->vm_flags & VM_SHARED))
-		page = cowdev_fault_shared_write(obj, vmf);
+		page = cowdev_fault_shared_write(obj, cf);
 	else
-		page = cowdev_object_grab_page(obj, vmf->pgoff, vmf);
+		page = cowdev_object_grab_page(obj, vmf->pgoff, cf);
 	if (IS_ERR(page))
 		return cowdev_fault_error(obj, PTR_ERR(page));
 
@@ -118,16 +124,21 @@ static vm_fault_t cowdev_do_fault(struct cowdev_object *obj,
 	return ret;
 }
 
+/*
+ * Every call is counted, a retried fault's too, as /proc/vmstat's pgfault
+ * counts every attempt.
+ */
 static vm_fault_t cowdev_fault(struct vm_fault *vmf)
 {
 	struct cowdev_object *obj = vmf->vma->vm_private_data;
+	struct cowdev_fault cf = { .vmf = vmf };
 	vm_fault_t ret;
 
 	cowdev_count_fault(obj, vmf);
-	ret = cowdev_do_fault(obj, vmf);
+	ret = cowdev_do_fault(obj, &cf);
 	trace_cowdev_fault(obj->id, vmf->pgoff, vmf->flags, obj->mode,
 			   (__force unsigned int)ret);
-	return ret;
+	return cowdev_fault_finish(obj, &cf, ret);
 }
 
 /*
@@ -166,11 +177,15 @@ static vm_fault_t cowdev_page_mkwrite(struct vm_fault *vmf)
 }
 
 struct cowdev_pte_upgrade {
-	struct mm_struct *mm;
+	struct vm_area_struct *vma;
 	unsigned long pfn;
 };
 
-/* apply_to_page_range() callback, under the page table lock. */
+/*
+ * apply_to_page_range() callback, under the page table lock: what
+ * wp_page_reuse() does with ptep_set_access_flags(), which modules cannot
+ * call.  See cowdev_flush_upgraded_pte() for the TLB.
+ */
 static int cowdev_pte_upgrade(pte_t *ptep, unsigned long addr, void *data)
 {
 	struct cowdev_pte_upgrade *up = data;
@@ -178,12 +193,9 @@ static int cowdev_pte_upgrade(pte_t *ptep, unsigned long addr, void *data)
 
 	if (pte_present(pte) && pte_pfn(pte) == up->pfn && !pte_write(pte)) {
 		pte = pte_mkdirty(pte_mkyoung(cowdev_pte_mkwrite(pte)));
-		/*
-		 * Only permissions grow: no TLB flush is needed, a stale
-		 * read-only entry takes a spurious fault, as after
-		 * wp_page_reuse().
-		 */
-		set_pte_at(up->mm, addr, ptep, pte);
+		set_pte_at(up->vma->vm_mm, addr, ptep, pte);
+		cowdev_flush_upgraded_pte(up->vma, addr);
+		update_mmu_cache(up->vma, addr, ptep);
 	}
 	return 0;
 }
@@ -202,26 +214,33 @@ static int cowdev_pte_upgrade(pte_t *ptep, unsigned long addr, void *data)
 static void cowdev_pfn_make_writable(struct vm_fault *vmf, struct page *page)
 {
 	struct cowdev_pte_upgrade up = {
-		.mm = vmf->vma->vm_mm,
+		.vma = vmf->vma,
 		.pfn = page_to_pfn(page),
 	};
 
+	/*
+	 * The PTE table is there: the fault came through it, and it cannot
+	 * be freed under the fault's lock.  Should the walk fail anyway, the
+	 * PTE stays read-only and the write faults again.
+	 */
 	apply_to_page_range(vmf->vma->vm_mm, vmf->address & PAGE_MASK,
 			    PAGE_SIZE, cowdev_pte_upgrade, &up);
 }
 
+/* wp_pfn_shared() calls this with the fault's own flags: it may retry. */
 static vm_fault_t cowdev_pfn_mkwrite(struct vm_fault *vmf)
 {
 	struct cowdev_object *obj = vmf->vma->vm_private_data;
+	struct cowdev_fault cf = { .vmf = vmf };
 	vm_fault_t ret = VM_FAULT_NOPAGE;
 	struct page *page;
 
 	cowdev_count(obj, COWDEV_STAT_PFN_MKWRITE);
 	trace_cowdev_mkwrite(obj->id, vmf->pgoff, COWDEV_MODE_PFN);
 	percpu_down_read(&obj->clone_sem);
-	page = cowdev_object_find_lock_page(obj, vmf->pgoff, vmf);
+	page = cowdev_object_find_lock_page(obj, vmf->pgoff, &cf);
 	if (IS_ERR(page)) {
-		/* The fault's lock is gone: NOPAGE keeps the core off the PTE. */
+		/* NOPAGE keeps wp_pfn_shared() off the PTE. */
 		ret = VM_FAULT_RETRY | VM_FAULT_NOPAGE;
 	} else if (page) {
 		ret = cowdev_cow_write(obj, vmf->pgoff, page);
@@ -235,7 +254,7 @@ static vm_fault_t cowdev_pfn_mkwrite(struct vm_fault *vmf)
 		put_page(page);
 	}
 	percpu_up_read(&obj->clone_sem);
-	return ret;
+	return cowdev_fault_finish(obj, &cf, ret);
 }
 
 /*

@@ -10,12 +10,15 @@
  * and traced (cowdev_wait_start, cowdev_wait_end, cowdev_wake).
  *
  * A fault waits the way filemap_fault() does (__folio_lock_or_retry()):
- * when the core allows a retry it drops the fault's lock (mmap_lock or the
- * per-VMA lock), sleeps killably until the bit is clear and has the fault
- * retried with VM_FAULT_RETRY, so that a page held for a long fill or
+ * when the core allows a retry, the wait is put off until the handler has
+ * let go of everything it holds (cowdev_fault_finish()); then the fault's
+ * lock (mmap_lock or the per-VMA lock) is dropped, the file pinned so the
+ * object outlives the wait, and the fault sleeps killably until the bit is
+ * clear and returns VM_FAULT_RETRY.  A page held for a long fill or
  * writeback blocks neither the rest of the address space nor a kill.
- * Everyone else (ioctls, truncation) waits as the page cache's own
- * truncation does, uninterruptibly.
+ * A fault that may not retry waits in place, killably if it may; ioctls
+ * wait uninterruptibly, as the page cache's truncation does, but never
+ * while holding a page lock for a writeback (cowdev_lock_page_stable()).
  */
 #include <linux/file.h>
 #include <linux/ktime.h>
@@ -86,45 +89,14 @@ static int cowdev_wait_slow(struct cowdev_object *obj, pgoff_t pgoff,
 	return ret;
 }
 
-/*
- * A fault must sleep on @bit of @page.  If the core lets it retry, drop the
- * fault's lock, wait for the bit to clear and return -EAGAIN (the fault
- * returns VM_FAULT_RETRY); with FAULT_FLAG_RETRY_NOWAIT return -EAGAIN at
- * once, the lock still held, as the core expects.  Otherwise wait in place
- * (owning PG_locked), killably if the fault is: 0, or -EAGAIN with the lock
- * dropped on a fatal signal.
- *
- * The VMA may be gone once its lock is dropped, and the object with it
- * when its file is closed: the wait holds the file, as filemap_fault()'s
- * maybe_unlock_mmap_for_io() does.  The caller holds @page.
- */
-static int cowdev_fault_wait(struct cowdev_object *obj, pgoff_t pgoff,
-			     struct page *page, enum cowdev_bit bit,
-			     struct vm_fault *vmf)
+/* Put off a fault's wait on @bit of @page; the fault returns VM_FAULT_RETRY. */
+static int cowdev_defer_wait(struct cowdev_fault *cf, pgoff_t pgoff,
+			     struct page *page, enum cowdev_bit bit)
 {
-	bool killable = vmf->flags & FAULT_FLAG_KILLABLE;
-	struct file *file;
-
-	if (fault_flag_allow_retry_first(vmf->flags)) {
-		if (vmf->flags & FAULT_FLAG_RETRY_NOWAIT)
-			return -EAGAIN;
-		file = get_file(vmf->vma->vm_file);
-		cowdev_release_fault_lock(vmf);
-		cowdev_wait_slow(obj, pgoff, page, bit, killable ?
-				 COWDEV_WAIT_CLEAR_KILLABLE : COWDEV_WAIT_CLEAR);
-		fput(file);
-		return -EAGAIN;
-	}
-	if (bit == COWDEV_BIT_LOCKED) {
-		if (!cowdev_wait_slow(obj, pgoff, page, bit, killable ?
-				      COWDEV_WAIT_TAKE_KILLABLE : COWDEV_WAIT_TAKE))
-			return 0;
-	} else if (!cowdev_wait_slow(obj, pgoff, page, bit, killable ?
-				     COWDEV_WAIT_CLEAR_KILLABLE :
-				     COWDEV_WAIT_CLEAR)) {
-		return 0;
-	}
-	cowdev_release_fault_lock(vmf);
+	get_page(page);
+	cf->wait_page = page;
+	cf->wait_pgoff = pgoff;
+	cf->wait_bit = bit;
 	return -EAGAIN;
 }
 
@@ -133,22 +105,55 @@ static int cowdev_fault_wait(struct cowdev_object *obj, pgoff_t pgoff,
  * @obj: the object the page belongs to
  * @pgoff: its offset in @obj, for the trace
  * @page: the page; the caller holds a reference
- * @vmf: the fault that needs the page, or NULL outside a fault
+ * @cf: the fault that needs the page, or NULL outside a fault
  *
- * Return: 0 with @page locked; -EAGAIN (only with @vmf) when the fault
- * must return VM_FAULT_RETRY: the page is not locked and, unless the fault
- * had FAULT_FLAG_RETRY_NOWAIT, the fault's lock has been released.
+ * Return: 0 with @page locked; only with @cf, -EAGAIN when the wait was put
+ * off (see cowdev_fault_finish()) or -EINTR when a killable wait was
+ * interrupted, @page not locked in either case.
  */
 int cowdev_lock_page(struct cowdev_object *obj, pgoff_t pgoff,
-		     struct page *page, struct vm_fault *vmf)
+		     struct page *page, struct cowdev_fault *cf)
 {
 	if (likely(folio_trylock(page_folio(page))))
 		return 0;
-	if (vmf)
-		return cowdev_fault_wait(obj, pgoff, page, COWDEV_BIT_LOCKED,
-					 vmf);
-	return cowdev_wait_slow(obj, pgoff, page, COWDEV_BIT_LOCKED,
-				COWDEV_WAIT_TAKE);
+	if (!cf)
+		return cowdev_wait_slow(obj, pgoff, page, COWDEV_BIT_LOCKED,
+					COWDEV_WAIT_TAKE);
+	if (fault_flag_allow_retry_first(cf->vmf->flags))
+		return cowdev_defer_wait(cf, pgoff, page, COWDEV_BIT_LOCKED);
+	if (!(cf->vmf->flags & FAULT_FLAG_KILLABLE))
+		return cowdev_wait_slow(obj, pgoff, page, COWDEV_BIT_LOCKED,
+					COWDEV_WAIT_TAKE);
+	if (!cowdev_wait_slow(obj, pgoff, page, COWDEV_BIT_LOCKED,
+			      COWDEV_WAIT_TAKE_KILLABLE))
+		return 0;
+	cf->killed = true;
+	return -EINTR;
+}
+
+/**
+ * cowdev_lock_page_stable() - lock a page that is not under writeback
+ * @obj: the object the page belongs to
+ * @pgoff: its offset in @obj, for the trace
+ * @page: the page; the caller holds a reference
+ *
+ * For truncation, which must not free a page under writeback: the
+ * writeback is waited for with the page unlocked, so that faults that need
+ * the page lock meanwhile (->page_mkwrite cannot retry) are not held up
+ * for it, as truncate_inode_pages_range() waits.
+ */
+void cowdev_lock_page_stable(struct cowdev_object *obj, pgoff_t pgoff,
+			     struct page *page)
+{
+	for (;;) {
+		if (folio_test_writeback(page_folio(page)))
+			cowdev_wait_slow(obj, pgoff, page, COWDEV_BIT_WRITEBACK,
+					 COWDEV_WAIT_CLEAR);
+		cowdev_lock_page(obj, pgoff, page, NULL);
+		if (likely(!folio_test_writeback(page_folio(page))))
+			return;
+		cowdev_unlock_page(obj, pgoff, page);
+	}
 }
 
 /**
@@ -156,26 +161,78 @@ int cowdev_lock_page(struct cowdev_object *obj, pgoff_t pgoff,
  * @obj: the object the page belongs to
  * @pgoff: its offset in @obj, for the trace
  * @page: the page, locked, so that no new writeback can start
- * @vmf: the fault that waits, or NULL outside a fault
+ * @cf: the fault that waits, or NULL outside a fault
  *
  * Writers call this before making a page writable: a page under writeback
  * is stable.
  *
- * Return: 0 with @page still locked and not under writeback; -EAGAIN (only
- * with @vmf) when the fault must return VM_FAULT_RETRY, @page unlocked.
+ * Return: 0 with @page still locked and not under writeback; only with
+ * @cf, -EAGAIN (the wait was put off) or -EINTR (a killable wait was
+ * interrupted), @page unlocked in either case.
  */
 int cowdev_wait_writeback(struct cowdev_object *obj, pgoff_t pgoff,
-			  struct page *page, struct vm_fault *vmf)
+			  struct page *page, struct cowdev_fault *cf)
 {
+	int ret;
+
 	VM_WARN_ON_FOLIO(!folio_test_locked(page_folio(page)), page_folio(page));
 	if (likely(!folio_test_writeback(page_folio(page))))
 		return 0;
-	if (!vmf || !fault_flag_allow_retry_first(vmf->flags))
+	if (cf && fault_flag_allow_retry_first(cf->vmf->flags)) {
+		ret = cowdev_defer_wait(cf, pgoff, page, COWDEV_BIT_WRITEBACK);
+		cowdev_unlock_page(obj, pgoff, page);
+		return ret;
+	}
+	if (!cf || !(cf->vmf->flags & FAULT_FLAG_KILLABLE))
 		return cowdev_wait_slow(obj, pgoff, page, COWDEV_BIT_WRITEBACK,
 					COWDEV_WAIT_CLEAR);
-	/* Sleep unlocked, as filemap_fault() does for I/O. */
+	if (!cowdev_wait_slow(obj, pgoff, page, COWDEV_BIT_WRITEBACK,
+			      COWDEV_WAIT_CLEAR_KILLABLE))
+		return 0;
 	cowdev_unlock_page(obj, pgoff, page);
-	return cowdev_fault_wait(obj, pgoff, page, COWDEV_BIT_WRITEBACK, vmf);
+	cf->killed = true;
+	return -EINTR;
+}
+
+/**
+ * cowdev_fault_finish() - the last thing a fault handler does
+ * @obj: the object faulting
+ * @cf: the fault
+ * @ret: what the handler returns; VM_FAULT_RETRY if it put off a wait or
+ *	was killed in one
+ *
+ * Does the wait the handler put off, now that it holds nothing: unless
+ * the fault had FAULT_FLAG_RETRY_NOWAIT (the core then expects its lock
+ * still held), it pins the file, releases the fault's lock, sleeps until
+ * the bit is clear (killably if the fault is) and drops the file.  A fault
+ * killed in a wait in place releases its lock too.  The caller must not
+ * touch @obj or the VMA afterwards: with the lock gone, the last munmap
+ * and close may free them.
+ *
+ * Return: @ret.
+ */
+vm_fault_t cowdev_fault_finish(struct cowdev_object *obj,
+			       struct cowdev_fault *cf, vm_fault_t ret)
+{
+	struct vm_fault *vmf = cf->vmf;
+	struct file *file;
+
+	if (cf->wait_page) {
+		if (!(vmf->flags & FAULT_FLAG_RETRY_NOWAIT)) {
+			file = get_file(vmf->vma->vm_file);
+			cowdev_release_fault_lock(vmf);
+			cowdev_wait_slow(obj, cf->wait_pgoff, cf->wait_page,
+					 cf->wait_bit,
+					 vmf->flags & FAULT_FLAG_KILLABLE ?
+					 COWDEV_WAIT_CLEAR_KILLABLE :
+					 COWDEV_WAIT_CLEAR);
+			fput(file);
+		}
+		put_page(cf->wait_page);
+	} else if (cf->killed) {
+		cowdev_release_fault_lock(vmf);
+	}
+	return ret;
 }
 
 /**

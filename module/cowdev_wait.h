@@ -5,6 +5,7 @@
 #ifndef _COWDEV_WAIT_H
 #define _COWDEV_WAIT_H
 
+#include <linux/mm_types.h>
 #include <linux/types.h>
 
 /**
@@ -21,12 +22,33 @@ struct cowdev_object;
 struct page;
 struct vm_fault;
 
+/**
+ * struct cowdev_fault - a fault's leave to wait, and a wait it put off
+ * @vmf: the fault
+ * @wait_page: set, with a reference, when a wait was put off until the
+ *	handler has let go of everything: see cowdev_fault_finish()
+ * @wait_pgoff: its offset, for the trace
+ * @wait_bit: the bit to wait on
+ * @killed: a killable wait in place was interrupted
+ */
+struct cowdev_fault {
+	struct vm_fault *vmf;
+	struct page *wait_page;
+	pgoff_t wait_pgoff;
+	enum cowdev_bit wait_bit;
+	bool killed;
+};
+
 int cowdev_lock_page(struct cowdev_object *obj, pgoff_t pgoff,
-		     struct page *page, struct vm_fault *vmf);
+		     struct page *page, struct cowdev_fault *cf);
+void cowdev_lock_page_stable(struct cowdev_object *obj, pgoff_t pgoff,
+			     struct page *page);
 void cowdev_unlock_page(struct cowdev_object *obj, pgoff_t pgoff,
 			struct page *page);
 int cowdev_wait_writeback(struct cowdev_object *obj, pgoff_t pgoff,
-			  struct page *page, struct vm_fault *vmf);
+			  struct page *page, struct cowdev_fault *cf);
+vm_fault_t cowdev_fault_finish(struct cowdev_object *obj,
+			       struct cowdev_fault *cf, vm_fault_t ret);
 void cowdev_note_wake(struct cowdev_object *obj, pgoff_t pgoff,
 		      struct page *page, enum cowdev_bit bit);
 

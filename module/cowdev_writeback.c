@@ -7,9 +7,10 @@
  * mappings (so the next write faults), clears PG_dirty and sets
  * PG_writeback.  A delayed work item ends the writeback: it clears
  * PG_writeback with folio_end_writeback(), which wakes every waiter of that
- * page and bit.  Writers wait in ->page_mkwrite or ->pfn_mkwrite until
- * then (stable pages), truncation waits before freeing, and the page is
- * dirtied again by the write that waited.
+ * page and bit.  Writers wait until then (stable pages; the mkwrites send
+ * the access back to ->fault to wait, see cowdev_cow_write()), truncation
+ * waits before freeing, and the page is dirtied again by the write that
+ * waited.
  */
 #include <linux/mm.h>
 #include <linux/pagemap.h>

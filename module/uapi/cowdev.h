@@ -135,7 +135,8 @@ struct cowdev_range {
  * unmaps the pages past the new end from every mapping, private copies
  * included, as ftruncate() does (later accesses get SIGBUS), and frees
  * them.  Errors: EBADF on a read-only fd, EINVAL if the size exceeds
- * %COWDEV_MAX_SIZE, EFAULT for a bad pointer.
+ * %COWDEV_MAX_SIZE, EFAULT for a bad pointer, EINTR on a fatal signal
+ * while another ioctl holds the object.
  */
 #define COWDEV_IOC_SET_SIZE _IOW(COWDEV_IOC_MAGIC, 0x01, __u64)
 
@@ -159,8 +160,11 @@ struct cowdev_range {
  * holds at the time (a GUP pin or reference: O_DIRECT, process_vm_writev,
  * /proc/PID/mem, vmsplice) is copied for the clone instead, as fork copies
  * pinned pages, so the holder's writes and reads stay with this object.
+ * A reference taken after the clone on a shared page is not seen: the
+ * owner's next write copies the page and the holder keeps the clone's.
  * Errors: EBADF on a read-only fd, EINVAL for a non-zero argument, EMFILE,
- * ENOMEM, ENOSPC when the pool cannot hold the copies.
+ * ENOMEM, ENOSPC when the pool cannot hold the copies, EINTR on a fatal
+ * signal while another ioctl holds the object.
  */
 #define COWDEV_IOC_CLONE _IO(COWDEV_IOC_MAGIC, 0x03)
 
@@ -181,13 +185,14 @@ struct cowdev_range {
  * Argument: pointer to &struct cowdev_writeback.  Each dirty page is
  * unmapped from the object's mappings, marked clean and put under writeback
  * (PG_writeback); @delay_us later the writeback ends and every waiter wakes.
- * Meanwhile the pages are stable: a write to one waits in ->page_mkwrite
- * (or ->pfn_mkwrite) until the writeback ends, then dirties the page again.
+ * Meanwhile the pages are stable: a write to one waits (killably, in its
+ * fault) until the writeback ends, then dirties the page again.
  * One writeback runs per object at a time; a second waits for the first,
  * killably.
  * Closing the object's last file ends its writeback at once.  Errors:
  * EINVAL for unknown flags, a delay past the maximum or non-zero reserved
- * fields; EBADF on a read-only fd; EFAULT.
+ * fields; EBADF on a read-only fd; EFAULT; ENOMEM; EINTR on a fatal signal
+ * while waiting.
  */
 #define COWDEV_IOC_WRITEBACK _IOWR(COWDEV_IOC_MAGIC, 0x05, struct cowdev_writeback)
 
@@ -200,7 +205,8 @@ struct cowdev_range {
  * in the range stay, as with fallocate(FALLOC_FL_PUNCH_HOLE) on a file.
  * The part of the range past the object's end is ignored.  Errors: EINVAL
  * for an unaligned or empty range or one past %COWDEV_MAX_SIZE; EBADF on a
- * read-only fd; EFAULT.
+ * read-only fd; EFAULT; EINTR on a fatal signal while another ioctl holds
+ * the object.
  */
 #define COWDEV_IOC_PUNCH_HOLE _IOW(COWDEV_IOC_MAGIC, 0x06, struct cowdev_range)
 
