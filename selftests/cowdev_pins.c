@@ -269,6 +269,69 @@ TEST_F(pins, process_vm_writev_held_across_clone)
 }
 
 /*
+ * process_vm_writev() into a mapping of @fd, stalled after its GUP, held
+ * across fork().  Returns what the parent and then the child read at the
+ * written byte, as parent << 8 | child, or a negative step number.  With
+ * MAP_SHARED both see the write; with MAP_PRIVATE the pinned page stays
+ * the parent's (fork copies it for the child: copy_present_page()).
+ */
+static int vm_writev_across_fork(int fd, size_t ps, int flags)
+{
+	char *q = mmap(NULL, ps, PROT_READ | PROT_WRITE, flags, fd, 0);
+	struct vm_writer w = { .remote = q, .len = ps };
+	int go[2], status, ret;
+	struct stall s;
+	pthread_t th;
+	pid_t pid;
+
+	if (q == MAP_FAILED || !stall_init(&s, ps) || pipe(go))
+		return -1;
+	memset(q, 'o', ps);
+	w.local = s.buf;
+	if (pthread_create(&th, NULL, vm_writer_thread, &w) || !stall_wait(&s))
+		return -2;
+	pid = fork();
+	if (pid == 0) {
+		char c;
+
+		if (read(go[0], &c, 1) != 1)
+			_exit(255);
+		_exit(q[0]);
+	}
+	if (pid < 0 || !stall_release(&s, 'W'))
+		return -3;
+	pthread_join(th, NULL);
+	if (w.ret != (ssize_t)ps)
+		return -4;
+	ret = q[0] << 8;
+	if (write(go[1], "g", 1) != 1 || waitpid(pid, &status, 0) != pid ||
+	    !WIFEXITED(status))
+		return -5;
+	ret |= WEXITSTATUS(status);
+	close(go[0]);
+	close(go[1]);
+	stall_fini(&s);
+	munmap(q, ps);
+	return ret;
+}
+
+/* fork as the COW trigger: the same answers as memfd's, in both mappings. */
+TEST_F(pins, process_vm_writev_held_across_fork)
+{
+	int ref = open_backing(BACKING_MEMFD, self->ps);
+
+	ASSERT_GE(ref, 0);
+	ASSERT_EQ('W' << 8 | 'W', vm_writev_across_fork(ref, self->ps, MAP_SHARED));
+	ASSERT_EQ('W' << 8 | 'o', vm_writev_across_fork(ref, self->ps, MAP_PRIVATE));
+	EXPECT_EQ('W' << 8 | 'o',
+		  vm_writev_across_fork(self->fd, self->ps, MAP_PRIVATE));
+	if (variant->backing != BACKING_PFN)
+		EXPECT_EQ('W' << 8 | 'W',
+			  vm_writev_across_fork(self->fd, self->ps, MAP_SHARED));
+	close(ref);
+}
+
+/*
  * A pipe holds the object's page (vmsplice) across CLONE; the owner then
  * writes.  With memfd the pipe reads the page the owner wrote.
  */
