@@ -14,6 +14,7 @@
  * A test that has no trigger for memfd (CLONE) runs the memfd variant with
  * the trigger left out: memfd's answer is what the writer's object shows.
  */
+#include <linux/io_uring.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
 #include <pthread.h>
@@ -383,6 +384,45 @@ TEST_F(pins, process_vm_readv)
 		EXPECT_EQ(EFAULT, errno);
 	}
 	free(buf);
+}
+
+/* Register @len bytes at @p as an io_uring fixed buffer: 0 or -errno. */
+static int uring_register(void *p, size_t len)
+{
+	struct io_uring_params params = { 0 };
+	struct iovec iov = { p, len };
+	int ring, ret = 0;
+
+	ring = syscall(__NR_io_uring_setup, 4, &params);
+	if (ring < 0)
+		return -ENOSYS;
+	if (syscall(__NR_io_uring_register, ring, IORING_REGISTER_BUFFERS,
+		    &iov, 1))
+		ret = -errno;
+	close(ring);
+	return ret;
+}
+
+/*
+ * io_uring fixed buffers are long-term pins.  The kernel takes them on
+ * shmem (memfd) and refuses them on other file pages that need write
+ * notification (io_uring's "file backed" check on 6.1; GUP's FOLL_LONGTERM
+ * writable-file check from 6.5), and on special PTEs, with an errno that
+ * varies by kernel: cowdev cannot give memfd's answer here, and CLONE
+ * never meets such a pin.
+ */
+TEST_F(pins, io_uring_fixed_buffer)
+{
+	int ret = uring_register(self->p, self->ps);
+
+	if (ret == -ENOSYS)
+		SKIP(return, "no io_uring in this kernel");
+	if (variant->backing == BACKING_MEMFD) {
+		EXPECT_EQ(0, ret);
+	} else {
+		EXPECT_GT(0, ret);
+		TH_LOG("refused: %s", strerror(-ret));
+	}
 }
 
 /* Write @c at @addr through /proc/@pid/mem (FOLL_FORCE); 0 or -errno. */
