@@ -12,7 +12,6 @@
 
 #include <linux/mm.h>
 #include <linux/shrinker.h>
-#include <asm/tlbflush.h>
 
 /*
  * Differences that need no shim here, and why:
@@ -85,20 +84,20 @@ static inline pte_t cowdev_pte_mkwrite(pte_t pte)
 }
 
 /*
- * After cowdev makes a present PTE writable itself (cowdev_vm.c), the way
- * ptep_set_access_flags() does: x86 needs no flush (a page fault drops the
- * faulting TLB entry, so a stale read-only one costs one spurious fault);
- * arm64 and others invalidate the stale entry, as their
- * ptep_set_access_flags() does.  Not an interface change but an
- * architecture one, and kept here with the other differences.
+ * pfn mode makes a present PTE writable itself (cowdev_vm.c), the way
+ * ptep_set_access_flags() does.  On x86 no TLB flush is needed: a page
+ * fault drops the faulting TLB entry, so a stale read-only one costs one
+ * spurious fault.  Other architectures must invalidate it, and a module
+ * cannot on every kernel (arm64's flush_tlb_page() calls an unexported
+ * mmu-notifier hook from 6.6, riscv's is not exported): pfn mode is x86's
+ * alone until there is an exported way.  Not an interface change but an
+ * architecture one, kept here with the other differences.
  */
-static inline void cowdev_flush_upgraded_pte(struct vm_area_struct *vma,
-					     unsigned long addr)
-{
-#ifndef CONFIG_X86
-	flush_tlb_page(vma, addr);
+#ifdef CONFIG_X86
+#define COWDEV_HAVE_PFN_MODE 1
+#else
+#define COWDEV_HAVE_PFN_MODE 0
 #endif
-}
 
 /*
  * folio_mapcount() became an inline helper in ~6.10; on 6.1 it is an

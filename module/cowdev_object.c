@@ -22,6 +22,7 @@
 #include <linux/pseudo_fs.h>
 #include <linux/slab.h>
 
+#include "compat.h"
 #include "cowdev.h"
 #include "cowdev_trace.h"
 
@@ -78,7 +79,8 @@ struct cowdev_object *cowdev_object_create(void)
 	mutex_init(&obj->lock);
 	spin_lock_init(&obj->mode_lock);
 	obj->nr_pages = DIV_ROUND_UP_ULL(size, PAGE_SIZE);
-	obj->mode = READ_ONCE(cowdev_default_mode) == COWDEV_MODE_PFN ?
+	obj->mode = COWDEV_HAVE_PFN_MODE &&
+		    READ_ONCE(cowdev_default_mode) == COWDEV_MODE_PFN ?
 		    COWDEV_MODE_PFN : COWDEV_MODE_PAGE;
 
 	ret = percpu_init_rwsem(&obj->clone_sem);
@@ -438,7 +440,7 @@ static void cowdev_object_truncate(struct cowdev_object *obj, pgoff_t start,
 			unmap_mapping_pages(mapping, index, 1, even_cows);
 		erased = cowdev_object_erase(obj, index, page);
 		cowdev_unlock_page(obj, index, page);
-		put_page(page);
+		put_page(page);		/* the lookup's; the pool's stays */
 		/*
 		 * Not erased: a write fault's copy replaced the page while we
 		 * waited for its lock.  The copy is at the same offset, and
@@ -450,6 +452,13 @@ static void cowdev_object_truncate(struct cowdev_object *obj, pgoff_t start,
 		index++;
 		cond_resched();
 	}
+	/*
+	 * Private copies a fault made of a page while we waited for its lock
+	 * (do_cow_fault() under the page lock, or wp_page_copy() without it)
+	 * are not under the page: truncate_pagecache()'s second unmap.
+	 */
+	if (even_cows)
+		unmap_mapping_pages(mapping, start, end - start, true);
 }
 
 /**
@@ -518,8 +527,9 @@ int cowdev_object_punch_hole(struct cowdev_object *obj, u64 offset, u64 len)
  * @obj: the object
  * @mode: an &enum cowdev_mode
  *
- * Return: 0, -EINVAL for an unknown mode, -EBUSY once the object has been
- * mapped.
+ * Return: 0, -EINVAL for an unknown mode, -EOPNOTSUPP for pfn mode where
+ * the architecture has none (see COWDEV_HAVE_PFN_MODE), -EBUSY once the
+ * object has been mapped.
  */
 int cowdev_object_set_mode(struct cowdev_object *obj, u64 mode)
 {
@@ -527,6 +537,8 @@ int cowdev_object_set_mode(struct cowdev_object *obj, u64 mode)
 
 	if (mode != COWDEV_MODE_PAGE && mode != COWDEV_MODE_PFN)
 		return -EINVAL;
+	if (mode == COWDEV_MODE_PFN && !COWDEV_HAVE_PFN_MODE)
+		return -EOPNOTSUPP;
 	spin_lock(&obj->mode_lock);
 	if (obj->mapped)
 		ret = -EBUSY;

@@ -81,19 +81,19 @@ static struct page *cowdev_fault_shared_write(struct cowdev_object *obj,
 	struct page *page;
 	int ret;
 
-	percpu_down_read(&obj->clone_sem);
-	page = cowdev_object_grab_page(obj, pgoff, cf);
-	if (!IS_ERR(page))
-		page = cowdev_cow_unshare(obj, pgoff, page);
-	percpu_up_read(&obj->clone_sem);
-	if (IS_ERR(page))
-		return page;
-	ret = cowdev_wait_writeback(obj, pgoff, page, cf);
-	if (ret) {
-		put_page(page);		/* unlocked by the wait */
-		return ERR_PTR(ret);
-	}
-	return page;
+	do {
+		percpu_down_read(&obj->clone_sem);
+		page = cowdev_object_grab_page(obj, pgoff, cf);
+		if (!IS_ERR(page))
+			page = cowdev_cow_unshare(obj, pgoff, page);
+		percpu_up_read(&obj->clone_sem);
+		if (IS_ERR(page))
+			return page;
+		ret = cowdev_wait_writeback(obj, pgoff, page, cf);
+		if (ret)
+			put_page(page);		/* unlocked by the wait */
+	} while (ret == 1);
+	return ret ? ERR_PTR(ret) : page;
 }
 
 static vm_fault_t cowdev_do_fault(struct cowdev_object *obj,
@@ -136,7 +136,7 @@ static vm_fault_t cowdev_fault(struct vm_fault *vmf)
 
 	cowdev_count_fault(obj, vmf);
 	ret = cowdev_do_fault(obj, &cf);
-	trace_cowdev_fault(obj->id, vmf->pgoff, vmf->flags, obj->mode,
+	trace_cowdev_fault(obj->id, vmf->pgoff, vmf->flags, READ_ONCE(obj->mode),
 			   (__force unsigned int)ret);
 	return cowdev_fault_finish(obj, &cf, ret);
 }
@@ -184,7 +184,7 @@ struct cowdev_pte_upgrade {
 /*
  * apply_to_page_range() callback, under the page table lock: what
  * wp_page_reuse() does with ptep_set_access_flags(), which modules cannot
- * call.  See cowdev_flush_upgraded_pte() for the TLB.
+ * call.  No TLB flush: see COWDEV_HAVE_PFN_MODE.
  */
 static int cowdev_pte_upgrade(pte_t *ptep, unsigned long addr, void *data)
 {
@@ -194,7 +194,6 @@ static int cowdev_pte_upgrade(pte_t *ptep, unsigned long addr, void *data)
 	if (pte_present(pte) && pte_pfn(pte) == up->pfn && !pte_write(pte)) {
 		pte = pte_mkdirty(pte_mkyoung(cowdev_pte_mkwrite(pte)));
 		set_pte_at(up->vma->vm_mm, addr, ptep, pte);
-		cowdev_flush_upgraded_pte(up->vma, addr);
 		update_mmu_cache(up->vma, addr, ptep);
 	}
 	return 0;

@@ -16,9 +16,10 @@
  * object outlives the wait, and the fault sleeps killably until the bit is
  * clear and returns VM_FAULT_RETRY.  A page held for a long fill or
  * writeback blocks neither the rest of the address space nor a kill.
- * A fault that may not retry waits in place, killably if it may; ioctls
- * wait uninterruptibly, as the page cache's truncation does, but never
- * while holding a page lock for a writeback (cowdev_lock_page_stable()).
+ * A fault that may not retry waits in place, killably if it may, and
+ * never for a writeback with the page locked; ioctls wait uninterruptibly,
+ * as the page cache's truncation does, but never while holding a page lock
+ * for a writeback (cowdev_lock_page_stable()).
  */
 #include <linux/file.h>
 #include <linux/ktime.h>
@@ -100,6 +101,28 @@ static int cowdev_defer_wait(struct cowdev_fault *cf, pgoff_t pgoff,
 	return -EAGAIN;
 }
 
+/*
+ * May the fault put its wait off?  With FAULT_FLAG_RETRY_NOWAIT it must
+ * not sleep at all (it returns VM_FAULT_RETRY holding its lock); on a first
+ * try that allows a retry it sleeps later, holding nothing.
+ */
+static bool cowdev_fault_may_defer(struct cowdev_fault *cf)
+{
+	return (cf->vmf->flags & FAULT_FLAG_RETRY_NOWAIT) ||
+	       fault_flag_allow_retry_first(cf->vmf->flags);
+}
+
+/*
+ * May a wait in place end on a fatal signal?  Only if the fault could then
+ * release its lock and return VM_FAULT_RETRY, which ALLOW_RETRY promises.
+ */
+static bool cowdev_fault_killable(struct cowdev_fault *cf)
+{
+	const unsigned int both = FAULT_FLAG_KILLABLE | FAULT_FLAG_ALLOW_RETRY;
+
+	return (cf->vmf->flags & both) == both;
+}
+
 /**
  * cowdev_lock_page() - lock an object's page, making any wait visible
  * @obj: the object the page belongs to
@@ -119,9 +142,9 @@ int cowdev_lock_page(struct cowdev_object *obj, pgoff_t pgoff,
 	if (!cf)
 		return cowdev_wait_slow(obj, pgoff, page, COWDEV_BIT_LOCKED,
 					COWDEV_WAIT_TAKE);
-	if (fault_flag_allow_retry_first(cf->vmf->flags))
+	if (cowdev_fault_may_defer(cf))
 		return cowdev_defer_wait(cf, pgoff, page, COWDEV_BIT_LOCKED);
-	if (!(cf->vmf->flags & FAULT_FLAG_KILLABLE))
+	if (!cowdev_fault_killable(cf))
 		return cowdev_wait_slow(obj, pgoff, page, COWDEV_BIT_LOCKED,
 					COWDEV_WAIT_TAKE);
 	if (!cowdev_wait_slow(obj, pgoff, page, COWDEV_BIT_LOCKED,
@@ -137,10 +160,11 @@ int cowdev_lock_page(struct cowdev_object *obj, pgoff_t pgoff,
  * @pgoff: its offset in @obj, for the trace
  * @page: the page; the caller holds a reference
  *
- * For truncation, which must not free a page under writeback: the
- * writeback is waited for with the page unlocked, so that faults that need
- * the page lock meanwhile (->page_mkwrite cannot retry) are not held up
- * for it, as truncate_inode_pages_range() waits.
+ * For truncation, which must not free a page under writeback.  Unlike
+ * truncate_inode_pages_range(), which waits with the folio locked, the
+ * writeback is waited for with the page unlocked: ->page_mkwrite cannot
+ * retry, and would otherwise sit on the lock with mmap_lock held for as
+ * long as the writeback lasts.
  */
 void cowdev_lock_page_stable(struct cowdev_object *obj, pgoff_t pgoff,
 			     struct page *page)
@@ -157,41 +181,41 @@ void cowdev_lock_page_stable(struct cowdev_object *obj, pgoff_t pgoff,
 }
 
 /**
- * cowdev_wait_writeback() - wait until a page is no longer under writeback
+ * cowdev_wait_writeback() - make a fault's page stable for a write
  * @obj: the object the page belongs to
  * @pgoff: its offset in @obj, for the trace
  * @page: the page, locked, so that no new writeback can start
- * @cf: the fault that waits, or NULL outside a fault
+ * @cf: the write fault
  *
- * Writers call this before making a page writable: a page under writeback
- * is stable.
+ * A page under writeback is stable: a write fault waits for the writeback
+ * to end before it maps the page writable.  It never waits holding the
+ * page lock, which ->page_mkwrite (no retry) may need meanwhile.
  *
- * Return: 0 with @page still locked and not under writeback; only with
- * @cf, -EAGAIN (the wait was put off) or -EINTR (a killable wait was
- * interrupted), @page unlocked in either case.
+ * Return: 0 with @page still locked and not under writeback; 1 when it
+ * waited with @page unlocked and the caller must look the page up again;
+ * -EAGAIN when the wait was put off (see cowdev_fault_finish()) or -EINTR
+ * when a killable wait was interrupted, @page unlocked in every case but 0.
  */
 int cowdev_wait_writeback(struct cowdev_object *obj, pgoff_t pgoff,
 			  struct page *page, struct cowdev_fault *cf)
 {
-	int ret;
+	int ret = 1;
 
 	VM_WARN_ON_FOLIO(!folio_test_locked(page_folio(page)), page_folio(page));
 	if (likely(!folio_test_writeback(page_folio(page))))
 		return 0;
-	if (cf && fault_flag_allow_retry_first(cf->vmf->flags)) {
-		ret = cowdev_defer_wait(cf, pgoff, page, COWDEV_BIT_WRITEBACK);
-		cowdev_unlock_page(obj, pgoff, page);
-		return ret;
-	}
-	if (!cf || !(cf->vmf->flags & FAULT_FLAG_KILLABLE))
-		return cowdev_wait_slow(obj, pgoff, page, COWDEV_BIT_WRITEBACK,
-					COWDEV_WAIT_CLEAR);
-	if (!cowdev_wait_slow(obj, pgoff, page, COWDEV_BIT_WRITEBACK,
-			      COWDEV_WAIT_CLEAR_KILLABLE))
-		return 0;
 	cowdev_unlock_page(obj, pgoff, page);
-	cf->killed = true;
-	return -EINTR;
+	if (cowdev_fault_may_defer(cf))
+		return cowdev_defer_wait(cf, pgoff, page, COWDEV_BIT_WRITEBACK);
+	if (!cowdev_fault_killable(cf)) {
+		cowdev_wait_slow(obj, pgoff, page, COWDEV_BIT_WRITEBACK,
+				 COWDEV_WAIT_CLEAR);
+	} else if (cowdev_wait_slow(obj, pgoff, page, COWDEV_BIT_WRITEBACK,
+				    COWDEV_WAIT_CLEAR_KILLABLE)) {
+		cf->killed = true;
+		ret = -EINTR;
+	}
+	return ret;
 }
 
 /**
@@ -217,6 +241,8 @@ vm_fault_t cowdev_fault_finish(struct cowdev_object *obj,
 	struct vm_fault *vmf = cf->vmf;
 	struct file *file;
 
+	/* VM_FAULT_RETRY exactly when a wait was put off or killed. */
+	WARN_ON_ONCE(!!(ret & VM_FAULT_RETRY) != (cf->wait_page || cf->killed));
 	if (cf->wait_page) {
 		if (!(vmf->flags & FAULT_FLAG_RETRY_NOWAIT)) {
 			file = get_file(vmf->vma->vm_file);

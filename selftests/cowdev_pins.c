@@ -621,7 +621,11 @@ static int start_writeback(int fd, uint64_t flags, uint64_t delay_us)
 	return ioctl(fd, COWDEV_IOC_WRITEBACK, &wb) ? -errno : 0;
 }
 
-/* Is @pid asleep in the kernel (state S or D)? */
+/*
+ * Is @pid asleep in the kernel (state S or D)?  A child that already
+ * exited (Z) counts too, so that no caller waits for it forever; its
+ * reaping then tells the caller it was not killed.
+ */
 static bool sleeping(pid_t pid)
 {
 	char path[64], buf[512], *s;
@@ -630,7 +634,7 @@ static bool sleeping(pid_t pid)
 	if (read_text(path, buf, sizeof(buf)))
 		return false;
 	s = strrchr(buf, ')');
-	return s && (s[2] == 'S' || s[2] == 'D');
+	return s && (s[2] == 'S' || s[2] == 'D' || s[2] == 'Z');
 }
 
 /* Kill @pid once it sleeps; the milliseconds until it was reaped. */
@@ -672,20 +676,45 @@ FIXTURE_TEARDOWN(waits)
 	close(self->fd);	/* ends any writeback at once */
 }
 
+/*
+ * Put a dirty page of @fd (mapped at @p) under a long writeback, run
+ * @blocked in a child, which sleeps behind it, and kill the child.
+ * Returns the child, or -1.
+ */
+static pid_t child_behind_writeback(int fd, char *p,
+				    int (*blocked)(int fd, char *p))
+{
+	pid_t pid;
+
+	p[0] = 'a';
+	if (start_writeback(fd, 0, LONG_WAIT_US))
+		return -1;
+	pid = fork();
+	if (pid == 0)
+		_exit(blocked(fd, p));
+	while (pid > 0 && !sleeping(pid))
+		sched_yield();
+	return pid;
+}
+
+static int write_page(int fd, char *p)
+{
+	p[0] = 'b';
+	return 0;
+}
+
+static int second_writeback(int fd, char *p)
+{
+	return start_writeback(fd, 0, 0) ? 1 : 0;
+}
+
 /* A write that waits for a long writeback dies at once when killed. */
 TEST_F(waits, write_waiting_on_writeback_is_killable)
 {
+	pid_t pid = child_behind_writeback(self->fd, self->p, write_page);
 	long ms;
-	pid_t pid;
 
-	self->p[0] = 'a';
-	ASSERT_EQ(0, start_writeback(self->fd, 0, LONG_WAIT_US));
-	pid = fork();
-	ASSERT_GE(pid, 0);
-	if (pid == 0) {
-		self->p[0] = 'b';	/* waits for the writeback */
-		_exit(0);
-	}
+	ASSERT_GT(pid, 0);
 	ms = kill_when_asleep(pid);
 	ASSERT_GE(ms, 0);
 	EXPECT_LT(ms, KILL_BOUND_MS);
@@ -725,15 +754,10 @@ TEST_F(waits, fault_waiting_on_page_lock_is_killable)
 /* WRITEBACK waiting for the previous writeback can be killed. */
 TEST_F(waits, writeback_waiting_for_writeback_is_killable)
 {
-	pid_t pid;
+	pid_t pid = child_behind_writeback(self->fd, self->p, second_writeback);
 	long ms;
 
-	self->p[0] = 'a';
-	ASSERT_EQ(0, start_writeback(self->fd, 0, LONG_WAIT_US));
-	pid = fork();
-	ASSERT_GE(pid, 0);
-	if (pid == 0)
-		_exit(start_writeback(self->fd, 0, 0) ? 1 : 0);
+	ASSERT_GT(pid, 0);
 	ms = kill_when_asleep(pid);
 	ASSERT_GE(ms, 0);
 	EXPECT_LT(ms, KILL_BOUND_MS);
@@ -745,18 +769,11 @@ TEST_F(waits, writeback_waiting_for_writeback_is_killable)
  */
 TEST_F(waits, mmap_does_not_wait_behind_writeback)
 {
+	pid_t pid = child_behind_writeback(self->fd, self->p, second_writeback);
 	uint64_t start;
-	pid_t pid;
 	char *q;
 
-	self->p[0] = 'a';
-	ASSERT_EQ(0, start_writeback(self->fd, 0, LONG_WAIT_US));
-	pid = fork();
-	ASSERT_GE(pid, 0);
-	if (pid == 0)
-		_exit(start_writeback(self->fd, 0, 0) ? 1 : 0);
-	while (!sleeping(pid))
-		sched_yield();
+	ASSERT_GT(pid, 0);
 	start = now_ms();
 	q = mmap(NULL, self->ps, PROT_READ, MAP_SHARED, self->fd, 0);
 	EXPECT_LT(now_ms() - start, KILL_BOUND_MS);

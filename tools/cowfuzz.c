@@ -97,7 +97,7 @@ static void *arg_place(void *good, size_t len)
 static void expect(long ret, const char *what)
 {
 	static const int known[] = {
-		EINVAL, EFAULT, ENOTTY, EBADF, EBUSY, EMFILE, ENOMEM, ENOSPC,
+		EINVAL, EFAULT, ENOTTY, EBADF, EBUSY, EMFILE, ENOMEM, ENOSPC, EOPNOTSUPP,
 		EINTR,
 	};
 	unsigned int i;
