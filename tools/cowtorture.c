@@ -407,14 +407,21 @@ static void chaos_drop(struct clone *c)
 	c->fd = -1;
 }
 
-/* A forked reader: every word is zero or a stamp of its own object and page. */
+/*
+ * A forked reader: every word is zero or a stamp of its own object and page.
+ * It reports the first foreign word it finds through a pipe.
+ */
 static void chaos_fork(void)
 {
+	uint64_t bad[3] = { 0 };	/* object, page, word */
+	int pipefd[2], status;
 	unsigned long p;
 	long i;
-	pid_t pid = fork();
-	int status;
+	pid_t pid;
 
+	if (pipe(pipefd))
+		return;
+	pid = fork();
 	if (pid == 0) {
 		for (int k = 0; k < NOBJ; k++) {
 			char *m = mmap(NULL, npages * ps, PROT_READ, MAP_SHARED,
@@ -425,17 +432,32 @@ static void chaos_fork(void)
 			for (p = 0; p < npages; p++) {
 				const volatile uint64_t *w = (uint64_t *)(m + p * ps);
 
-				for (i = 0; i < ps / 8; i++)
-					if (w[i] && (w[i] >> 40) !=
-					    (((uint64_t)objs[k].id << 16) | p))
+				for (i = 0; i < ps / 8; i++) {
+					uint64_t v = w[i];
+
+					if (v && (v >> 40) !=
+					    (((uint64_t)objs[k].id << 16) | p)) {
+						bad[0] = objs[k].id;
+						bad[1] = p;
+						bad[2] = v;
+						if (write(pipefd[1], bad, sizeof(bad)) < 0)
+							_exit(3);
 						_exit(1);
+					}
+				}
 			}
 		}
 		_exit(0);
 	}
+	close(pipefd[1]);
 	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
-	    WEXITSTATUS(status))
-		mismatch("forked reader saw a foreign stamp", 0, 0, 0, status);
+	    WEXITSTATUS(status)) {
+		if (read(pipefd[0], bad, sizeof(bad)) != sizeof(bad))
+			bad[0] = bad[1] = bad[2] = 0;
+		mismatch("forked reader saw a foreign stamp", bad[0], bad[1], 0,
+			 bad[2]);
+	}
+	close(pipefd[0]);
 }
 
 /* Shrink into the tail, which only this thread writes, and grow back. */
