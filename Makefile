@@ -6,14 +6,15 @@
 #   make demo          boot a guest kernel and show the device at work
 #   make check         run the selftests in a guest kernel
 #   make check-all     build, dkms and selftests on every kernel: 6.1, 6.12,
-#                      the newest Debian ships, and a debug kernel
+#                      the newest Debian ships, and debug builds of 6.1 and
+#                      the newest
 #   make fuzz          cowfuzz, trinity and stress-ng against the device
 #   make bench         fault-path costs against memfd and anonymous memory
 #   make lint          checkpatch --strict, sparse (C=2) and W=1 builds
 #
 # KERNEL names the guest kernel: 6.1 (default), 6.12, newest (or its
-# version, 7.2 today) or debug.  KDIR overrides the kbuild tree: on a real
-# machine, make KDIR=/lib/modules/$(uname -r)/build.
+# version, 7.2 today), debug or debug-newest.  KDIR overrides the kbuild
+# tree: on a real machine, make KDIR=/lib/modules/$(uname -r)/build.
 
 KERNEL ?= 6.1
 KDIR ?=

@@ -46,8 +46,11 @@ cowdev_host_setup() {
 #   newest  whatever sid's linux-headers-amd64 points at (7.2 today), in a
 #           cached sid chroot; its version ("7.2") is accepted as a name too
 #   debug   6.1 built from Debian's linux-source-6.1 with KASAN, lockdep,
-#           DEBUG_VM and kmemleak (tools/vm/debug.config)
-COWDEV_KERNELS="6.1 6.12 newest debug"
+#           DEBUG_VM, kmemleak and KFENCE (tools/vm/debug.config)
+#   debug-newest
+#           the same checkers on the newest kernel's source (sid's
+#           linux-source), where faults run under the per-VMA lock
+COWDEV_KERNELS="6.1 6.12 newest debug debug-newest"
 
 # cowdev_mirror SUITE: the archive URL this machine's apt uses for SUITE's
 # main component, so that chroots use the same archive the host does.
@@ -135,7 +138,7 @@ cowdev_chroot_kernel() {
 cowdev_kernel_kind() {
 	case "$1" in
 	6.1) echo host ;;
-	debug) echo debug ;;
+	debug | debug-newest) echo debug ;;
 	6.12 | newest) echo chroot ;;
 	[0-9]*.[0-9]*)
 		# A version name means the newest kernel if that is its version.
@@ -161,7 +164,7 @@ cowdev_kernel_release() {
 			sed -n 's/.*linux-headers-\([^ ,]*\).*/\1/p'
 		;;
 	chroot) cowdev_chroot_kernel "$1" | cut -d' ' -f2 ;;
-	debug) cat "$(cowdev_debug_kernel)/include/config/kernel.release" ;;
+	debug) cat "$(cowdev_debug_kernel "$1")/include/config/kernel.release" ;;
 	esac
 }
 
@@ -169,88 +172,178 @@ cowdev_kernel_release() {
 # (inside the chroot for chroot kernels).
 cowdev_kdir() {
 	case "$(cowdev_kernel_kind "$1")" in
-	debug) cowdev_debug_kernel ;;
+	debug) cowdev_debug_kernel "$1" ;;
 	*) echo "/lib/modules/$(cowdev_kernel_release "$1")/build" ;;
 	esac
 }
 
-# cowdev_kernel_image NAME: path of the cached vmlinuz for NAME, fetched from
-# Debian's archive on first use.
-cowdev_kernel_image() {
-	local kind kver dir root pkg deb
+# Modules of a distribution kernel the guest loads itself: the virtio disk
+# and ext4 on it (O_DIRECT tests), with what they depend on.  Patterns for
+# paths under lib/modules/RELEASE/kernel; the debug kernels build these in.
+COWDEV_GUEST_MODULES="drivers/virtio/virtio.* drivers/virtio/virtio_ring.*
+	drivers/virtio/virtio_pci* drivers/block/virtio_blk.* fs/ext4/*
+	fs/jbd2/* fs/mbcache.* lib/crc16.* lib/libcrc32c.* lib/crc/*
+	crypto/crc32c*"
+
+# cowdev_kernel_fetch NAME: the cache directory of distribution kernel NAME,
+# with its vmlinuz and, under modules/, the COWDEV_GUEST_MODULES it has;
+# fetched from Debian's archive on first use.
+cowdev_kernel_fetch() {
+	local kind kver dir root pkg deb tree pattern f
 	kind=$(cowdev_kernel_kind "$1") || exit 1
-	if [ "$kind" = debug ]; then
-		echo "$(cowdev_debug_kernel)/arch/x86/boot/bzImage"
-		return
-	fi
 	kver=$(cowdev_kernel_release "$1") || exit 1
 	dir=$COWDEV_CACHE/kernels/$kver
-	if [ ! -s "$dir/vmlinuz" ]; then
+	if [ ! -s "$dir/vmlinuz" ] || [ ! -d "$dir/modules" ]; then
 		note "fetching guest kernel $kver"
 		rm -rf "$dir.tmp" && mkdir -p "$dir.tmp" || exit 1
 		if [ "$kind" = host ]; then
 			(cd "$dir.tmp" && apt-get download -q "linux-image-$kver-unsigned" \
 				>/dev/null 2>&1) || die "cannot download linux-image-$kver-unsigned"
 		else
-			# Newer kernels split the image into linux-binary-*.
+			# Newer kernels split the image into linux-binary-* and
+			# the modules into linux-modules-*.
 			root=$(cowdev_chroot_kernel "$1" | cut -d' ' -f1)
+			rm -f "$root"/tmp/*.deb
 			for pkg in "linux-binary-$kver" "linux-image-$kver-unsigned"; do
-				rm -f "$root"/tmp/*.deb
 				chroot "$root" sh -c "cd /tmp && apt-get download -q $pkg" \
 					>/dev/null 2>&1 && break
 			done
+			[ "$pkg" = "linux-binary-$kver" ] &&
+				chroot "$root" sh -c "cd /tmp && apt-get download -q linux-modules-$kver" \
+					>/dev/null 2>&1
 			mv "$root"/tmp/*.deb "$dir.tmp/" 2>/dev/null ||
 				die "cannot download the image of $kver"
 		fi
-		deb=$(ls "$dir.tmp"/*.deb)
-		dpkg-deb -x "$deb" "$dir.tmp/x" || die "cannot unpack $deb"
+		for deb in "$dir.tmp"/*.deb; do
+			dpkg-deb -x "$deb" "$dir.tmp/x" || die "cannot unpack $deb"
+		done
 		for f in "$dir.tmp/x/boot/vmlinuz-$kver" "$dir.tmp/x/usr/lib/modules/$kver/vmlinuz"; do
 			[ -f "$f" ] && mv "$f" "$dir.tmp/vmlinuz"
 		done
-		[ -s "$dir.tmp/vmlinuz" ] || die "no vmlinuz in $deb"
-		rm -rf "$dir.tmp/x" "$deb"
+		[ -s "$dir.tmp/vmlinuz" ] || die "no vmlinuz for $kver"
+		for tree in "$dir.tmp/x/lib/modules/$kver/kernel" \
+			    "$dir.tmp/x/usr/lib/modules/$kver/kernel"; do
+			[ -d "$tree" ] || continue
+			for pattern in $COWDEV_GUEST_MODULES; do
+				for f in "$tree"/$pattern; do
+					[ -f "$f" ] || continue
+					mkdir -p "$dir.tmp/modules/$(dirname "${f#"$tree"/}")"
+					mv "$f" "$dir.tmp/modules/${f#"$tree"/}"
+				done
+			done
+		done
+		[ -n "$(ls "$dir.tmp/modules/fs/ext4" 2>/dev/null)" ] ||
+			die "no ext4 module for $kver"
+		rm -rf "$dir.tmp/x" "$dir.tmp"/*.deb
 		rm -rf "$dir" && mv "$dir.tmp" "$dir"
 	fi
+	echo "$dir"
+}
+
+# cowdev_kernel_image NAME: path of the vmlinuz for NAME: cached from
+# Debian's archive, or the debug kernel's build.
+cowdev_kernel_image() {
+	local dir
+	if [ "$(cowdev_kernel_kind "$1")" = debug ]; then
+		echo "$(cowdev_debug_kernel "$1")/arch/x86/boot/bzImage"
+		return
+	fi
+	dir=$(cowdev_kernel_fetch "$1") || exit 1
 	echo "$dir/vmlinuz"
 }
 
-# cowdev_debug_kernel: build the debug kernel from Debian's linux-source-6.1
-# with tools/vm/debug.config, once per source version and config; prints the
-# build (O=) directory, which is also the kbuild tree for the module.
+# cowdev_kernel_modules NAME: the tree of COWDEV_GUEST_MODULES for NAME, to
+# go under lib/modules/RELEASE/kernel in the guest; empty for the debug
+# kernels, which have them built in.
+cowdev_kernel_modules() {
+	local dir
+	[ "$(cowdev_kernel_kind "$1")" = debug ] && return
+	dir=$(cowdev_kernel_fetch "$1") || exit 1
+	echo "$dir/modules"
+}
+
+# cowdev_disk: a small ext4 image for the guest's virtio disk, made once;
+# the guest writes to a throwaway overlay (QEMU's snapshot=on).
+cowdev_disk() {
+	local img=$COWDEV_CACHE/disk/ext4-32M.img
+	if [ ! -s "$img" ]; then
+		cowdev_apt_install e2fsprogs
+		mkdir -p "$(dirname "$img")" || exit 1
+		rm -f "$img.tmp"
+		truncate -s 32M "$img.tmp" &&
+			mkfs.ext4 -q -F -L cowdev "$img.tmp" &&
+			mv "$img.tmp" "$img" || die "cannot make $img"
+	fi
+	echo "$img"
+}
+
+# cowdev_debug_source NAME: "TARBALL VERSION" of the Debian linux-source
+# package a debug kernel is built from: 6.1 on this machine for debug, the
+# newest in the sid chroot for debug-newest.
+cowdev_debug_source() {
+	local root pkg
+	if [ "$1" = debug ]; then
+		cowdev_apt_install linux-source-6.1
+		echo "/usr/src/linux-source-6.1.tar.xz $(dpkg-query -W -f='${Version}' linux-source-6.1)"
+		return
+	fi
+	root=$(cowdev_chroot sid) || exit 1
+	if ! chroot "$root" dpkg-query -W -f='${Status}' linux-source 2>/dev/null |
+		grep -q 'ok installed'; then
+		note "installing linux-source in the sid chroot"
+		DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install -y -q \
+			--no-install-recommends linux-source > "$root.log" 2>&1 ||
+			{ tail -n 20 "$root.log" >&2; die "cannot install linux-source in the sid chroot"; }
+	fi
+	pkg=$(chroot "$root" dpkg-query -W -f='${Depends}' linux-source |
+		grep -o 'linux-source-[0-9.]*' | head -n 1)
+	[ -n "$pkg" ] || die "linux-source in the sid chroot names no source package"
+	echo "$root/usr/src/$pkg.tar.xz $(chroot "$root" dpkg-query -W -f='${Version}' "$pkg")"
+}
+
+# cowdev_debug_kernel NAME: build the debug kernel NAME from its Debian
+# source (cowdev_debug_source) with tools/vm/debug.config, then
+# tools/vm/NAME.config for the others if there is one, once per source version and config;
+# prints the build (O=) directory, which is also the kbuild tree for the
+# module.
 cowdev_debug_kernel() {
-	local tarball=/usr/src/linux-source-6.1.tar.xz ver hash dir opt start lock
-	cowdev_apt_install linux-source-6.1 bc flex bison libelf-dev libssl-dev \
-		cpio python3 make gcc
-	ver=$(dpkg-query -W -f='${Version}' linux-source-6.1)
-	hash=$(sha256sum "$COWDEV_TOP/tools/vm/debug.config" | cut -c1-12)
-	dir=$COWDEV_CACHE/debug/$ver-$hash
-	mkdir -p "$COWDEV_CACHE/debug" || exit 1
+	local tarball ver hash dir top opt start lock
+	local configs=("$COWDEV_TOP/tools/vm/debug.config")
+	read -r tarball ver <<< "$(cowdev_debug_source "$1")" || exit 1
+	[ -f "$tarball" ] || die "no $tarball"
+	cowdev_apt_install bc flex bison libelf-dev libssl-dev cpio python3 make gcc
+	[ "$1" != debug ] && [ -f "$COWDEV_TOP/tools/vm/$1.config" ] &&
+		configs+=("$COWDEV_TOP/tools/vm/$1.config")
+	hash=$(cat "${configs[@]}" | sha256sum | cut -c1-12)
+	top=$COWDEV_CACHE/$1
+	dir=$top/$ver-$hash
+	mkdir -p "$top" || exit 1
 	# One builder at a time; a second caller waits and finds it done.
-	exec {lock}> "$COWDEV_CACHE/debug/.lock"
+	exec {lock}> "$top/.lock"
 	flock "$lock"
 	if [ ! -f "$dir/.done" ]; then
-		note "building the debug kernel (linux-source $ver, config $hash); this takes a while"
+		note "building the $1 kernel ($(basename "$tarball" .tar.xz) $ver, config $hash); this takes a while"
 		start=$(date +%s)
 		rm -rf "$dir" && mkdir -p "$dir/src" "$dir/out" || exit 1
 		tar -xJf "$tarball" -C "$dir/src" --strip-components=1 ||
 			die "cannot unpack $tarball"
 		make -s -C "$dir/src" O="$dir/out" tinyconfig >/dev/null &&
 			"$dir/src/scripts/kconfig/merge_config.sh" -m -O "$dir/out" \
-				"$dir/out/.config" "$COWDEV_TOP/tools/vm/debug.config" >/dev/null &&
+				"$dir/out/.config" "${configs[@]}" >/dev/null &&
 			make -s -C "$dir/src" O="$dir/out" olddefconfig >/dev/null ||
-			die "cannot configure the debug kernel"
+			die "cannot configure the $1 kernel"
 		# Every option asked for must have survived olddefconfig.
 		while read -r opt; do
-			grep -qx "$opt" "$dir/out/.config" || die "debug kernel: $opt did not stick"
-		done < <(grep '^CONFIG_' "$COWDEV_TOP/tools/vm/debug.config")
+			grep -qx "$opt" "$dir/out/.config" || die "$1 kernel: $opt did not stick"
+		done < <(cat "${configs[@]}" | grep '^CONFIG_')
 		make -s -C "$dir/src" O="$dir/out" -j"$(nproc)" \
 			LOCALVERSION=-cowdev-debug > "$dir/build.log" 2>&1 ||
-			{ tail -n 30 "$dir/build.log" >&2; die "debug kernel build failed"; }
-		note "debug kernel built in $(($(date +%s) - start))s"
+			{ tail -n 30 "$dir/build.log" >&2; die "$1 kernel build failed"; }
+		note "$1 kernel built in $(($(date +%s) - start))s"
 		touch "$dir/.done"
-		# Builds for other configs or sources are stale now.
-		find "$COWDEV_CACHE/debug" -mindepth 1 -maxdepth 1 -type d \
-			! -path "$dir" -exec rm -rf {} +
+		# Builds of NAME for other configs or sources are stale now.
+		find "$top" -mindepth 1 -maxdepth 1 -type d ! -path "$dir" \
+			-exec rm -rf {} +
 	fi
 	exec {lock}>&-
 	echo "$dir/out"
