@@ -4,7 +4,8 @@
  * with memfd's in the same test (selftests/mm/cow.c is the model):
  *
  * - a GUP reference held across CLONE (process_vm_writev stalled by
- *   userfaultfd, a vmsplice'd page): the writer's object keeps the write;
+ *   userfaultfd, a vmsplice'd page, an O_DIRECT read from a file on a block
+ *   device): the writer's object keeps the write;
  * - writes from another mm and FOLL_FORCE writes into private mappings;
  * - hole punching keeps private COW copies, shrinking drops them;
  * - ioctls that change an object need a writable fd;
@@ -156,7 +157,8 @@ struct stall {
 	size_t len;
 };
 
-static bool stall_init(struct stall *s, size_t len)
+/* The stalling buffer goes at @at if not NULL, anywhere otherwise. */
+static bool stall_init_at(struct stall *s, void *at, size_t len)
 {
 	struct uffdio_api api = { .api = UFFD_API };
 	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
@@ -165,13 +167,18 @@ static bool stall_init(struct stall *s, size_t len)
 	s->uffd = syscall(__NR_userfaultfd, O_CLOEXEC);
 	if (s->uffd < 0 || ioctl(s->uffd, UFFDIO_API, &api))
 		return false;
-	s->buf = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	s->buf = mmap(at, len, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | (at ? MAP_FIXED : 0), -1, 0);
 	if (s->buf == MAP_FAILED)
 		return false;
 	reg.range.start = (unsigned long)s->buf;
 	reg.range.len = len;
 	return !ioctl(s->uffd, UFFDIO_REGISTER, &reg);
+}
+
+static bool stall_init(struct stall *s, size_t len)
+{
+	return stall_init_at(s, NULL, len);
 }
 
 /* Wait until someone is stalled on the buffer. */
@@ -365,6 +372,111 @@ out:
 	close(pipefd[0]);
 	close(pipefd[1]);
 	free(buf);
+}
+
+/*
+ * A file on a real block device (the guest's ext4 disk), holding @len bytes
+ * of @c, opened for O_DIRECT reads and already unlinked; -1 and a SKIP
+ * reason in @why if there is no such directory, -2 on errors.
+ */
+static int direct_file(size_t len, char c, const char **why)
+{
+	const char *dir = getenv("COWDEV_DIRECT_DIR");
+	char path[256], *buf;
+	int fd, dfd;
+
+	*why = "COWDEV_DIRECT_DIR names no directory on a block device";
+	if (!dir)
+		return -1;
+	snprintf(path, sizeof(path), "%s/cowdev-direct-XXXXXX", dir);
+	fd = mkstemp(path);
+	if (fd < 0)
+		return -1;
+	buf = malloc(len);
+	if (!buf)
+		return -2;
+	memset(buf, c, len);
+	dfd = -2;
+	if (write(fd, buf, len) == (ssize_t)len && !fsync(fd)) {
+		dfd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+		if (dfd < 0) {
+			*why = "the file system has no O_DIRECT";
+			dfd = -1;
+		}
+	}
+	unlink(path);
+	close(fd);
+	free(buf);
+	return dfd;
+}
+
+struct direct_reader {
+	int fd;
+	char *buf;
+	size_t len;
+	ssize_t ret;
+	int err;
+};
+
+static void *direct_reader_thread(void *arg)
+{
+	struct direct_reader *r = arg;
+
+	r->ret = pread(r->fd, r->buf, r->len, 0);
+	r->err = errno;
+	return NULL;
+}
+
+/*
+ * O_DIRECT from a file on a block device into the object, the pin of a DMA
+ * in flight: the read pins the object's page, then stalls pinning the page
+ * after it, which userfaultfd holds; CLONE runs while the pin is held.  The
+ * device writes the page it was given, which must stay the reader's
+ * object's page, as it does with memfd; the clone is the object as it was.
+ */
+TEST_F(pins, o_direct_read_held_across_clone)
+{
+	struct direct_reader r = { .len = 2 * self->ps };
+	const char *why;
+	struct stall s;
+	pthread_t th;
+	int cfd;
+
+	r.fd = direct_file(r.len, 'D', &why);
+	if (r.fd == -1)
+		SKIP(return, "%s", why);
+	ASSERT_LE(0, r.fd);
+	/* The object's first page, then a stalling page right after it. */
+	r.buf = mmap(NULL, r.len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, r.buf);
+	ASSERT_EQ(r.buf, mmap(r.buf, self->ps, PROT_READ | PROT_WRITE,
+			      MAP_SHARED | MAP_FIXED, self->fd, 0));
+	ASSERT_TRUE(stall_init_at(&s, r.buf + self->ps, self->ps));
+	if (variant->backing == BACKING_PFN) {
+		/* Special PTEs cannot be pinned, as with VM_PFNMAP. */
+		direct_reader_thread(&r);
+		EXPECT_EQ(-1, r.ret);
+		TH_LOG("refused: %s", strerror(r.err));
+		goto out;
+	}
+	ASSERT_EQ(0, pthread_create(&th, NULL, direct_reader_thread, &r));
+	ASSERT_TRUE(stall_wait(&s));
+	cfd = clone_trigger(variant->backing, self->fd);
+	if (variant->backing != BACKING_MEMFD)
+		ASSERT_GE(cfd, 0);
+	ASSERT_TRUE(stall_release(&s, 'U'));
+	pthread_join(th, NULL);
+	ASSERT_EQ(r.len, r.ret);
+
+	EXPECT_TRUE(all_bytes(self->p, self->ps, 'D'));
+	EXPECT_TRUE(all_bytes(r.buf + self->ps, self->ps, 'D'));
+	EXPECT_TRUE(clone_reads(cfd, self->len, 'o'));
+	if (cfd >= 0)
+		close(cfd);
+out:
+	stall_fini(&s);
+	munmap(r.buf, r.len);
+	close(r.fd);
 }
 
 /* GUP reads pages, and refuses special PTEs as it does VM_PFNMAP: EFAULT. */
