@@ -181,12 +181,17 @@ static bool stall_init(struct stall *s, size_t len)
 	return stall_init_at(s, NULL, len);
 }
 
-/* Wait until someone is stalled on the buffer. */
+/*
+ * Wait until someone is stalled on the buffer; false if nobody is within
+ * 10 s (the access failed before it reached the buffer).
+ */
 static bool stall_wait(struct stall *s)
 {
+	struct pollfd pfd = { .fd = s->uffd, .events = POLLIN };
 	struct uffd_msg msg;
 
-	return read(s->uffd, &msg, sizeof(msg)) == sizeof(msg) &&
+	return poll(&pfd, 1, 10000) == 1 &&
+	       read(s->uffd, &msg, sizeof(msg)) == sizeof(msg) &&
 	       msg.event == UFFD_EVENT_PAGEFAULT;
 }
 
@@ -377,7 +382,8 @@ out:
 /*
  * A file on a real block device (the guest's ext4 disk), holding @len bytes
  * of @c, opened for O_DIRECT reads and already unlinked; -1 and a SKIP
- * reason in @why if there is no such directory, -2 on errors.
+ * reason in @why if none is named or its file system refuses O_DIRECT, -2
+ * on errors.
  */
 static int direct_file(size_t len, char c, const char **why)
 {
@@ -391,13 +397,12 @@ static int direct_file(size_t len, char c, const char **why)
 	snprintf(path, sizeof(path), "%s/cowdev-direct-XXXXXX", dir);
 	fd = mkstemp(path);
 	if (fd < 0)
-		return -1;
-	buf = malloc(len);
-	if (!buf)
 		return -2;
-	memset(buf, c, len);
+	buf = malloc(len);
 	dfd = -2;
-	if (write(fd, buf, len) == (ssize_t)len && !fsync(fd)) {
+	if (buf)
+		memset(buf, c, len);
+	if (buf && write(fd, buf, len) == (ssize_t)len && !fsync(fd)) {
 		dfd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
 		if (dfd < 0) {
 			*why = "the file system has no O_DIRECT";
@@ -437,6 +442,7 @@ static void *direct_reader_thread(void *arg)
 TEST_F(pins, o_direct_read_held_across_clone)
 {
 	struct direct_reader r = { .len = 2 * self->ps };
+	long long in_use = 0;
 	const char *why;
 	struct stall s;
 	pthread_t th;
@@ -460,15 +466,32 @@ TEST_F(pins, o_direct_read_held_across_clone)
 		goto out;
 	}
 	ASSERT_EQ(0, pthread_create(&th, NULL, direct_reader_thread, &r));
-	ASSERT_TRUE(stall_wait(&s));
-	cfd = clone_trigger(variant->backing, self->fd);
+	if (!stall_wait(&s)) {
+		stall_fini(&s);		/* wakes a reader that stalled late */
+		pthread_join(th, NULL);
+		TH_LOG("the read never stalled: %zd, %s", r.ret, strerror(r.err));
+		ASSERT_TRUE(false);
+	}
 	if (variant->backing != BACKING_MEMFD)
+		in_use = global_stat("pool_in_use");
+	cfd = clone_trigger(variant->backing, self->fd);
+	if (variant->backing != BACKING_MEMFD) {
 		ASSERT_GE(cfd, 0);
+		/*
+		 * The pin was there at CLONE: exactly one page, the pinned
+		 * one, was copied instead of shared.
+		 */
+		EXPECT_EQ(in_use + 1, global_stat("pool_in_use"));
+	}
 	ASSERT_TRUE(stall_release(&s, 'U'));
 	pthread_join(th, NULL);
+	if (r.ret != (ssize_t)r.len)
+		TH_LOG("pread: %s", strerror(r.err));
 	ASSERT_EQ(r.len, r.ret);
 
+	EXPECT_TRUE(all_bytes(r.buf, self->ps, 'D'));
 	EXPECT_TRUE(all_bytes(self->p, self->ps, 'D'));
+	EXPECT_TRUE(all_bytes(self->p + self->ps, self->len - self->ps, 'o'));
 	EXPECT_TRUE(all_bytes(r.buf + self->ps, self->ps, 'D'));
 	EXPECT_TRUE(clone_reads(cfd, self->len, 'o'));
 	if (cfd >= 0)

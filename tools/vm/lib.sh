@@ -189,7 +189,7 @@ COWDEV_GUEST_MODULES="drivers/virtio/virtio.* drivers/virtio/virtio_ring.*
 # with its vmlinuz and, under modules/, the COWDEV_GUEST_MODULES it has;
 # fetched from Debian's archive on first use.
 cowdev_kernel_fetch() {
-	local kind kver dir root pkg deb tree pattern f
+	local kind kver dir root pkg deb tree pattern patterns f
 	kind=$(cowdev_kernel_kind "$1") || exit 1
 	kver=$(cowdev_kernel_release "$1") || exit 1
 	dir=$COWDEV_CACHE/kernels/$kver
@@ -203,6 +203,7 @@ cowdev_kernel_fetch() {
 			# Newer kernels split the image into linux-binary-* and
 			# the modules into linux-modules-*.
 			root=$(cowdev_chroot_kernel "$1" | cut -d' ' -f1)
+			[ -n "$root" ] || exit 1
 			rm -f "$root"/tmp/*.deb
 			for pkg in "linux-binary-$kver" "linux-image-$kver-unsigned"; do
 				chroot "$root" sh -c "cd /tmp && apt-get download -q $pkg" \
@@ -224,7 +225,9 @@ cowdev_kernel_fetch() {
 		for tree in "$dir.tmp/x/lib/modules/$kver/kernel" \
 			    "$dir.tmp/x/usr/lib/modules/$kver/kernel"; do
 			[ -d "$tree" ] || continue
-			for pattern in $COWDEV_GUEST_MODULES; do
+			# Split without globbing here: the patterns are for $tree.
+			read -r -d '' -a patterns <<< "$COWDEV_GUEST_MODULES"
+			for pattern in "${patterns[@]}"; do
 				for f in "$tree"/$pattern; do
 					[ -f "$f" ] || continue
 					mkdir -p "$dir.tmp/modules/$(dirname "${f#"$tree"/}")"
@@ -265,13 +268,13 @@ cowdev_kernel_modules() {
 # cowdev_disk: a small ext4 image for the guest's virtio disk, made once;
 # the guest writes to a throwaway overlay (QEMU's snapshot=on).
 cowdev_disk() {
-	local img=$COWDEV_CACHE/disk/ext4-32M.img
+	local img=$COWDEV_CACHE/disk/ext4-32M-4k.img
 	if [ ! -s "$img" ]; then
 		cowdev_apt_install e2fsprogs
 		mkdir -p "$(dirname "$img")" || exit 1
 		rm -f "$img.tmp"
 		truncate -s 32M "$img.tmp" &&
-			mkfs.ext4 -q -F -L cowdev "$img.tmp" &&
+			mkfs.ext4 -q -F -b 4096 -L cowdev "$img.tmp" &&
 			mv "$img.tmp" "$img" || die "cannot make $img"
 	fi
 	echo "$img"
@@ -307,9 +310,10 @@ cowdev_debug_source() {
 # prints the build (O=) directory, which is also the kbuild tree for the
 # module.
 cowdev_debug_kernel() {
-	local tarball ver hash dir top opt start lock
+	local src tarball ver hash dir top opt start lock
 	local configs=("$COWDEV_TOP/tools/vm/debug.config")
-	read -r tarball ver <<< "$(cowdev_debug_source "$1")" || exit 1
+	src=$(cowdev_debug_source "$1") || exit 1
+	read -r tarball ver <<< "$src"
 	[ -f "$tarball" ] || die "no $tarball"
 	cowdev_apt_install bc flex bison libelf-dev libssl-dev cpio python3 make gcc
 	[ "$1" != debug ] && [ -f "$COWDEV_TOP/tools/vm/$1.config" ] &&
