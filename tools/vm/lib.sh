@@ -115,23 +115,33 @@ cowdev_chroot_spec() {
 	esac
 }
 
+# cowdev_chroot_meta ROOT META PATTERN: install the meta package META in
+# the chroot ROOT if it is missing; prints the first package META depends on
+# that matches the grep PATTERN, or dies.
+cowdev_chroot_meta() {
+	local root=$1 meta=$2 dep
+	if ! chroot "$root" dpkg-query -W -f='${Status}' "$meta" 2>/dev/null |
+		grep -q 'ok installed'; then
+		note "installing $meta in the $(basename "$root") chroot"
+		DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install -y -q \
+			--no-install-recommends "$meta" > "$root.log" 2>&1 ||
+			{ tail -n 20 "$root.log" >&2; die "cannot install $meta in $root"; }
+	fi
+	dep=$(chroot "$root" dpkg-query -W -f='${Depends}' "$meta" |
+		grep -o "$3" | head -n 1)
+	[ -n "$dep" ] || die "$meta in $root depends on nothing like $3"
+	echo "$dep"
+}
+
 # cowdev_chroot_kernel NAME: set up NAME's chroot and headers; prints
 # "ROOT RELEASE".
 cowdev_chroot_kernel() {
-	local suite meta root kver
+	local suite meta root headers
 	read -r suite meta <<< "$(cowdev_chroot_spec "$1")"
 	root=$(cowdev_chroot "$suite") || exit 1
-	if ! chroot "$root" dpkg-query -W -f='${Status}' "$meta" 2>/dev/null |
-		grep -q 'ok installed'; then
-		note "installing $meta in the $suite chroot"
-		DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install -y -q \
-			--no-install-recommends "$meta" > "$root.log" 2>&1 ||
-			{ tail -n 20 "$root.log" >&2; die "cannot install $meta in the $suite chroot"; }
-	fi
-	kver=$(chroot "$root" dpkg-query -W -f='${Depends}' "$meta" |
-		grep -o 'linux-headers-[^ ,]*' | sed 's/^linux-headers-//' | head -n 1)
-	[ -n "$kver" ] || die "$meta in the $suite chroot names no kernel"
-	echo "$root $kver"
+	headers=$(cowdev_chroot_meta "$root" "$meta" 'linux-headers-[^ ,]*') ||
+		exit 1
+	echo "$root ${headers#linux-headers-}"
 }
 
 # cowdev_kernel_kind NAME: host, chroot or debug; dies for unknown names.
@@ -222,11 +232,11 @@ cowdev_kernel_fetch() {
 			[ -f "$f" ] && mv "$f" "$dir.tmp/vmlinuz"
 		done
 		[ -s "$dir.tmp/vmlinuz" ] || die "no vmlinuz for $kver"
+		# Split without globbing here: the patterns are for $tree.
+		read -r -d '' -a patterns <<< "$COWDEV_GUEST_MODULES"
 		for tree in "$dir.tmp/x/lib/modules/$kver/kernel" \
 			    "$dir.tmp/x/usr/lib/modules/$kver/kernel"; do
 			[ -d "$tree" ] || continue
-			# Split without globbing here: the patterns are for $tree.
-			read -r -d '' -a patterns <<< "$COWDEV_GUEST_MODULES"
 			for pattern in "${patterns[@]}"; do
 				for f in "$tree"/$pattern; do
 					[ -f "$f" ] || continue
@@ -291,24 +301,16 @@ cowdev_debug_source() {
 		return
 	fi
 	root=$(cowdev_chroot sid) || exit 1
-	if ! chroot "$root" dpkg-query -W -f='${Status}' linux-source 2>/dev/null |
-		grep -q 'ok installed'; then
-		note "installing linux-source in the sid chroot"
-		DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install -y -q \
-			--no-install-recommends linux-source > "$root.log" 2>&1 ||
-			{ tail -n 20 "$root.log" >&2; die "cannot install linux-source in the sid chroot"; }
-	fi
-	pkg=$(chroot "$root" dpkg-query -W -f='${Depends}' linux-source |
-		grep -o 'linux-source-[0-9.]*' | head -n 1)
-	[ -n "$pkg" ] || die "linux-source in the sid chroot names no source package"
+	pkg=$(cowdev_chroot_meta "$root" linux-source 'linux-source-[0-9.]*') ||
+		exit 1
 	echo "$root/usr/src/$pkg.tar.xz $(chroot "$root" dpkg-query -W -f='${Version}' "$pkg")"
 }
 
 # cowdev_debug_kernel NAME: build the debug kernel NAME from its Debian
-# source (cowdev_debug_source) with tools/vm/debug.config, then
-# tools/vm/NAME.config for the others if there is one, once per source version and config;
-# prints the build (O=) directory, which is also the kbuild tree for the
-# module.
+# source (cowdev_debug_source) with tools/vm/debug.config and, for names
+# other than debug, tools/vm/NAME.config if there is one; once per source
+# version and config.  Prints the build (O=) directory, which is also the
+# kbuild tree for the module.
 cowdev_debug_kernel() {
 	local src tarball ver hash dir top opt start lock
 	local configs=("$COWDEV_TOP/tools/vm/debug.config")
