@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
 # Shared helpers for the guest tools: where the cache lives, which kernel a
 # name stands for, and how to fetch what is missing.  Sourced, not run.
 #
@@ -16,23 +17,38 @@ COWDEV_HOST_PKGS="qemu-system-x86 busybox-static kmod cpio gzip xz-utils
 	sparse dkms linux-headers-amd64 linux-source-6.1 gcc make libc6-dev
 	debootstrap"
 
-cowdev_apt_updated=
-cowdev_apt_install() {
-	local missing=() p
+# cowdev_apt_missing PKG...: those of PKG that are not installed, one a line.
+cowdev_apt_missing() {
+	local p
 	for p in "$@"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
-			missing+=("$p")
+			echo "$p"
 	done
+}
+
+cowdev_apt_updated=
+cowdev_apt_install() {
+	local missing lock
+	mapfile -t missing < <(cowdev_apt_missing "$@")
 	[ ${#missing[@]} -eq 0 ] && return 0
 	[ "$(id -u)" -eq 0 ] || die "need root to install: ${missing[*]}"
-	note "installing ${missing[*]}"
-	if [ -z "$cowdev_apt_updated" ]; then
-		apt-get update -q >/dev/null || die "apt-get update failed"
-		cowdev_apt_updated=1
+	# check-all builds the debug kernels in the background: one apt-get
+	# at a time, and what the other one installed is not installed twice.
+	mkdir -p "$COWDEV_CACHE" || exit 1
+	exec {lock}> "$COWDEV_CACHE/.lock-apt"
+	flock "$lock"
+	mapfile -t missing < <(cowdev_apt_missing "$@")
+	if [ ${#missing[@]} -gt 0 ]; then
+		note "installing ${missing[*]}"
+		if [ -z "$cowdev_apt_updated" ]; then
+			apt-get update -q >/dev/null || die "apt-get update failed"
+			cowdev_apt_updated=1
+		fi
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+			--no-install-recommends "${missing[@]}" >/dev/null ||
+			die "apt-get install ${missing[*]} failed"
 	fi
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-		--no-install-recommends "${missing[@]}" >/dev/null ||
-		die "apt-get install ${missing[*]} failed"
+	exec {lock}>&-
 }
 
 cowdev_host_setup() {
@@ -119,7 +135,10 @@ cowdev_chroot_spec() {
 # the chroot ROOT if it is missing; prints the first package META depends on
 # that matches the grep PATTERN, or dies.
 cowdev_chroot_meta() {
-	local root=$1 meta=$2 dep
+	local root=$1 meta=$2 dep lock
+	# The chroot's lock (cowdev_chroot): one apt-get in it at a time.
+	exec {lock}> "$(dirname "$root")/.lock-$(basename "$root")"
+	flock "$lock"
 	if ! chroot "$root" dpkg-query -W -f='${Status}' "$meta" 2>/dev/null |
 		grep -q 'ok installed'; then
 		note "installing $meta in the $(basename "$root") chroot"
@@ -129,6 +148,7 @@ cowdev_chroot_meta() {
 	fi
 	dep=$(chroot "$root" dpkg-query -W -f='${Depends}' "$meta" |
 		grep -o "$3" | head -n 1)
+	exec {lock}>&-
 	[ -n "$dep" ] || die "$meta in $root depends on nothing like $3"
 	echo "$dep"
 }
@@ -358,7 +378,7 @@ cowdev_debug_kernel() {
 # cowdev_kernel_source: the unpacked parts of Debian's linux-source-6.1 the
 # project uses (kselftest headers, checkpatch), extracted once per version.
 cowdev_kernel_source() {
-	local tarball=/usr/src/linux-source-6.1.tar.xz ver dir f missing=
+	local tarball=/usr/src/linux-source-6.1.tar.xz ver dir f stale=
 	local files="tools/testing/selftests/kselftest.h
 		tools/testing/selftests/kselftest_harness.h scripts/checkpatch.pl
 		scripts/spelling.txt scripts/const_structs.checkpatch
@@ -367,11 +387,11 @@ cowdev_kernel_source() {
 	ver=$(dpkg-query -W -f='${Version}' linux-source-6.1)
 	dir=$COWDEV_CACHE/src/linux-source-$ver
 	for f in $files; do
-		[ -f "$dir/$f" ] || missing=1
+		[ -f "$dir/$f" ] || stale=1
 	done
-	if [ -n "$missing" ]; then
+	if [ -n "$stale" ]; then
 		rm -rf "$dir" && mkdir -p "$dir" || exit 1
-		# shellcheck disable=SC2086
+		# shellcheck disable=SC2046,SC2086
 		tar -xJf "$tarball" -C "$dir" --strip-components=1 \
 			$(printf 'linux-source-6.1/%s ' $files) ||
 			die "cannot unpack $tarball"
