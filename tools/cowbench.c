@@ -34,6 +34,11 @@
 
 #include "uapi/cowdev.h"
 
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#define MADV_POPULATE_WRITE 23
+#endif
+
 enum backing { DEV_PAGE, DEV_PFN, MEMFD, ANON, NR_BACKINGS };
 
 static const char *const backing_names[NR_BACKINGS] = {
@@ -133,13 +138,25 @@ static void clear_soft_dirty(void)
 /* The paths; each returns the ns spent on the timed part for all pages. */
 enum path {
 	READ_FAULT, WRITE_FAULT, WRITE_AFTER_READ, PRIVATE_WRITE,
-	PRIVATE_WRITE_AFTER_READ, CLONE_WRITE, NR_PATHS
+	PRIVATE_WRITE_AFTER_READ, CLONE_WRITE, REREAD_SHARED, REREAD_PRIVATE,
+	POPULATE_READ, POPULATE_WRITE, PAGE_LIFE, NR_PATHS
 };
 
 static const char *const path_names[NR_PATHS] = {
 	"read_fault", "write_fault_shared", "write_after_read",
 	"private_cow_write", "private_cow_write_after_read", "clone_cow_write",
+	"reread_populated_shared", "reread_populated_private",
+	"populate_read", "populate_write", "page_life",
 };
+
+/* Fill every page of the object behind @fd through a mapping of its own. */
+static void populate(int fd)
+{
+	char *p = map_backing(fd, MAP_SHARED);
+
+	touch(p, pages, true);
+	munmap(p, pages * ps);
+}
 
 static bool applies(enum path path, enum backing b)
 {
@@ -153,24 +170,67 @@ static bool applies(enum path path, enum backing b)
 		return b != ANON;
 	case CLONE_WRITE:
 		return b != MEMFD;	/* clone for cowdev, fork for anon */
+	case REREAD_SHARED:
+	case REREAD_PRIVATE:
+	case POPULATE_READ:
+		return b != ANON;	/* an object someone populated */
+	case POPULATE_WRITE:
+	case PAGE_LIFE:
+		return true;
 	default:
 		return false;
 	}
 }
 
+/*
+ * The whole life of each page: open, size, map, write, unmap, close; what
+ * the pool's zeroing and freeing cost shows up here.
+ */
+static uint64_t run_page_life(enum backing b)
+{
+	uint64_t start = now_ns();
+	int fd = open_backing(b);
+	char *p = map_backing(fd, MAP_SHARED);
+
+	touch(p, pages, true);
+	munmap(p, pages * ps);
+	if (fd >= 0)
+		close(fd);
+	return now_ns() - start;
+}
+
 static uint64_t run_path(enum path path, enum backing b)
 {
-	int fd = open_backing(b), clone = -1, go[2];
-	int shared = path == PRIVATE_WRITE || path == PRIVATE_WRITE_AFTER_READ ?
-		     MAP_PRIVATE : MAP_SHARED;
-	char *p = map_backing(fd, shared);
+	int fd, clone = -1, go[2];
+	int shared = path == PRIVATE_WRITE || path == PRIVATE_WRITE_AFTER_READ ||
+		     path == REREAD_PRIVATE ? MAP_PRIVATE : MAP_SHARED;
 	uint64_t start, ns;
 	pid_t child = 0;
+	char *p;
+
+	if (path == PAGE_LIFE)
+		return run_page_life(b);
+	fd = open_backing(b);
+	/* A second mapping of an object a first one filled. */
+	if (path == REREAD_SHARED || path == REREAD_PRIVATE ||
+	    path == POPULATE_READ)
+		populate(fd);
+	p = map_backing(fd, shared);
 
 	switch (path) {
 	case READ_FAULT:
+	case REREAD_SHARED:
+	case REREAD_PRIVATE:
 		start = now_ns();
 		touch(p, pages, false);
+		ns = now_ns() - start;
+		break;
+	case POPULATE_READ:
+	case POPULATE_WRITE:
+		start = now_ns();
+		if (madvise(p, pages * ps, path == POPULATE_READ ?
+			    MADV_POPULATE_READ : MADV_POPULATE_WRITE))
+			die("madvise(MADV_POPULATE_*)");
 		ns = now_ns() - start;
 		break;
 	case WRITE_FAULT:
