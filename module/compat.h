@@ -100,6 +100,37 @@ static inline pte_t cowdev_pte_mkwrite(pte_t pte)
 #endif
 
 /*
+ * Page mode's fault-around maps pages the object already holds, with a
+ * normal PTE, from ->fault.  vmf_insert_page_mkwrite() (6.15) does that in
+ * any VMA.  Before it, vm_insert_page() and vm_insert_pages() are the only
+ * ways, and from a fault they need VM_MIXEDMAP set at mmap time, which
+ * would make page-mode VMAs VM_SPECIAL: never merged again after an
+ * mprotect() splits them (so mremap() across the pieces fails where a
+ * memfd's succeeds), not mlocked.  Page mode keeps a file's semantics on
+ * those kernels and maps one page per fault; pfn mode faults around on
+ * every kernel (cowdev_vm.c).
+ */
+#if COWDEV_BEFORE(6, 15)
+#define COWDEV_HAVE_PAGE_FAULT_AROUND 0
+static inline vm_fault_t cowdev_insert_page(struct vm_area_struct *vma,
+					    unsigned long addr,
+					    struct page *page)
+{
+	return VM_FAULT_SIGBUS;
+}
+#else
+#define COWDEV_HAVE_PAGE_FAULT_AROUND 1
+static inline vm_fault_t cowdev_insert_page(struct vm_area_struct *vma,
+					    unsigned long addr,
+					    struct page *page)
+{
+	struct vm_fault vmf = { .vma = vma, .address = addr };
+
+	return vmf_insert_page_mkwrite(&vmf, page, false);
+}
+#endif
+
+/*
  * folio_mapcount() became an inline helper in ~6.10; on 6.1 it is an
  * unexported function, and page_mapcount() says the same for the order-0
  * pages cowdev maps.

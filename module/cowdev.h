@@ -9,8 +9,10 @@
  *   ioctl: cowdev_object.lock (mutex)
  *     cowdev_object.clone_sem (read: shared write faults; write: CLONE)
  *       page lock (PG_locked of a pool page)
+ *         other page locks, tried only (fault-around, page mode)
  *         mapping->i_mmap_rwsem (unmap_mapping_pages)
  *           page table lock
+ *             page locks, tried only (fault-around, pfn mode)
  *             xa_lock of cowdev_object.pages
  *               cowdev_pool per-CPU cache lock
  *
@@ -50,6 +52,8 @@
  * @COWDEV_STAT_SHARED_FAULTS: ->fault calls in shared mappings
  * @COWDEV_STAT_PRIVATE_FAULTS: ->fault calls in private mappings
  * @COWDEV_STAT_COW_FAULTS: ->fault calls with vmf->cow_page (do_cow_fault)
+ * @COWDEV_STAT_FAULTAROUND_PAGES: pages a read fault mapped around the
+ *	faulting one (fault-around, cowdev_vm.c)
  * @COWDEV_STAT_MKWRITE: ->page_mkwrite calls
  * @COWDEV_STAT_PFN_MKWRITE: ->pfn_mkwrite calls
  * @COWDEV_STAT_REUSE: shared write faults that made the page writable
@@ -72,6 +76,7 @@ enum cowdev_stat {
 	COWDEV_STAT_SHARED_FAULTS,
 	COWDEV_STAT_PRIVATE_FAULTS,
 	COWDEV_STAT_COW_FAULTS,
+	COWDEV_STAT_FAULTAROUND_PAGES,
 	COWDEV_STAT_MKWRITE,
 	COWDEV_STAT_PFN_MKWRITE,
 	COWDEV_STAT_REUSE,
@@ -179,6 +184,11 @@ struct page *cowdev_object_grab_page(struct cowdev_object *obj, pgoff_t pgoff,
 				     struct cowdev_fault *cf);
 struct page *cowdev_object_find_lock_page(struct cowdev_object *obj,
 					  pgoff_t pgoff, struct cowdev_fault *cf);
+unsigned int cowdev_object_trylock_range(struct cowdev_object *obj,
+					 pgoff_t first, pgoff_t last,
+					 unsigned long want, struct page **pages);
+struct page *cowdev_object_trylock_page(struct cowdev_object *obj,
+					pgoff_t pgoff);
 bool cowdev_object_page_valid(struct cowdev_object *obj, pgoff_t pgoff,
 			      struct page *page);
 unsigned long cowdev_object_resident(struct cowdev_object *obj);
@@ -219,21 +229,33 @@ extern unsigned long cowdev_pool_limit;
 extern struct cowdev_counters __percpu *cowdev_global_stats;
 
 /**
+ * cowdev_count_add() - count @n events for an object and globally
+ * @obj: the object the events happened to
+ * @stat: which counter
+ * @n: how many
+ *
+ * Two per-CPU additions, no lock and no shared cache line.  A build with
+ * COWDEV_NO_COUNTERS (the benchmark's baseline, never shipped) counts
+ * nothing.
+ */
+static inline void cowdev_count_add(struct cowdev_object *obj,
+				    enum cowdev_stat stat, unsigned long n)
+{
+#ifndef COWDEV_NO_COUNTERS
+	this_cpu_add(obj->stats->v[stat], n);
+	this_cpu_add(cowdev_global_stats->v[stat], n);
+#endif
+}
+
+/**
  * cowdev_count() - count one event for an object and globally
  * @obj: the object the event happened to
  * @stat: which counter
- *
- * Two per-CPU increments, no lock and no shared cache line.  A build with
- * COWDEV_NO_COUNTERS (the benchmark's baseline, never shipped) counts
- * nothing.
  */
 static inline void cowdev_count(struct cowdev_object *obj,
 				enum cowdev_stat stat)
 {
-#ifndef COWDEV_NO_COUNTERS
-	this_cpu_inc(obj->stats->v[stat]);
-	this_cpu_inc(cowdev_global_stats->v[stat]);
-#endif
+	cowdev_count_add(obj, stat, 1);
 }
 
 u64 cowdev_stats_sum(struct cowdev_counters __percpu *stats,

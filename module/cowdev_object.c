@@ -328,6 +328,86 @@ struct page *cowdev_object_find_lock_page(struct cowdev_object *obj,
 }
 
 /**
+ * cowdev_object_trylock_range() - lock the pages of a range that may be
+ *	mapped now, without waiting
+ * @obj: the object
+ * @first: first page offset
+ * @last: last page offset, less than BITS_PER_LONG after @first
+ * @want: bit i set to look at offset @first + i
+ * @pages: one slot per offset in [@first, @last], filled with the page,
+ *	locked, with a reference for the caller, still indexed there and
+ *	inside the object; or NULL
+ *
+ * Fault-around's lookup, skipping what filemap_map_pages() skips: offsets
+ * with no page, pages someone holds locked (being filled, copied, cloned or
+ * truncated; the faulting page, which its fault holds), and pages replaced
+ * or truncated while we looked.  Nothing here sleeps.
+ *
+ * Return: the number of pages locked.
+ */
+unsigned int cowdev_object_trylock_range(struct cowdev_object *obj,
+					 pgoff_t first, pgoff_t last,
+					 unsigned long want, struct page **pages)
+{
+	XA_STATE(xas, &obj->pages, first);
+	unsigned int nr = 0;
+	struct page *page;
+
+	memset(pages, 0, (last - first + 1) * sizeof(*pages));
+	rcu_read_lock();
+	xas_for_each(&xas, page, last) {
+		if (xas_retry(&xas, page) || !(want & BIT(xas.xa_index - first)))
+			continue;
+		/*
+		 * A locked page is skipped before it is referenced, as
+		 * next_uptodate_folio() does: CLONE counts references with
+		 * the page locked, and must not see ours as a pin.
+		 */
+		if (folio_test_locked(page_folio(page)))
+			continue;
+		/* As in cowdev_object_find(): a reference before trust. */
+		if (!get_page_unless_zero(page))
+			continue;
+		if (unlikely(xas_reload(&xas) != page))
+			goto put;
+		if (!folio_trylock(page_folio(page)))
+			goto put;
+		if (!cowdev_object_check(obj, &xas, page)) {
+			cowdev_unlock_page(obj, xas.xa_index, page);
+			goto put;
+		}
+		pages[xas.xa_index - first] = page;
+		nr++;
+		continue;
+put:
+		put_page(page);
+	}
+	rcu_read_unlock();
+	return nr;
+}
+
+/**
+ * cowdev_object_trylock_page() - the page at @pgoff, if it may be mapped
+ *	now, without waiting
+ * @obj: the object
+ * @pgoff: page offset in the object
+ *
+ * cowdev_object_trylock_range() for one offset; safe under a spinlock.
+ *
+ * Return: the page, locked, with a reference for the caller, still indexed
+ * at @pgoff and inside the object; or NULL.
+ */
+struct page *cowdev_object_trylock_page(struct cowdev_object *obj,
+					pgoff_t pgoff)
+{
+	struct page *page;
+
+	if (!cowdev_object_trylock_range(obj, pgoff, pgoff, 1, &page))
+		return NULL;
+	return page;
+}
+
+/**
  * cowdev_object_grab_page() - find or create the page at @pgoff, locked
  * @obj: the object
  * @pgoff: page offset in the object

@@ -15,6 +15,7 @@
 #include <linux/seq_file.h>
 #include <linux/uaccess.h>
 
+#include "compat.h"
 #include "cowdev.h"
 
 /* Counter names, in the order of enum cowdev_stat. */
@@ -25,6 +26,7 @@ static const char *const cowdev_stat_names[COWDEV_NR_STATS] = {
 	[COWDEV_STAT_SHARED_FAULTS] = "shared_faults",
 	[COWDEV_STAT_PRIVATE_FAULTS] = "private_faults",
 	[COWDEV_STAT_COW_FAULTS] = "cow_faults",
+	[COWDEV_STAT_FAULTAROUND_PAGES] = "faultaround_pages",
 	[COWDEV_STAT_MKWRITE] = "mkwrite",
 	[COWDEV_STAT_PFN_MKWRITE] = "pfn_mkwrite",
 	[COWDEV_STAT_REUSE] = "reuse",
@@ -91,6 +93,11 @@ static int cowdev_stats_show(struct seq_file *m, void *unused)
 	cowdev_stats_show_counters(m, cowdev_global_stats);
 	seq_printf(m, "core_probe %s\n",
 		   cowdev_probe_available() ? "available" : "unavailable");
+	/* The modes whose read faults map around (compat.h says why). */
+	seq_printf(m, "faultaround %s\n",
+		   COWDEV_HAVE_PAGE_FAULT_AROUND ?
+		   (COWDEV_HAVE_PFN_MODE ? "page,pfn" : "page") :
+		   (COWDEV_HAVE_PFN_MODE ? "pfn" : "none"));
 	cowdev_pool_show(m);
 	return 0;
 }
@@ -172,6 +179,8 @@ void cowdev_stats_fill_info(struct cowdev_object *obj, struct cowdev_info *info)
 	info->cow_faults = cowdev_stats_sum(s, COWDEV_STAT_COW_FAULTS);
 	info->lock_waits = cowdev_stats_sum(s, COWDEV_STAT_LOCK_WAITS);
 	info->writeback_waits = cowdev_stats_sum(s, COWDEV_STAT_WRITEBACK_WAITS);
+	info->faultaround_pages = cowdev_stats_sum(s,
+						   COWDEV_STAT_FAULTAROUND_PAGES);
 }
 
 /**

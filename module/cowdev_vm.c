@@ -19,6 +19,11 @@
  * a write after a read is do_wp_page() -> wp_page_copy() inside the core,
  * observed by cowdev_probe.c.
  *
+ * A read fault also maps, read-only, the object's other resident pages
+ * around it (fault-around; see cowdev_fault_around()), so that a second
+ * mapping of a populated object, or a reader after a writer, takes one
+ * fault per fault_around_bytes rather than one per page.
+ *
  * Pool pages are in no page cache (page->mapping is NULL), so every
  * callback that hands a page back locks it itself and returns
  * VM_FAULT_LOCKED: do_page_mkwrite() would otherwise take a NULL mapping
@@ -26,6 +31,7 @@
  */
 #include <linux/mm.h>
 #include <linux/pagemap.h>
+#include <linux/percpu.h>
 
 #include "compat.h"
 #include "cowdev.h"
@@ -68,6 +74,225 @@ static void cowdev_count_fault(struct cowdev_object *obj, struct vm_fault *vmf)
 		cowdev_count(obj, COWDEV_STAT_COW_FAULTS);
 }
 
+/* Does @vma map its pages through special PTEs (see cowdev_mmap())? */
+static bool cowdev_vma_maps_pfns(struct vm_area_struct *vma)
+{
+	return vma->vm_flags & VM_MIXEDMAP;
+}
+
+/* Can read faults in @vma fault around on this kernel? */
+static bool cowdev_fault_around_maps(struct vm_area_struct *vma)
+{
+	return COWDEV_HAVE_PAGE_FAULT_AROUND || cowdev_vma_maps_pfns(vma);
+}
+
+/*
+ * Fault-around.  The core offers it to ->map_pages, with the window it
+ * computed from fault_around_bytes (the debugfs knob) and clamped to the
+ * VMA and the page table, before it calls ->fault for a read fault.  No
+ * kernel lets a module set PTEs there: since 6.5 do_fault_around() calls
+ * ->map_pages under rcu_read_lock(), and every exported way to set a PTE
+ * (vmf_insert_page_mkwrite(), vmf_insert_mixed(), apply_to_page_range())
+ * may allocate a page table, which sleeps; with PT reclaim (7.x) a table
+ * seen present can be gone by the time they look.  filemap_map_pages()
+ * gets round this with pmd_install() and the core's preallocated table,
+ * neither of which a module can use.  So ->map_pages only notes the
+ * window, and ->fault, where sleeping is allowed, maps it, as TTM's
+ * ttm_bo_vm_fault_reserved() prefaults from its fault handler.  Page mode
+ * needs vmf_insert_page_mkwrite() for it (see compat.h).
+ *
+ * The note lives in a per-CPU slot and names the fault it belongs to
+ * (task, vm_fault, address).  ->fault empties the slot first thing and
+ * uses the note only if it is its own; one that finds no note of its own
+ * (it moved to another CPU in between, or another fault on this CPU came
+ * in between) maps its own page alone, as without fault-around.
+ */
+struct cowdev_around {
+	const struct task_struct *task;
+	const struct vm_fault *vmf;
+	unsigned long address;
+	pgoff_t start;
+	pgoff_t end;
+};
+
+static DEFINE_PER_CPU(struct cowdev_around, cowdev_around);
+
+/* Enough for the default 64 KiB window in one pass. */
+#define COWDEV_AROUND_BATCH 16
+static_assert(COWDEV_AROUND_BATCH <= BITS_PER_LONG);	/* one bit a page */
+
+/* A fault's fault-around window, in page offsets of the object. */
+struct cowdev_window {
+	pgoff_t start;
+	pgoff_t end;
+};
+
+/*
+ * Take this fault's window, noted by cowdev_map_pages(), if the slot holds
+ * one; called first thing in ->fault, before anything can sleep, so that
+ * the slot is emptied on this CPU whatever the fault does next.  A slot
+ * can still be stale (a fault of this task at the same address, same stack
+ * depth, that moved CPU before taking its own): the window is clamped to
+ * this fault's VMA and page table and must contain the fault, so whatever
+ * it says, only this VMA's own pages at their own addresses get mapped.
+ */
+static bool cowdev_around_window(struct vm_fault *vmf,
+				 struct cowdev_window *win)
+{
+	struct cowdev_around *around = get_cpu_ptr(&cowdev_around);
+	struct vm_area_struct *vma = vmf->vma;
+	pgoff_t pte_off = pte_index(vmf->address);
+	bool mine = around->task == current && around->vmf == vmf &&
+		    around->address == vmf->address;
+
+	if (mine) {
+		win->start = around->start;
+		win->end = around->end;
+	}
+	around->vmf = NULL;
+	put_cpu_ptr(&cowdev_around);
+	if (!mine)
+		return false;
+	win->start = max3(win->start, vma->vm_pgoff,
+			  vmf->pgoff - min(vmf->pgoff, pte_off));
+	win->end = min3(win->end, vma->vm_pgoff + vma_pages(vma) - 1,
+			vmf->pgoff - pte_off + PTRS_PER_PTE - 1);
+	return win->start <= vmf->pgoff && vmf->pgoff <= win->end;
+}
+
+struct cowdev_around_ptes {
+	struct cowdev_object *obj;
+	struct vm_area_struct *vma;
+	unsigned long addr;		/* of offset @first */
+	pgoff_t first;
+	struct page **pages;		/* page mode: the batch, locked */
+	unsigned long none;		/* page mode: bit i, PTE i is none */
+	unsigned long mapped;		/* pfn mode: PTEs set */
+};
+
+/*
+ * apply_to_page_range() callbacks, under the page table lock, which the
+ * walk takes after it has allocated any table that was missing.  No PTE
+ * for a page of the object can appear while the page is locked: a fault
+ * maps a page only with it locked, and fault-around only what it could
+ * lock.
+ */
+static int cowdev_around_note_none(pte_t *ptep, unsigned long addr, void *data)
+{
+	struct cowdev_around_ptes *ap = data;
+
+	if (pte_none(ptep_get(ptep)))
+		ap->none |= BIT((addr - ap->addr) >> PAGE_SHIFT);
+	return 0;
+}
+
+/*
+ * pfn mode, one PTE: if it is none, the object's page there, if it can be
+ * locked without waiting, gets what vmf_insert_mixed() would give it
+ * (insert_pfn(): a special PTE with the VMA's protection, read-only as
+ * the VMA wants write notification).  One page lock at a time, tried
+ * only.  __vm_insert_mixed()'s other checks hold for pool pages: they are
+ * RAM of the default (write-back) memory type, which is what PAT would
+ * look up, and pfn_modify_allowed() only concerns PROT_NONE, which
+ * cowdev_map_pages() leaves alone.
+ */
+static int cowdev_around_set_pfn(pte_t *ptep, unsigned long addr, void *data)
+{
+	struct cowdev_around_ptes *ap = data;
+	pgoff_t pgoff = ap->first + ((addr - ap->addr) >> PAGE_SHIFT);
+	struct page *page;
+
+	if (!pte_none(ptep_get(ptep)))
+		return 0;
+	page = cowdev_object_trylock_page(ap->obj, pgoff);
+	if (!page)
+		return 0;
+	set_pte_at(ap->vma->vm_mm, addr, ptep,
+		   pte_mkspecial(pfn_pte(page_to_pfn(page),
+					 ap->vma->vm_page_prot)));
+	update_mmu_cache(ap->vma, addr, ptep);
+	ap->mapped++;
+	cowdev_unlock_page(ap->obj, pgoff, page);
+	put_page(page);
+	return 0;
+}
+
+/*
+ * Page mode, @nr pages from @ap->first: a normal PTE, with its reference
+ * and rmap, for each page whose PTE is none.  cowdev_insert_page() takes
+ * the page table lock itself and cannot say whether it found the PTE
+ * taken, so the batch is locked first and its none PTEs noted after, which
+ * keeps the count exact.  The table was allocated by the note taken before
+ * the lookup, with no page locked.  Returns the number mapped.
+ */
+static unsigned long cowdev_around_insert(struct cowdev_around_ptes *ap,
+					  unsigned long nr, unsigned long want)
+{
+	unsigned long i, mapped = 0;
+
+	if (!cowdev_object_trylock_range(ap->obj, ap->first,
+					 ap->first + nr - 1, want, ap->pages))
+		return 0;
+	ap->none = 0;
+	apply_to_page_range(ap->vma->vm_mm, ap->addr, nr << PAGE_SHIFT,
+			    cowdev_around_note_none, ap);
+	for (i = 0; i < nr; i++) {
+		if (!ap->pages[i])
+			continue;
+		if ((ap->none & BIT(i)) &&
+		    cowdev_insert_page(ap->vma, ap->addr + i * PAGE_SIZE,
+				       ap->pages[i]) == VM_FAULT_NOPAGE)
+			mapped++;
+		cowdev_unlock_page(ap->obj, ap->first + i, ap->pages[i]);
+		put_page(ap->pages[i]);
+	}
+	return mapped;
+}
+
+/*
+ * Map the faulting read's neighbours: the object's resident pages in the
+ * window, each locked while its PTE is set, as a page that ->fault maps
+ * is, so that truncation, a copy and CLONE, which take the page lock
+ * before they unmap, find the PTE and remove it.  Read-only in every
+ * mapping, so the first write to each still reaches ->page_mkwrite or
+ * ->pfn_mkwrite (shared) or the core's copy (private) and is decided on
+ * and counted there, once.  Failures (no memory for a page table) only
+ * leave pages unmapped: the access that needs one faults for it.
+ */
+static void cowdev_fault_around(struct cowdev_object *obj,
+				struct vm_fault *vmf,
+				const struct cowdev_window *win)
+{
+	struct page *pages[COWDEV_AROUND_BATCH];
+	struct cowdev_around_ptes ap = {
+		.obj = obj, .vma = vmf->vma, .pages = pages,
+	};
+	unsigned long mapped = 0, nr;
+
+	for (ap.first = win->start; ap.first <= win->end; ap.first += nr) {
+		nr = min_t(unsigned long, win->end - ap.first + 1,
+			   COWDEV_AROUND_BATCH);
+		/* Modular arithmetic: @first may be below the fault. */
+		ap.addr = vmf->address + (ap.first - vmf->pgoff) * PAGE_SIZE;
+		if (cowdev_vma_maps_pfns(vmf->vma)) {
+			ap.mapped = 0;
+			apply_to_page_range(vmf->vma->vm_mm, ap.addr,
+					    nr << PAGE_SHIFT,
+					    cowdev_around_set_pfn, &ap);
+			mapped += ap.mapped;
+			continue;
+		}
+		/* Already mapped pages cost no lookup. */
+		ap.none = 0;
+		apply_to_page_range(vmf->vma->vm_mm, ap.addr, nr << PAGE_SHIFT,
+				    cowdev_around_note_none, &ap);
+		if (ap.none)
+			mapped += cowdev_around_insert(&ap, nr, ap.none);
+	}
+	if (mapped)
+		cowdev_count_add(obj, COWDEV_STAT_FAULTAROUND_PAGES, mapped);
+}
+
 /*
  * A first-touch write to a shared mapping: the page is decided on here
  * (reuse or copy, see cowdev_cow_unshare()), and made stable for the write
@@ -97,7 +322,8 @@ static struct page *cowdev_fault_shared_write(struct cowdev_object *obj,
 }
 
 static vm_fault_t cowdev_do_fault(struct cowdev_object *obj,
-				  struct cowdev_fault *cf)
+				  struct cowdev_fault *cf,
+				  const struct cowdev_window *win)
 {
 	struct vm_fault *vmf = cf->vmf;
 	struct page *page;
@@ -110,8 +336,12 @@ static vm_fault_t cowdev_do_fault(struct cowdev_object *obj,
 	if (IS_ERR(page))
 		return cowdev_fault_error(obj, PTR_ERR(page));
 
+	/* With the faulting page locked, fault-around passes over it. */
+	if (win)
+		cowdev_fault_around(obj, vmf, win);
+
 	/* Page mode, and private mappings in pfn mode (see cowdev_mmap()). */
-	if (!(vmf->vma->vm_flags & VM_MIXEDMAP)) {
+	if (!cowdev_vma_maps_pfns(vmf->vma)) {
 		vmf->page = page;
 		cowdev_note_wake(obj, vmf->pgoff, page, COWDEV_BIT_LOCKED);
 		return VM_FAULT_LOCKED;	/* the core unlocks it once mapped */
@@ -132,10 +362,15 @@ static vm_fault_t cowdev_fault(struct vm_fault *vmf)
 {
 	struct cowdev_object *obj = vmf->vma->vm_private_data;
 	struct cowdev_fault cf = { .vmf = vmf };
+	struct cowdev_window win;
+	bool around;
 	vm_fault_t ret;
 
+	/* Taken, and the slot emptied, even if a write has no use for it. */
+	around = cowdev_around_window(vmf, &win) &&
+		 !(vmf->flags & FAULT_FLAG_WRITE);
 	cowdev_count_fault(obj, vmf);
-	ret = cowdev_do_fault(obj, &cf);
+	ret = cowdev_do_fault(obj, &cf, around ? &win : NULL);
 	trace_cowdev_fault(obj->id, vmf->pgoff, vmf->flags, READ_ONCE(obj->mode),
 			   (__force unsigned int)ret);
 	return cowdev_fault_finish(obj, &cf, ret);
@@ -257,18 +492,30 @@ static vm_fault_t cowdev_pfn_mkwrite(struct vm_fault *vmf)
 }
 
 /*
- * Fault-around maps nothing here: the only exported implementation,
- * filemap_map_pages(), needs page-cache folios, and modules get no helper to
- * set PTEs from under its RCU lock.  The callback still matters: from 6.7 the
- * core runs ->fault, ->page_mkwrite and ->pfn_mkwrite under the per-VMA lock
- * only for vm_ops that have ->map_pages (vmf_can_call_fault() takes it as
- * the mark of handlers audited not to need mmap_lock) and otherwise retries
- * every fault under mmap_lock.  Ours use nothing but their own VMA, the
- * object and page-table helpers the core itself calls under the VMA lock.
+ * Note the fault-around window for this fault's ->fault, which maps it
+ * (see struct cowdev_around for why not here).  Called under RCU for read
+ * faults only, when fault_around_bytes is above a page.  Nothing is noted
+ * where fault-around cannot map (pages before 6.15) or must not (a
+ * PROT_NONE mapping read through FOLL_FORCE).  Having ->map_pages also
+ * keeps faults under the per-VMA lock from 6.7 (vmf_can_call_fault()): the
+ * handlers use nothing but their own VMA, the object and page-table helpers
+ * the core itself calls under that lock.
  */
 static vm_fault_t cowdev_map_pages(struct vm_fault *vmf, pgoff_t start_pgoff,
 				   pgoff_t end_pgoff)
 {
+	struct cowdev_around *around;
+
+	if (!cowdev_fault_around_maps(vmf->vma) ||
+	    !(vmf->vma->vm_flags & VM_READ))
+		return 0;
+	around = get_cpu_ptr(&cowdev_around);
+	around->task = current;
+	around->vmf = vmf;
+	around->address = vmf->address;
+	around->start = start_pgoff;
+	around->end = end_pgoff;
+	put_cpu_ptr(&cowdev_around);
 	return 0;
 }
 

@@ -44,7 +44,8 @@ TEST(debugfs_stats_names)
 {
 	static const char *const names[] = {
 		"objects", "faults", "read_faults", "write_faults",
-		"shared_faults", "private_faults", "cow_faults", "mkwrite",
+		"shared_faults", "private_faults", "cow_faults",
+		"faultaround_pages", "mkwrite",
 		"pfn_mkwrite", "reuse", "copy", "core_copy", "core_reuse",
 		"pool_in_use", "pool_peak", "pool_cached", "pool_limit",
 		"alloc_fail", "lock_waits", "writeback_waits",
@@ -141,7 +142,7 @@ TEST(get_info_rejects_nonzero_input)
 	EXPECT_EQ(-1, ioctl(fd, COWDEV_IOC_GET_INFO, &info));
 	EXPECT_EQ(EINVAL, errno);
 	memset(&info, 0, sizeof(info));
-	info.reserved[16] = 1;
+	info.reserved[ARRAY_SIZE(info.reserved) - 1] = 1;
 	EXPECT_EQ(-1, ioctl(fd, COWDEV_IOC_GET_INFO, &info));
 	EXPECT_EQ(EINVAL, errno);
 	close(fd);

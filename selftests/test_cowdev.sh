@@ -36,7 +36,7 @@ result $? "modprobe cowdev"
 [ -c /dev/cowdev ]
 result $? "/dev/cowdev exists after load"
 
-progs=${*:-"$dir/cowdev_device $dir/cowdev_mappings $dir/cowdev_clone $dir/cowdev_waits $dir/cowdev_pins"}
+progs=${*:-"$dir/cowdev_device $dir/cowdev_mappings $dir/cowdev_clone $dir/cowdev_waits $dir/cowdev_pins $dir/cowdev_faultaround"}
 for prog in $progs; do
 	"$prog"
 	status=$?

@@ -31,7 +31,8 @@ static const struct {
 } fields[] = {
 #define F(x) { #x, offsetof(struct cowdev_info, x) }
 	F(faults), F(read_faults), F(write_faults), F(mkwrite),
-	F(pfn_mkwrite), F(reuse), F(copy), F(cow_faults), F(resident_pages),
+	F(pfn_mkwrite), F(reuse), F(copy), F(cow_faults), F(faultaround_pages),
+	F(resident_pages),
 	F(lock_waits), F(writeback_waits),
 #undef F
 };

@@ -66,6 +66,9 @@ enum cowdev_mode {
  *	kernel copies the page into the process, do_cow_fault()).
  * @lock_waits: (out) faults that slept on a locked page of the object.
  * @writeback_waits: (out) faults that slept on a page under writeback.
+ * @faultaround_pages: (out) pages read faults mapped around the faulting
+ *	page (fault-around): resident, unlocked pages of the object inside
+ *	the kernel's fault-around window, mapped read-only.
  * @reserved: (in) must be zero; (out) zero.
  */
 struct cowdev_info {
@@ -84,7 +87,8 @@ struct cowdev_info {
 	__u64 cow_faults;
 	__u64 lock_waits;
 	__u64 writeback_waits;
-	__u64 reserved[17];
+	__u64 faultaround_pages;
+	__u64 reserved[16];
 };
 
 /**
