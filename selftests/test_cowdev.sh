@@ -70,7 +70,7 @@ if command -v cowstat > /dev/null && command -v cowtrace > /dev/null; then
 	result $? "cowtrace leaves tracefs as it found it"
 	# The benchmark, small: one CSV row per path and backing it applies to.
 	rows=$(cowbench -p 16 -r 1 -t smoke paths)
-	[ "$(echo "$rows" | grep -c ',smoke,1,')" -eq 21 ] &&
+	[ "$(echo "$rows" | grep -c ',smoke,1,')" -eq 38 ] &&
 		echo "$rows" | grep -q '^clone_cow_write,anon,' &&
 		scaling=$(cowbench -p 16 -r 1 scaling) &&
 		[ "$(echo "$scaling" | grep -c '^first_touch_')" -eq 8 ] &&
