@@ -443,6 +443,8 @@ struct page *cowdev_object_grab_page(struct cowdev_object *obj, pgoff_t pgoff,
 		ret = cowdev_object_add_page(obj, pgoff, page);
 		if (likely(!ret)) {
 			get_page(page);
+			if (cf)
+				cf->new_page = true;
 			/* Stands for reading the page in: others wait on it. */
 			if (cowdev_fill_delay_us)
 				fsleep(cowdev_fill_delay_us);

@@ -336,8 +336,13 @@ static vm_fault_t cowdev_do_fault(struct cowdev_object *obj,
 	if (IS_ERR(page))
 		return cowdev_fault_error(obj, PTR_ERR(page));
 
-	/* With the faulting page locked, fault-around passes over it. */
-	if (win)
+	/*
+	 * With the faulting page locked, fault-around passes over it.  A
+	 * fault that had to make its page is a first touch: the pages behind
+	 * it are mapped already and those ahead are not there yet, so looking
+	 * would only cost (it doubled the first-touch read), and is skipped.
+	 */
+	if (win && !cf->new_page)
 		cowdev_fault_around(obj, vmf, win);
 
 	/* Page mode, and private mappings in pfn mode (see cowdev_mmap()). */

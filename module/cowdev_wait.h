@@ -30,6 +30,7 @@ struct vm_fault;
  * @wait_pgoff: its offset, for the trace
  * @wait_bit: the bit to wait on
  * @killed: a killable wait in place was interrupted
+ * @new_page: the fault made its page (cowdev_object_grab_page())
  */
 struct cowdev_fault {
 	struct vm_fault *vmf;
@@ -37,6 +38,7 @@ struct cowdev_fault {
 	pgoff_t wait_pgoff;
 	enum cowdev_bit wait_bit;
 	bool killed;
+	bool new_page;
 };
 
 int cowdev_lock_page(struct cowdev_object *obj, pgoff_t pgoff,
