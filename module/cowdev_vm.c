@@ -186,6 +186,16 @@ static int cowdev_around_note_none(pte_t *ptep, unsigned long addr, void *data)
 	return 0;
 }
 
+/* Note which of the @nr PTEs from @ap->addr are none, in @ap->none. */
+static unsigned long cowdev_around_note(struct cowdev_around_ptes *ap,
+					unsigned long nr)
+{
+	ap->none = 0;
+	apply_to_page_range(ap->vma->vm_mm, ap->addr, nr << PAGE_SHIFT,
+			    cowdev_around_note_none, ap);
+	return ap->none;
+}
+
 /*
  * pfn mode, one PTE: if it is none, the object's page there, if it can be
  * locked without waiting, gets what vmf_insert_mixed() would give it
@@ -233,9 +243,7 @@ static unsigned long cowdev_around_insert(struct cowdev_around_ptes *ap,
 	if (!cowdev_object_trylock_range(ap->obj, ap->first,
 					 ap->first + nr - 1, want, ap->pages))
 		return 0;
-	ap->none = 0;
-	apply_to_page_range(ap->vma->vm_mm, ap->addr, nr << PAGE_SHIFT,
-			    cowdev_around_note_none, ap);
+	cowdev_around_note(ap, nr);
 	for (i = 0; i < nr; i++) {
 		if (!ap->pages[i])
 			continue;
@@ -267,7 +275,7 @@ static void cowdev_fault_around(struct cowdev_object *obj,
 	struct cowdev_around_ptes ap = {
 		.obj = obj, .vma = vmf->vma, .pages = pages,
 	};
-	unsigned long mapped = 0, nr;
+	unsigned long mapped = 0, nr, want;
 
 	for (ap.first = win->start; ap.first <= win->end; ap.first += nr) {
 		nr = min_t(unsigned long, win->end - ap.first + 1,
@@ -283,11 +291,9 @@ static void cowdev_fault_around(struct cowdev_object *obj,
 			continue;
 		}
 		/* Already mapped pages cost no lookup. */
-		ap.none = 0;
-		apply_to_page_range(vmf->vma->vm_mm, ap.addr, nr << PAGE_SHIFT,
-				    cowdev_around_note_none, &ap);
-		if (ap.none)
-			mapped += cowdev_around_insert(&ap, nr, ap.none);
+		want = cowdev_around_note(&ap, nr);
+		if (want)
+			mapped += cowdev_around_insert(&ap, nr, want);
 	}
 	if (mapped)
 		cowdev_count_add(obj, COWDEV_STAT_FAULTAROUND_PAGES, mapped);
