@@ -45,6 +45,35 @@ for prog in $progs; do
 	result $? "$(basename "$prog") exit status $status"
 done
 
+# Read cowdemo's "page N: pfn X ... -> pfn Y ..." lines: the forked
+# child starts on the parent's frames and its write moves to new ones; the
+# source's write after CLONE moves to a new frame, and the clone, writing
+# after it, stays on the frame both shared.
+cowdemo_frames_move() {
+	awk '
+	function pfn(s) { if (s !~ /pfn 0x/) return ""; sub(/.*pfn /, "", s); sub(/ .*/, "", s); return s }
+	/^== / { sec = $0 }
+	/^   the parent/ { who = "parent" }
+	/^   the child/ { who = "child" }
+	/^   page [0-9]+: / {
+		i = $2; sub(/:/, "", i)
+		split($0, h, " -> ")
+		b = pfn(h[1]); a = pfn(h[2])
+		if (sec ~ /^== fork/ && who == "child") { cb[i] = b; ca[i] = a }
+		else if (sec ~ /^== fork/) { pa[i] = b }
+		else if (sec ~ /^== COWDEV_IOC_CLONE/) { sb[i] = b; sa[i] = a }
+		else if (sec ~ /^== \.\.\. then write the same pages in the clone/) { kb[i] = b; ka[i] = a }
+	}
+	END {
+		for (i = 0; i < 4; i++) {
+			if (pa[i] == "" || cb[i] != pa[i] || ca[i] == "" || ca[i] == cb[i]) bad++
+			if (sb[i] == "" || sa[i] == "" || sa[i] == sb[i]) bad++
+			if (kb[i] != sb[i] || ka[i] != kb[i]) bad++
+		}
+		exit bad > 0
+	}'
+}
+
 # The tools, as a user runs them (in the guest they are on PATH).
 if command -v cowstat > /dev/null && command -v cowtrace > /dev/null; then
 	cowstat | grep -q '^faults  *[0-9]'
@@ -65,6 +94,8 @@ if command -v cowstat > /dev/null && command -v cowtrace > /dev/null; then
 		echo "$trace" | grep -q '^bit = locked' &&
 		echo "$trace" | grep -q '^bit = writeback'
 	result $? "cowtrace -- cowdemo counts events and shows wait histograms"
+	echo "$trace" | cowdemo_frames_move
+	result $? "cowdemo's pagemap lines: fork and CLONE share a frame, a write moves it"
 	[ "$(cat /sys/kernel/tracing/events/cowdev/enable)" = 0 ] &&
 		[ "$(grep -c cowdev /sys/kernel/tracing/trace)" -eq 0 ]
 	result $? "cowtrace leaves tracefs as it found it"

@@ -6,9 +6,14 @@
  * changed, so a reader can match each kernel path (do_read_fault,
  * do_shared_fault, wp_page_shared, do_cow_fault, wp_page_copy) and each
  * driver decision (reuse, copy) and wait (page lock, writeback) to what the
- * device saw.  Run it under cowtrace to see the waits as a histogram.
- * Needs the module loaded, debugfs mounted and root (it sets fill_delay_us
- * for one step).
+ * device saw.  For each page a step touches it also prints what
+ * /proc/self/pagemap says before and after: the physical frame, and whether
+ * the page is mapped once (exclusive) and soft-dirty, so that a reader sees
+ * a parent and child share a frame after fork and part after the copy, and
+ * a write after CLONE move to a new frame.  Run it under cowtrace to see
+ * the waits as a histogram.  Needs the module loaded, debugfs mounted and
+ * root (it sets fill_delay_us for one step; pagemap shows frames to
+ * CAP_SYS_ADMIN only).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +24,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "uapi/cowdev.h"
@@ -45,6 +51,55 @@ struct object {
 };
 
 static long ps;
+static int pagemap_fd;
+
+/* /proc/PID/pagemap bits (Documentation/admin-guide/mm/pagemap.rst). */
+#define PM_PFN_MASK	((1ULL << 55) - 1)
+#define PM_SOFT_DIRTY	(1ULL << 55)
+#define PM_EXCLUSIVE	(1ULL << 56)
+#define PM_PRESENT	(1ULL << 63)
+
+/* What the touched pages at @p looked like: their pagemap entries. */
+struct frames {
+	const char *p;
+	unsigned long long pme[PAGES];
+};
+
+static void frames_read(const char *p, struct frames *f)
+{
+	off_t off = (off_t)((unsigned long)p / ps) * sizeof(f->pme[0]);
+
+	f->p = p;
+	if (pread(pagemap_fd, f->pme, sizeof(f->pme), off) != sizeof(f->pme)) {
+		perror("/proc/self/pagemap");
+		exit(1);
+	}
+}
+
+/* "pfn 0x1a2b3 exclusive soft-dirty", or "not present". */
+static const char *frame_str(unsigned long long pme, char *buf, size_t len)
+{
+	if (!(pme & PM_PRESENT))
+		return "not present";
+	snprintf(buf, len, "pfn %#llx%s%s", pme & PM_PFN_MASK,
+		 pme & PM_EXCLUSIVE ? " exclusive" : "",
+		 pme & PM_SOFT_DIRTY ? " soft-dirty" : "");
+	return buf;
+}
+
+/* One line a page: "page N: BEFORE -> AFTER", as of now. */
+static void frames_print(const struct frames *before, int pages)
+{
+	struct frames after;
+	char b[64], a[64];
+	int i;
+
+	frames_read(before->p, &after);
+	for (i = 0; i < pages; i++)
+		printf("   page %d: %s -> %s\n", i,
+		       frame_str(before->pme[i], b, sizeof(b)),
+		       frame_str(after.pme[i], a, sizeof(a)));
+}
 
 static unsigned long long field(const struct cowdev_info *info, size_t off)
 {
@@ -79,8 +134,12 @@ static void get_info(struct object *o, struct cowdev_info *info)
 	}
 }
 
-/* Print what changed in object @o since the previous step. */
-static void step(struct object *o, const char *what, const char *path)
+/*
+ * Print what changed in object @o since the previous step, and the first
+ * @pages of @before's pages then and now.
+ */
+static void step(struct object *o, const char *what, const char *path,
+		 const struct frames *before, int pages)
 {
 	struct cowdev_info now;
 	unsigned long long core_copy;
@@ -101,6 +160,7 @@ static void step(struct object *o, const char *what, const char *path)
 		printf(" core_copy +%llu", core_copy - o->last_core_copy);
 	o->last_core_copy = core_copy;
 	printf("\n");
+	frames_print(before, pages);
 }
 
 static pthread_barrier_t start_together;
@@ -125,15 +185,18 @@ static void set_fill_delay(const char *us)
 	}
 }
 
-static void touch(volatile char *p, int write)
+/* Note the frames at @p in @before, then touch its pages. */
+static void touch(char *p, int write, struct frames *before)
 {
 	int i;
 
+	frames_read(p, before);
+
 	for (i = 0; i < PAGES; i++) {
 		if (write)
-			p[i * ps] = 'x';
+			((volatile char *)p)[i * ps] = 'x';
 		else
-			(void)p[i * ps];
+			(void)((volatile char *)p)[i * ps];
 	}
 }
 
@@ -148,15 +211,68 @@ static char *map(struct object *o, size_t len, int flags, off_t off)
 	return p;
 }
 
+/*
+ * fork, then the child writes the private pages the parent has copied:
+ * the child starts on the parent's frames, and its write copies each page
+ * to a frame of its own (do_wp_page() -> wp_page_copy()), since two
+ * processes map it.
+ */
+static void fork_step(char *private)
+{
+	struct frames parent, child;
+	char buf[64];
+	int i, status;
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0) {
+		perror("fork");
+		exit(1);
+	}
+	if (pid == 0) {
+		/* The inherited descriptor reads the parent's page tables. */
+		close(pagemap_fd);
+		pagemap_fd = open("/proc/self/pagemap", O_RDONLY);
+		if (pagemap_fd < 0) {
+			perror("/proc/self/pagemap");
+			_exit(1);
+		}
+		printf("\n== fork, then the child writes its private pages\n"
+		       "   do_wp_page -> wp_page_copy: the child's pages move\n"
+		       "   the child:\n");
+		touch(private, 1, &child);
+		frames_print(&child, PAGES);
+		fflush(stdout);
+		_exit(0);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status)) {
+		fprintf(stderr, "cowdemo: the forked child failed\n");
+		exit(1);
+	}
+	frames_read(private, &parent);
+	printf("   the parent, unchanged:\n");
+	for (i = 0; i < PAGES; i++)
+		printf("   page %d: %s\n", i,
+		       frame_str(parent.pme[i], buf, sizeof(buf)));
+}
+
 int main(void)
 {
 	struct object src = { 0 }, clone = { 0 };
 	struct cowdev_writeback wb = { .delay_us = 50000 };
 	char *shared, *private, *c;
+	struct frames before;
 	pthread_t th[2];
 	int i;
 
 	ps = sysconf(_SC_PAGESIZE);
+	pagemap_fd = open("/proc/self/pagemap", O_RDONLY);
+	if (pagemap_fd < 0) {
+		perror("/proc/self/pagemap");
+		return 1;
+	}
 	src.fd = open("/dev/cowdev", O_RDWR);
 	if (src.fd < 0) {
 		perror("/dev/cowdev (is the module loaded?)");
@@ -170,21 +286,27 @@ int main(void)
 	shared = map(&src, 2 * PAGES * ps, MAP_SHARED, 0);
 	private = map(&src, 2 * PAGES * ps, MAP_PRIVATE, 0);
 
-	touch(shared, 0);
-	step(&src, "MAP_SHARED, read first touch", "do_read_fault -> ->fault");
-	touch(shared, 1);
+	touch(shared, 0, &before);
+	step(&src, "MAP_SHARED, read first touch", "do_read_fault -> ->fault",
+	     &before, PAGES);
+	touch(shared, 1, &before);
 	step(&src, "MAP_SHARED, write after read",
-	     "do_wp_page -> wp_page_shared -> ->page_mkwrite: reuse");
-	touch(shared + PAGES * ps, 1);
+	     "do_wp_page -> wp_page_shared -> ->page_mkwrite: reuse",
+	     &before, PAGES);
+	touch(shared + PAGES * ps, 1, &before);
 	step(&src, "MAP_SHARED, write first touch",
-	     "do_shared_fault -> ->fault + ->page_mkwrite: reuse");
-	touch(private, 1);
+	     "do_shared_fault -> ->fault + ->page_mkwrite: reuse",
+	     &before, PAGES);
+	touch(private, 1, &before);
 	step(&src, "MAP_PRIVATE, write to a page the object has",
-	     "do_cow_fault -> ->fault (cow_page), the core copies");
-	touch(private + PAGES * ps, 0);
-	touch(private + PAGES * ps, 1);
+	     "do_cow_fault -> ->fault (cow_page), the core copies",
+	     &before, PAGES);
+	touch(private + PAGES * ps, 0, &before);
+	touch(private + PAGES * ps, 1, &before);
 	step(&src, "MAP_PRIVATE, read then write",
-	     "do_read_fault, then do_wp_page -> wp_page_copy (no vm_ops call)");
+	     "do_read_fault, then do_wp_page -> wp_page_copy (no vm_ops call)",
+	     &before, PAGES);
+	fork_step(private);
 
 	clone.fd = ioctl(src.fd, COWDEV_IOC_CLONE, 0);
 	if (clone.fd < 0) {
@@ -192,15 +314,23 @@ int main(void)
 		return 1;
 	}
 	get_info(&clone, &clone.last);
-	touch(shared, 1);
-	step(&src, "COWDEV_IOC_CLONE, then write in the source",
-	     "->page_mkwrite finds the page shared: copy, zap, refault");
 	c = map(&clone, 4 * PAGES * ps, MAP_SHARED, 0);
-	touch(c, 1);
+	/* Both map the frames they share (CLONE unmapped the source). */
+	touch(shared, 0, &before);
+	touch(c, 0, &before);
+	get_info(&src, &src.last);
+	get_info(&clone, &clone.last);
+	touch(shared, 1, &before);
+	step(&src, "COWDEV_IOC_CLONE, then write in the source",
+	     "->page_mkwrite finds the page shared: copy, zap, refault",
+	     &before, PAGES);
+	touch(c, 1, &before);
 	step(&clone, "... then write the same pages in the clone",
-	     "->page_mkwrite finds the page its own now: reuse");
+	     "->page_mkwrite finds the page its own now: reuse",
+	     &before, PAGES);
 
 	set_fill_delay("50000");
+	frames_read(c + 3 * PAGES * ps, &before);
 	pthread_barrier_init(&start_together, NULL, 2);
 	for (i = 0; i < 2; i++)
 		pthread_create(&th[i], NULL, read_first_page, c + 3 * PAGES * ps);
@@ -208,20 +338,23 @@ int main(void)
 		pthread_join(th[i], NULL);
 	set_fill_delay("0");
 	step(&clone, "two threads fault a fresh page filled for 50 ms",
-	     "the second sleeps on PG_locked until the first has mapped it");
+	     "the second sleeps on PG_locked until the first has mapped it",
+	     &before, 1);
 
 	if (ioctl(clone.fd, COWDEV_IOC_WRITEBACK, &wb)) {
 		perror("COWDEV_IOC_WRITEBACK");
 		return 1;
 	}
-	touch(c, 1);
+	touch(c, 1, &before);
 	step(&clone, "COWDEV_IOC_WRITEBACK for 50 ms, then write",
-	     "->page_mkwrite sleeps on PG_writeback: stable pages");
+	     "->page_mkwrite sleeps on PG_writeback: stable pages",
+	     &before, PAGES);
 
 	munmap(c, 4 * PAGES * ps);
 	munmap(shared, 2 * PAGES * ps);
 	munmap(private, 2 * PAGES * ps);
 	close(clone.fd);
 	close(src.fd);
+	close(pagemap_fd);
 	return 0;
 }
