@@ -201,6 +201,8 @@ void cowdev_cow_put_page(struct cowdev_object *obj, pgoff_t pgoff,
 			 struct page *page);
 vm_fault_t cowdev_cow_write(struct cowdev_object *obj, pgoff_t pgoff,
 			    struct page *page);
+void cowdev_cow_reuse(struct cowdev_object *obj, pgoff_t pgoff,
+		      struct page *page);
 struct page *cowdev_cow_unshare(struct cowdev_object *obj, pgoff_t pgoff,
 				struct page *page);
 struct cowdev_object *cowdev_cow_clone(struct cowdev_object *src);

@@ -54,8 +54,10 @@ static unsigned long cowdev_sharers(struct page *page)
 
 /*
  * The copy mark: @page was copied for a write fault that has been counted
- * but has not landed yet.  The refault's mkwrite consumes the mark instead
- * of counting a reuse, so each write fault counts once.  PG_owner_priv_1
+ * but has not landed yet.  The decision that follows the copy (the
+ * refault's, or the rest of the write fault that copied in
+ * cowdev_cow_unshare()) consumes the mark instead of counting a reuse, so
+ * each write fault counts once.  PG_owner_priv_1
  * is the owner's to use on a page in no page cache; the pool clears it.
  */
 static void cowdev_mark_copied(struct page *page)
@@ -184,18 +186,20 @@ struct page *cowdev_cow_unshare(struct cowdev_object *obj, pgoff_t pgoff,
  * @pgoff: page offset of the fault
  * @page: the object's page at @pgoff, locked, checked to be still indexed
  *
- * Called from ->page_mkwrite and ->pfn_mkwrite with @obj->clone_sem held
- * for read.  Each write fault is counted once, as reuse or copy; the
- * mkwrite of the refault that follows a copy consumes the copy's mark
- * instead of counting again.  A page under writeback is stable: the
- * mkwrite does not wait for it (do_page_mkwrite() gives ->page_mkwrite no
- * FAULT_FLAG_ALLOW_RETRY), it unmaps the page so that the access refaults
- * into ->fault, which waits as filemap_fault() does.  @page stays locked.
+ * Called from ->page_mkwrite, ->pfn_mkwrite and pfn mode's first-touch
+ * write fault with @obj->clone_sem held for read.  A copy is counted here;
+ * a reuse is counted by cowdev_cow_reuse(), which the caller calls once
+ * the write is sure to land in @page.  A page under writeback is stable:
+ * the mkwrite does not wait for it (do_page_mkwrite() gives ->page_mkwrite
+ * no FAULT_FLAG_ALLOW_RETRY), it unmaps the page so that the access
+ * refaults into ->fault, which waits as filemap_fault() does.  @page stays
+ * locked.
  *
  * Return: 0 if @page may be made writable in place (the caller sees that
- * it is marked dirty); VM_FAULT_NOPAGE if the access must refault (@obj
- * now holds a copy, or @page is under writeback); VM_FAULT_SIGBUS or
- * VM_FAULT_OOM if no page could be had for the copy.
+ * it is marked dirty, then calls cowdev_cow_reuse()); VM_FAULT_NOPAGE if
+ * the access must refault (@obj now holds a copy, or @page is under
+ * writeback); VM_FAULT_SIGBUS or VM_FAULT_OOM if no page could be had for
+ * the copy.
  */
 vm_fault_t cowdev_cow_write(struct cowdev_object *obj, pgoff_t pgoff,
 			    struct page *page)
@@ -214,11 +218,27 @@ vm_fault_t cowdev_cow_write(struct cowdev_object *obj, pgoff_t pgoff,
 		unmap_mapping_pages(obj->inode->i_mapping, pgoff, 1, false);
 		return VM_FAULT_NOPAGE;
 	}
+	return 0;
+}
+
+/**
+ * cowdev_cow_reuse() - count a write that cowdev_cow_write() let land in
+ *	place
+ * @obj: the object written
+ * @pgoff: page offset of the write
+ * @page: the page written, still locked
+ *
+ * Counts a reuse, unless @page is the copy this write fault already
+ * counted (cowdev_cow_unshare(), or the refault after a copy), whose mark
+ * it consumes: each write fault counts once, as reuse or copy.
+ */
+void cowdev_cow_reuse(struct cowdev_object *obj, pgoff_t pgoff,
+		      struct page *page)
+{
 	if (!cowdev_test_clear_copied(page)) {
 		cowdev_count(obj, COWDEV_STAT_REUSE);
 		trace_cowdev_reuse(obj->id, pgoff);
 	}
-	return 0;
 }
 
 /*

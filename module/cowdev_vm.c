@@ -7,12 +7,17 @@
  *   first touch, write  ->fault, ->page_mkwrite       do_shared_fault()
  *   write after read    ->page_mkwrite                do_wp_page() ->
  *                                                     wp_page_shared()
- * In pfn mode ->fault inserts a special PTE, read-only even for a write, and
- * the write notification is ->pfn_mkwrite (do_wp_page() -> wp_pfn_shared()),
- * which makes the PTE writable itself, under the page lock.  Either mkwrite
- * decides reuse or copy (cowdev_cow.c); a first-touch write to a page
- * shared with a clone is copied in ->fault already, and the mkwrite that
- * follows finds the copy.  Private mappings map pages in both modes.
+ * In pfn mode ->fault inserts a special PTE:
+ *   first touch, read   ->fault                       read-only PTE
+ *   first touch, write  ->fault                       writable PTE
+ *   write after read    ->pfn_mkwrite                 do_wp_page() ->
+ *                                                     wp_pfn_shared()
+ * and makes it writable itself, under the page lock and clone_sem
+ * (cowdev_pfn_write()).
+ * The mkwrites and pfn mode's write fault decide reuse or copy
+ * (cowdev_cow.c); a first-touch write to a page shared with a clone is
+ * copied in ->fault already, and the decision that follows finds the copy.
+ * Private mappings map pages in both modes.
  *
  * Private mappings never reach ->page_mkwrite: a write on a not-present
  * PTE is do_cow_fault() (->fault with vmf->cow_page set, the core copies),
@@ -299,11 +304,101 @@ static void cowdev_fault_around(struct cowdev_object *obj,
 		cowdev_count_add(obj, COWDEV_STAT_FAULTAROUND_PAGES, mapped);
 }
 
+struct cowdev_pte_write {
+	struct vm_area_struct *vma;
+	unsigned long pfn;
+};
+
+/*
+ * apply_to_page_range() callback, under the page table lock: a writable,
+ * dirty special PTE for @pw->pfn, from none (a first-touch write, or a
+ * write whose read-only PTE was zapped since, by MADV_DONTNEED for one)
+ * or from the read-only one ->fault or fault-around set (what
+ * wp_page_reuse() does with ptep_set_access_flags(), which modules cannot
+ * call).  A PTE that maps anything else is left: the access faults again.
+ * No TLB flush: see COWDEV_HAVE_PFN_MODE.
+ */
+static int cowdev_pte_set_write(pte_t *ptep, unsigned long addr, void *data)
+{
+	struct cowdev_pte_write *pw = data;
+	pte_t pte = ptep_get(ptep);
+
+	if (pte_none(pte))
+		pte = pte_mkspecial(pfn_pte(pw->pfn, pw->vma->vm_page_prot));
+	else if (!pte_present(pte) || pte_pfn(pte) != pw->pfn ||
+		 pte_write(pte))
+		return 0;
+	pte = pte_mkdirty(pte_mkyoung(cowdev_pte_mkwrite(pte)));
+	set_pte_at(pw->vma->vm_mm, addr, ptep, pte);
+	update_mmu_cache(pw->vma, addr, ptep);
+	return 0;
+}
+
+/*
+ * Make sure the page table for the fault exists, before any lock of the
+ * object is taken, as __do_fault() preallocates before ->fault: a first
+ * write into an empty 2 MiB range would otherwise allocate it under the
+ * page lock.  Failure is the system's out of memory.
+ */
+static vm_fault_t cowdev_pfn_prealloc_table(struct vm_fault *vmf)
+{
+	if (!pmd_none(READ_ONCE(*vmf->pmd)))
+		return 0;
+	if (apply_to_page_range(vmf->vma->vm_mm, vmf->address & PAGE_MASK,
+				PAGE_SIZE, NULL, NULL))
+		return VM_FAULT_OOM;
+	return 0;
+}
+
+/*
+ * pfn mode, a shared write to the object's @page at the fault address,
+ * with @page locked and still indexed and @obj->clone_sem held for read:
+ * decide reuse or copy (cowdev_cow_write()), and on reuse mark @page dirty,
+ * which the core does only for pages it can see, and make the PTE writable
+ * while @page is locked.  Returning 0 to wp_pfn_shared() instead would
+ * leave the upgrade to finish_mkwrite_fault(), after the page lock is
+ * dropped, with pte_same() as its only check: a CLONE or WRITEBACK could
+ * unmap the PTE in between and a read fault reinstall an identical one,
+ * which the core would then make writable over a page shared with a clone
+ * or under writeback.  A CLONE cannot see special PTEs in the mapcount, so
+ * it must find this one writable and unmap it, or not yet there: hence
+ * clone_sem.  DAX makes the PTE writable itself under its entry lock the
+ * same way (dax_insert_pfn_mkwrite()); vmf_insert_mixed_mkwrite() is not
+ * exported from 6.12, so the PTE is set through apply_to_page_range().
+ *
+ * The reuse is counted only once the PTE is set.  The walk fails only if
+ * the page table went away since the fault found or preallocated it (page
+ * table reclaim after MADV_DONTNEED, 7.x) and no memory was left to make a
+ * new one; the access then refaults, as finish_fault() has it do when the
+ * table changed, and is counted then.
+ */
+static vm_fault_t cowdev_pfn_write(struct cowdev_object *obj,
+				   struct vm_fault *vmf, struct page *page)
+{
+	struct cowdev_pte_write pw = {
+		.vma = vmf->vma,
+		.pfn = page_to_pfn(page),
+	};
+	vm_fault_t ret = cowdev_cow_write(obj, vmf->pgoff, page);
+
+	if (ret)
+		return ret;
+	folio_mark_dirty(page_folio(page));
+	if (!apply_to_page_range(vmf->vma->vm_mm, vmf->address & PAGE_MASK,
+				 PAGE_SIZE, cowdev_pte_set_write, &pw))
+		cowdev_cow_reuse(obj, vmf->pgoff, page);
+	return VM_FAULT_NOPAGE;
+}
+
 /*
  * A first-touch write to a shared mapping: the page is decided on here
  * (reuse or copy, see cowdev_cow_unshare()), and made stable for the write
  * by waiting out any writeback, the one long wait of a write fault: the
- * mkwrites leave it to ->fault, which can retry.
+ * mkwrites leave it to ->fault, which can retry.  The wait is made
+ * holding nothing of the object's; the page is then looked up again.  Returns the page locked
+ * and not under writeback, with @obj->clone_sem held for read so that pfn
+ * mode can make it writable before a CLONE shares it, or an ERR_PTR with
+ * nothing held.
  */
 static struct page *cowdev_fault_shared_write(struct cowdev_object *obj,
 					      struct cowdev_fault *cf)
@@ -317,14 +412,19 @@ static struct page *cowdev_fault_shared_write(struct cowdev_object *obj,
 		page = cowdev_object_grab_page(obj, pgoff, cf);
 		if (!IS_ERR(page))
 			page = cowdev_cow_unshare(obj, pgoff, page);
-		percpu_up_read(&obj->clone_sem);
-		if (IS_ERR(page))
+		if (IS_ERR(page)) {
+			percpu_up_read(&obj->clone_sem);
 			return page;
+		}
+		if (!folio_test_writeback(page_folio(page)))
+			return page;
+		percpu_up_read(&obj->clone_sem);
 		ret = cowdev_wait_writeback(obj, pgoff, page, cf);
-		if (ret)
-			put_page(page);		/* unlocked by the wait */
-	} while (ret == 1);
-	return ret ? ERR_PTR(ret) : page;
+		if (!ret)	/* it ended before the wait: look again */
+			cowdev_unlock_page(obj, pgoff, page);
+		put_page(page);
+	} while (ret >= 0);
+	return ERR_PTR(ret);
 }
 
 static vm_fault_t cowdev_do_fault(struct cowdev_object *obj,
@@ -335,12 +435,34 @@ static vm_fault_t cowdev_do_fault(struct cowdev_object *obj,
 	struct page *page;
 	vm_fault_t ret;
 
-	if ((vmf->flags & FAULT_FLAG_WRITE) && (vmf->vma->vm_flags & VM_SHARED))
+	if ((vmf->flags & FAULT_FLAG_WRITE) && (vmf->vma->vm_flags & VM_SHARED)) {
+		if (cowdev_vma_maps_pfns(vmf->vma)) {
+			ret = cowdev_pfn_prealloc_table(vmf);
+			if (ret)
+				return ret;
+		}
 		page = cowdev_fault_shared_write(obj, cf);
-	else
+		if (IS_ERR(page))
+			return cowdev_fault_error(obj, PTR_ERR(page));
+		/*
+		 * pfn mode maps the page writable now, in one fault, as
+		 * page mode's do_shared_fault() calls ->page_mkwrite on
+		 * the page ->fault returned.  A read-only PTE would cost
+		 * a second fault for ->pfn_mkwrite to decide again.
+		 */
+		if (cowdev_vma_maps_pfns(vmf->vma)) {
+			ret = cowdev_pfn_write(obj, vmf, page);
+			cowdev_unlock_page(obj, vmf->pgoff, page);
+			put_page(page);
+			percpu_up_read(&obj->clone_sem);
+			return ret;
+		}
+		percpu_up_read(&obj->clone_sem);
+	} else {
 		page = cowdev_object_grab_page(obj, vmf->pgoff, cf);
-	if (IS_ERR(page))
-		return cowdev_fault_error(obj, PTR_ERR(page));
+		if (IS_ERR(page))
+			return cowdev_fault_error(obj, PTR_ERR(page));
+	}
 
 	/*
 	 * With the faulting page locked, fault-around passes over it.  A
@@ -408,6 +530,8 @@ static vm_fault_t cowdev_page_mkwrite(struct vm_fault *vmf)
 		ret = VM_FAULT_NOPAGE;
 	else
 		ret = cowdev_cow_write(obj, vmf->pgoff, page);
+	if (!ret)
+		cowdev_cow_reuse(obj, vmf->pgoff, page);
 	percpu_up_read(&obj->clone_sem);
 	if (ret) {
 		cowdev_unlock_page(obj, vmf->pgoff, page);
@@ -422,57 +546,13 @@ static vm_fault_t cowdev_page_mkwrite(struct vm_fault *vmf)
 	return VM_FAULT_LOCKED;
 }
 
-struct cowdev_pte_upgrade {
-	struct vm_area_struct *vma;
-	unsigned long pfn;
-};
-
 /*
- * apply_to_page_range() callback, under the page table lock: what
- * wp_page_reuse() does with ptep_set_access_flags(), which modules cannot
- * call.  No TLB flush: see COWDEV_HAVE_PFN_MODE.
+ * A write to a read-only pfn-mode PTE: wp_pfn_shared() calls this with the
+ * fault's own flags, so it may retry.  The PTE may have been zapped since
+ * the core looked (MADV_DONTNEED under the per-VMA lock, page table
+ * reclaim); the write then gets a new writable PTE here, as a first-touch
+ * write would, for the same locked, indexed page.
  */
-static int cowdev_pte_upgrade(pte_t *ptep, unsigned long addr, void *data)
-{
-	struct cowdev_pte_upgrade *up = data;
-	pte_t pte = ptep_get(ptep);
-
-	if (pte_present(pte) && pte_pfn(pte) == up->pfn && !pte_write(pte)) {
-		pte = pte_mkdirty(pte_mkyoung(cowdev_pte_mkwrite(pte)));
-		set_pte_at(up->vma->vm_mm, addr, ptep, pte);
-		update_mmu_cache(up->vma, addr, ptep);
-	}
-	return 0;
-}
-
-/*
- * Make the faulting PTE writable, if it still maps @page, while @page is
- * locked.  Returning 0 to wp_pfn_shared() would leave it to
- * finish_mkwrite_fault(), after the page lock is dropped, with pte_same()
- * as its only check: a CLONE or WRITEBACK could unmap the PTE in between
- * and a read fault reinstall an identical one, which the core would then
- * make writable over a page shared with a clone or under writeback.  DAX
- * makes the PTE writable itself under its entry lock the same way
- * (dax_insert_pfn_mkwrite()); vmf_insert_mixed_mkwrite() is not exported
- * from 6.12, so the PTE is changed through apply_to_page_range().
- */
-static void cowdev_pfn_make_writable(struct vm_fault *vmf, struct page *page)
-{
-	struct cowdev_pte_upgrade up = {
-		.vma = vmf->vma,
-		.pfn = page_to_pfn(page),
-	};
-
-	/*
-	 * The PTE table is there: the fault came through it, and it cannot
-	 * be freed under the fault's lock.  Should the walk fail anyway, the
-	 * PTE stays read-only and the write faults again.
-	 */
-	apply_to_page_range(vmf->vma->vm_mm, vmf->address & PAGE_MASK,
-			    PAGE_SIZE, cowdev_pte_upgrade, &up);
-}
-
-/* wp_pfn_shared() calls this with the fault's own flags: it may retry. */
 static vm_fault_t cowdev_pfn_mkwrite(struct vm_fault *vmf)
 {
 	struct cowdev_object *obj = vmf->vma->vm_private_data;
@@ -488,13 +568,7 @@ static vm_fault_t cowdev_pfn_mkwrite(struct vm_fault *vmf)
 		/* NOPAGE keeps wp_pfn_shared() off the PTE. */
 		ret = VM_FAULT_RETRY | VM_FAULT_NOPAGE;
 	} else if (page) {
-		ret = cowdev_cow_write(obj, vmf->pgoff, page);
-		if (!ret) {
-			/* The core dirties only pages it can see (page mode). */
-			folio_mark_dirty(page_folio(page));
-			cowdev_pfn_make_writable(vmf, page);
-			ret = VM_FAULT_NOPAGE;
-		}
+		ret = cowdev_pfn_write(obj, vmf, page);
 		cowdev_unlock_page(obj, vmf->pgoff, page);
 		put_page(page);
 	}

@@ -154,17 +154,94 @@ TEST_F(clone, counters_copy_then_reuse)
 	ASSERT_EQ(0, cowdev_info(cfd, &ci));
 	EXPECT_EQ(0, ci.copy);
 	EXPECT_EQ(k, ci.reuse);
-	if (variant->mode == COWDEV_MODE_PFN) {
-		EXPECT_EQ(0, ci.mkwrite);
-		EXPECT_EQ(k, ci.pfn_mkwrite);
-	} else {
-		EXPECT_EQ(k, ci.mkwrite);
-		EXPECT_EQ(0, ci.pfn_mkwrite);
-	}
+	/* First touches: page mode's fault calls ->page_mkwrite, pfn's not. */
+	EXPECT_EQ(variant->mode == COWDEV_MODE_PFN ? 0 : k, ci.mkwrite);
+	EXPECT_EQ(0, ci.pfn_mkwrite);
 	EXPECT_EQ(2 * k, global_stat("pool_in_use"));
 	munmap(c, self->len);
 	close(cfd);
 	munmap(s, self->len);
+}
+
+/* True if the first byte of each page of [p, p + len) is @c. */
+static bool first_bytes(const char *p, size_t len, char c)
+{
+	size_t off;
+
+	for (off = 0; off < len; off += page_size())
+		if (p[off] != c)
+			return false;
+	return true;
+}
+
+/* Minor faults of writing one byte in each page of [p, p + len). */
+static long write_faults_taken(char *p, size_t len, char val)
+{
+	long before = minor_faults();
+
+	touch_pages(p, len, true, val);
+	return minor_faults() - before;
+}
+
+/*
+ * A first-touch write to a shared mapping takes one fault per page, as a
+ * memfd's does, and its reuse-or-copy decision is counted once: in page
+ * mode ->fault then ->page_mkwrite (do_shared_fault()), in pfn mode ->fault
+ * alone, which maps the page writable itself.  Then the same after a
+ * CLONE, where each write copies and the clone keeps the old bytes.
+ */
+TEST_F(clone, first_touch_write_takes_one_fault)
+{
+	int mfd = memfd_create("cowdev-ref", MFD_CLOEXEC), cfd;
+	struct cowdev_info info;
+	char *m, *s, *c;
+	long memfd_faults;
+
+	ASSERT_GE(mfd, 0);
+	ASSERT_EQ(0, ftruncate(mfd, self->len));
+	m = map_shared(mfd, self->len);
+	s = map_shared(self->fd, self->len);
+	ASSERT_NE(MAP_FAILED, m);
+	ASSERT_NE(MAP_FAILED, s);
+	/* One page a fault on memfd too, whatever shmem_enabled says. */
+	ASSERT_EQ(0, madvise(m, self->len, MADV_NOHUGEPAGE));
+
+	memfd_faults = write_faults_taken(m, self->len, 'a');
+	EXPECT_EQ(NPAGES, memfd_faults);
+	EXPECT_EQ(memfd_faults, write_faults_taken(s, self->len, 'a'));
+	ASSERT_EQ(0, cowdev_info(self->fd, &info));
+	EXPECT_EQ(NPAGES, info.faults);
+	EXPECT_EQ(NPAGES, info.write_faults);
+	EXPECT_EQ(NPAGES, info.reuse);
+	EXPECT_EQ(0, info.copy);
+	EXPECT_EQ(variant->mode == COWDEV_MODE_PFN ? 0 : NPAGES,
+		  info.mkwrite);
+	EXPECT_EQ(0, info.pfn_mkwrite);
+	/* Writable now: no more faults. */
+	EXPECT_EQ(0, write_faults_taken(s, self->len, 'b'));
+
+	cfd = cowdev_clone(self->fd);
+	ASSERT_GE(cfd, 0);
+	munmap(s, self->len);
+	s = map_shared(self->fd, self->len);
+	ASSERT_NE(MAP_FAILED, s);
+	EXPECT_EQ(NPAGES, write_faults_taken(s, self->len, 'c'));
+	ASSERT_EQ(0, cowdev_info(self->fd, &info));
+	EXPECT_EQ(2 * NPAGES, info.faults);
+	EXPECT_EQ(NPAGES, info.reuse);
+	EXPECT_EQ(NPAGES, info.copy);
+	EXPECT_EQ(variant->mode == COWDEV_MODE_PFN ? 0 : 2 * NPAGES,
+		  info.mkwrite);
+	EXPECT_EQ(0, info.pfn_mkwrite);
+	EXPECT_TRUE(first_bytes(s, self->len, 'c'));
+	c = map_shared(cfd, self->len);
+	ASSERT_NE(MAP_FAILED, c);
+	EXPECT_TRUE(first_bytes(c, self->len, 'b'));
+	munmap(c, self->len);
+	close(cfd);
+	munmap(s, self->len);
+	munmap(m, self->len);
+	close(mfd);
 }
 
 TEST_F(clone, reuse_after_other_sharer_dies)

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -151,6 +152,14 @@ static inline void touch_pages(volatile char *p, size_t len, bool write,
 		else
 			(void)p[off];
 	}
+}
+
+/* This process's minor faults so far (the kernel's count, not cowdev's). */
+static inline long minor_faults(void)
+{
+	struct rusage ru;
+
+	return getrusage(RUSAGE_SELF, &ru) ? -1 : ru.ru_minflt;
 }
 
 /* Free the pages of [offset, offset + len): 0 or -errno. */

@@ -245,26 +245,48 @@ TEST_F(waits, many_waiters_all_wake)
 		EXPECT_EQ('w', self->p[i * self->ps]);
 }
 
+/*
+ * pfn mode, both write paths meet a writeback: a first-touch write (the
+ * writeback unmapped the page) waits in ->fault; a write after a read,
+ * whose ->pfn_mkwrite finds the page under writeback, unmaps it and
+ * refaults into ->fault, which waits.  Each write lands, seen through a
+ * second mapping.
+ */
 TEST_F(waits, pfn_mode_write_waits_for_writeback)
 {
 	struct cowdev_info info;
 	uint64_t start;
-	char *q;
+	char *q, *r;
 	int fd = open(COWDEV_DEV, O_RDWR);
 
 	ASSERT_GE(fd, 0);
 	ASSERT_EQ(0, ioctl(fd, COWDEV_IOC_SET_MODE, COWDEV_MODE_PFN));
 	q = mmap(NULL, self->ps, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	r = mmap(NULL, self->ps, PROT_READ, MAP_SHARED, fd, 0);
 	ASSERT_NE(MAP_FAILED, q);
+	ASSERT_NE(MAP_FAILED, r);
 	q[0] = 'a';
+
 	start = now_us();
 	ASSERT_EQ(0, writeback(fd, 0, DELAY_US, NULL));
 	q[0] = 'b';
 	EXPECT_LE(MIN_WAIT_US, now_us() - start);
 	ASSERT_EQ(0, cowdev_info(fd, &info));
 	EXPECT_EQ(1, info.writeback_waits);
+	EXPECT_EQ(0, info.pfn_mkwrite);
+	EXPECT_EQ('b', r[0]);
+
+	start = now_us();
+	ASSERT_EQ(0, writeback(fd, 0, DELAY_US, NULL));
+	EXPECT_EQ('b', q[0]);		/* a read does not wait */
+	q[0] = 'c';
+	EXPECT_LE(MIN_WAIT_US, now_us() - start);
+	ASSERT_EQ(0, cowdev_info(fd, &info));
+	EXPECT_EQ(2, info.writeback_waits);
+	EXPECT_EQ(1, info.pfn_mkwrite);
 	EXPECT_EQ(0, info.mkwrite);
-	EXPECT_LE(2, info.pfn_mkwrite);
+	EXPECT_EQ('c', r[0]);
+	munmap(r, self->ps);
 	munmap(q, self->ps);
 	close(fd);
 }
