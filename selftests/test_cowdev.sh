@@ -131,5 +131,8 @@ rmmod cowdev
 result $? "rmmod cowdev after all files are closed"
 [ ! -e /dev/cowdev ]
 result $? "/dev/cowdev gone after unload"
+out=$("$dir/cowdev_device")
+[ $? -eq $ksft_skip ] && echo "$out" | grep -q '^1\.\.0 # SKIP /dev/cowdev missing'
+result $? "a test binary skips (exit $ksft_skip) without the device"
 
 exit $failed
