@@ -58,9 +58,12 @@ endif
 tools:
 	@$(MAKE) -C tools
 
-# The selftests against the kernel source the guest targets install.
+# The selftests against the kernel source the guest targets install, and
+# installed as kselftest installs them, for the guest to run.
 guest-selftests:
-	@$(MAKE) -C selftests KSFT_DIR="$$(tools/vm/setup ksft)"
+	@ksft=$$(tools/vm/setup ksft) && rm -rf selftests/build/kselftest && \
+		$(MAKE) -s -C selftests KSFT_DIR="$$ksft" install \
+		INSTALL_PATH="$(CURDIR)/selftests/build/kselftest"
 
 guest-build: guest-selftests tools
 	@tools/vm/build-module -k $(KERNEL)
@@ -89,5 +92,5 @@ clean:
 	@find module \( -name '*.o' -o -name '*.ko' -o -name '*.mod' -o \
 		-name '*.mod.c' -o -name '.*.cmd' \) -delete
 	@rm -f Module.symvers modules.order module/modules.order
-	@$(MAKE) -C selftests clean
+	@rm -rf selftests/build
 	@$(MAKE) -C tools clean

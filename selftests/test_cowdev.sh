@@ -1,11 +1,15 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# Load cowdev, run its kselftests, unload it.  Prints TAP; exits 0 when
-# every test passed, 4 (kselftest "skip") when the module cannot be found,
-# 1 otherwise.  Run as root, in a kernel you can afford to break.
+# Load cowdev, run its kselftests, unload it.  Prints TAP, with each
+# binary's own TAP nested under "# " as kselftest's runner nests tests, and
+# the plan at the end; exits 0 when every test passed, 4 (kselftest "skip")
+# when the module cannot be found, 1 otherwise, and stops at once if the
+# module does not load.  Run as root, in a kernel you can afford to break.
 #
 #   test_cowdev.sh [TEST_BINARY...]
+#
+# COWDEV_MODULE_PARAMS: module parameters for the modprobe ("name=value ...").
 
 dir=$(dirname "$0")
 ksft_skip=4
@@ -22,24 +26,31 @@ result() {	# result STATUS DESCRIPTION
 	fi
 }
 
+echo "TAP version 13"
 if [ "$(id -u)" -ne 0 ]; then
-	echo "# SKIP: must be run as root"
+	echo "1..0 # SKIP must be run as root"
 	exit $ksft_skip
 fi
 if ! modinfo cowdev > /dev/null 2>&1; then
-	echo "# SKIP: module cowdev not found"
+	echo "1..0 # SKIP module cowdev not found"
 	exit $ksft_skip
 fi
-
-modprobe cowdev
-result $? "modprobe cowdev"
+exec 4>&1	# the binaries' nested TAP goes here (see below)
+trap 'echo "1..$n"' EXIT
+# shellcheck disable=SC2086
+if ! modprobe cowdev ${COWDEV_MODULE_PARAMS:-}; then
+	result 1 "modprobe cowdev"
+	echo "Bail out! the module did not load"
+	exit 1
+fi
+result 0 "modprobe cowdev"
 [ -c /dev/cowdev ]
 result $? "/dev/cowdev exists after load"
 
 progs=${*:-"$dir/cowdev_device $dir/cowdev_mappings $dir/cowdev_clone $dir/cowdev_waits $dir/cowdev_pins $dir/cowdev_faultaround"}
 for prog in $progs; do
-	"$prog"
-	status=$?
+	# The binary's TAP, nested; its exit status through descriptor 3.
+	status=$({ { "$prog" 2>&1; echo $? >&3; } | sed 's/^/# /' >&4; } 3>&1)
 	# A harness that crashed may not have printed its own failure.
 	[ $status -eq 0 ] || [ $status -eq $ksft_skip ]
 	result $? "$(basename "$prog") exit status $status"
@@ -134,5 +145,11 @@ result $? "/dev/cowdev gone after unload"
 out=$("$dir/cowdev_device")
 [ $? -eq $ksft_skip ] && echo "$out" | grep -q '^1\.\.0 # SKIP /dev/cowdev missing'
 result $? "a test binary skips (exit $ksft_skip) without the device"
+# This script, with a parameter the module refuses: it must stop there.
+out=$(COWDEV_MODULE_PARAMS=fill_delay_us=x "$0" 2> /dev/null)
+status=$?
+[ $status -eq 1 ] && echo "$out" | grep -q '^Bail out!' &&
+	[ "$(echo "$out" | tail -n 1)" = "1..1" ]
+result $? "test_cowdev.sh stops, with a plan, when the module does not load"
 
 exit $failed

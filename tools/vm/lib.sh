@@ -14,7 +14,7 @@ note() { echo "cowdev: $*" >&2; }
 
 # Host packages the project needs; installed on first use.
 COWDEV_HOST_PKGS="qemu-system-x86 busybox-static kmod cpio gzip xz-utils
-	sparse dkms linux-headers-amd64 linux-source-6.1 gcc make libc6-dev
+	sparse dkms linux-headers-amd64 linux-source-6.1 gcc make libc6-dev rsync
 	debootstrap"
 
 # cowdev_apt_missing PKG...: those of PKG that are not installed, one a line.
@@ -376,11 +376,16 @@ cowdev_debug_kernel() {
 }
 
 # cowdev_kernel_source: the unpacked parts of Debian's linux-source-6.1 the
-# project uses (kselftest headers, checkpatch), extracted once per version.
+# project uses (kselftest headers, lib.mk and runner, checkpatch), extracted
+# once per version.
 cowdev_kernel_source() {
 	local tarball=/usr/src/linux-source-6.1.tar.xz ver dir f stale=
 	local files="tools/testing/selftests/kselftest.h
-		tools/testing/selftests/kselftest_harness.h scripts/checkpatch.pl
+		tools/testing/selftests/kselftest_harness.h
+		tools/testing/selftests/lib.mk
+		tools/testing/selftests/run_kselftest.sh
+		tools/testing/selftests/kselftest/runner.sh
+		tools/testing/selftests/kselftest/prefix.pl scripts/checkpatch.pl
 		scripts/spelling.txt scripts/const_structs.checkpatch
 		scripts/kernel-doc"
 	[ -f "$tarball" ] || cowdev_apt_install linux-source-6.1
