@@ -5,7 +5,8 @@
  * written against the newest interface and never tests a version itself.
  *
  * module/Kbuild supplies the facts: COWDEV_KERNEL, the target's version as
- * COWDEV_KV(major, minor), and COWDEV_HAVE_* for headers that mark an API.
+ * COWDEV_KV(major, minor), and COWDEV_HAVE_* for headers, or declarations
+ * in them, that mark an API.
  */
 #ifndef _COWDEV_COMPAT_H
 #define _COWDEV_COMPAT_H
@@ -110,7 +111,7 @@ static inline pte_t cowdev_pte_mkwrite(pte_t pte)
  * those kernels and maps one page per fault; pfn mode faults around on
  * every kernel (cowdev_vm.c).
  */
-#if COWDEV_BEFORE(6, 15)
+#ifndef COWDEV_HAVE_VMF_INSERT_PAGE_MKWRITE
 #define COWDEV_HAVE_PAGE_FAULT_AROUND 0
 static inline vm_fault_t cowdev_insert_page(struct vm_area_struct *vma,
 					    unsigned long addr,
