@@ -58,8 +58,8 @@
  * @COWDEV_STAT_PFN_MKWRITE: ->pfn_mkwrite calls
  * @COWDEV_STAT_REUSE: shared write faults that made the page writable
  * @COWDEV_STAT_COPY: shared write faults that copied a shared page
- * @COWDEV_STAT_CORE_COPY: the core's copies in private mappings (kprobe)
- * @COWDEV_STAT_CORE_REUSE: the core's reuses in private mappings (kprobe)
+ * @COWDEV_STAT_CORE_COPY: the core's copies in private mappings (hook)
+ * @COWDEV_STAT_CORE_REUSE: the core's reuses in private mappings (hook)
  * @COWDEV_STAT_ALLOC_FAIL: faults refused a page
  * @COWDEV_STAT_LOCK_WAITS: waits on a page lock
  * @COWDEV_STAT_WRITEBACK_WAITS: waits on a page under writeback

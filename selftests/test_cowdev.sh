@@ -152,4 +152,19 @@ status=$?
 	[ "$(echo "$out" | tail -n 1)" = "1..1" ]
 result $? "test_cowdev.sh stops, with a plan, when the module does not load"
 
+# A second life, after the unload and the refused load above: the module
+# loads again, its hooks on the core's COW come back (a kernel with both
+# symbols must have them), the private-mapping tests pass and it unloads.
+# Re-arming a kprobe on do_wp_page() is what crashed the 7.2 debug kernel.
+if modprobe cowdev; then
+	[ "$(grep -cE ' (do_wp_page|wp_page_reuse)$' /proc/kallsyms)" -lt 2 ] ||
+		grep -q '^core_probe available$' /sys/kernel/debug/cowdev/stats
+	probe=$?
+	status=$({ { "$dir/cowdev_mappings" 2>&1; echo $? >&3; } | sed 's/^/# /' >&4; } 3>&1)
+	rmmod cowdev && [ $probe -eq 0 ] && [ "$status" -eq 0 ]
+else
+	false
+fi
+result $? "reloaded: core_probe back, cowdev_mappings passes, rmmod"
+
 exit $failed
