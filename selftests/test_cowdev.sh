@@ -9,8 +9,9 @@
 #
 #   test_cowdev.sh [TEST_BINARY...]
 
+lib=$(dirname "$0")/cowdev_lib.sh
 # shellcheck source=selftests/cowdev_lib.sh source-path=SCRIPTDIR/..
-. "$(dirname "$0")/cowdev_lib.sh"
+. "$lib"
 
 cowdev_begin
 exec 4>&1	# the binaries' nested TAP goes here (see below)

@@ -8,8 +8,9 @@
 #
 #   test_tools.sh
 
+lib=$(dirname "$0")/cowdev_lib.sh
 # shellcheck source=selftests/cowdev_lib.sh source-path=SCRIPTDIR/..
-. "$(dirname "$0")/cowdev_lib.sh"
+. "$lib"
 
 cowdev_begin
 cowdev_load
