@@ -25,6 +25,11 @@ result() {	# result STATUS DESCRIPTION
 	fi
 }
 
+skip() {	# skip DESCRIPTION REASON
+	n=$((n + 1))
+	echo "ok $n $name: $1 # SKIP $2"
+}
+
 # Start the TAP stream; skip (exit 4, empty plan) when not root or when
 # there is no module to load.
 cowdev_begin() {

@@ -57,6 +57,12 @@ if command -v cowstat > /dev/null && command -v cowtrace > /dev/null; then
 	cowstat -o "$id" | grep -q "^id  *$id\$"
 	result $? "cowstat -o shows one object"
 	exec 3<&-
+	# The per-CPU ring buffer's size once in use; cowtrace sets 4096 KiB
+	# for its run, and the kernel rounds what is put back up to pages.
+	kib() {
+		sed 's/.*(expanded: \([0-9]*\)).*/\1/' /sys/kernel/tracing/buffer_size_kb
+	}
+	size=$(kib)
 	trace=$(cowtrace -- cowdemo)
 	status=$?
 	echo "$trace" | sed 's/^/# /'
@@ -67,8 +73,32 @@ if command -v cowstat > /dev/null && command -v cowtrace > /dev/null; then
 	echo "$trace" | cowdemo_frames_move
 	result $? "cowdemo's pagemap lines: fork and CLONE share a frame, a write moves it"
 	[ "$(cat /sys/kernel/tracing/events/cowdev/enable)" = 0 ] &&
-		[ "$(grep -c cowdev /sys/kernel/tracing/trace)" -eq 0 ]
-	result $? "cowtrace leaves tracefs as it found it"
+		[ "$(grep -c cowdev /sys/kernel/tracing/trace)" -eq 0 ] &&
+		[ "$(kib)" -ge "$size" ] && [ "$(kib)" -lt 4096 ]
+	result $? "cowtrace leaves tracefs as it found it (events, buffer and its size)"
+	# The timeline: an SVG with a lane for each thread that the summary
+	# names, as many wait bars as cowdev_wait_end events, and wakes.
+	if command -v gnuplot > /dev/null; then
+		tl=$(mktemp -d)
+		out=$(cowtrace -o "$tl/run.svg" -- cowdemo 2>&1)
+		status=$?
+		line=$(echo "$out" | grep "^timeline $tl/run.svg: ")
+		echo "# $line"
+		waits=$(echo "$out" | awk '$1 == "cowdev_wait_end" { print $2 }')
+		lanes=$(echo "$line" | sed -n 's/.*: \([0-9]*\) lanes (\(.*\)), .*/\1/p')
+		ok=$status
+		[ "${lanes:-0}" -ge 2 ] && [ "${waits:-0}" -ge 1 ] &&
+			echo "$line" | grep -q ", $waits waits, [1-9][0-9]* wakes$" &&
+			head -n 1 "$tl/run.svg" | grep -q '^<?xml' &&
+			tail -n 2 "$tl/run.svg" | grep -q '^</svg>$' || ok=1
+		for label in $(echo "$line" | sed 's/.*lanes (\(.*\)), .*/\1/; s/tid /tid_/g; s/,//g'); do
+			grep -q ">$(echo "$label" | tr _ ' ')<" "$tl/run.svg" || ok=1
+		done
+		rm -rf "$tl"
+		result $ok "cowtrace -o run.svg draws a lane per thread, each wait and its wake"
+	else
+		skip "cowtrace -o: a timeline" "gnuplot not on PATH"
+	fi
 	# The benchmark, small: one CSV row per path and backing it applies to.
 	rows=$(cowbench -p 16 -r 1 -t smoke paths)
 	[ "$(echo "$rows" | grep -c ',smoke,1,')" -eq 38 ] &&
@@ -79,6 +109,89 @@ if command -v cowstat > /dev/null && command -v cowtrace > /dev/null; then
 	result $? "cowbench measures every path on every backing"
 else
 	echo "# SKIP: cowstat and cowtrace not on PATH"
+fi
+
+# The tracepoints as people read them: perf, trace-cmd and bpftrace, each
+# checked against the debugfs counters over the same cowdemo run (nothing
+# else uses the device meanwhile).  stat NAME: a global counter now.
+stat() {
+	awk -v k="$1" '$1 == k { print $2 }' /sys/kernel/debug/cowdev/stats
+}
+# counters: "faults mkwrites reuse copy waits" now, as the events count
+# them (cowdev_mkwrite fires for ->page_mkwrite and ->pfn_mkwrite, and
+# cowdev_wait_end for page-lock and writeback waits alike).
+counters() {
+	echo "$(stat faults) $(($(stat mkwrite) + $(stat pfn_mkwrite)))" \
+		"$(stat reuse) $(stat copy)" \
+		"$(($(stat lock_waits) + $(stat writeback_waits)))"
+}
+# delta BEFORE AFTER: the counters' change, "cowdev_fault=N ..." sorted.
+delta() {
+	echo "$1 $2" | awk '{
+		split("cowdev_fault cowdev_mkwrite cowdev_reuse cowdev_copy cowdev_wait_end", e)
+		for (i = 1; i <= 5; i++) print e[i] "=" $(i + 5) - $i }' | sort
+}
+events=$(for e in /sys/kernel/tracing/events/cowdev/cowdev_*; do
+	[ -d "$e" ] && basename "$e"; done | sort)
+
+if command -v perf > /dev/null; then
+	listed=$(perf list 'cowdev:*' 2> /dev/null |
+		sed -n 's/^ *cowdev:\(cowdev_[a-z_]*\) .*Tracepoint event.*/\1/p' | sort)
+	[ -n "$events" ] && [ "$listed" = "$events" ]
+	result $? "perf list 'cowdev:*' lists every cowdev event"
+	before=$(counters)
+	out=$(perf stat -x, -e 'cowdev:*' -- cowdemo 2>&1 > /dev/null)
+	status=$?
+	after=$(counters)
+	echo "$out" | sed 's/^/# /'
+	counted=$(echo "$out" | awk -F, '$3 ~ /^cowdev:cowdev_(fault|mkwrite|reuse|copy|wait_end)$/ {
+		sub(/^cowdev:/, "", $3); print $3 "=" $1 }' | sort)
+	echo "# perf: $(echo $counted); debugfs: $(delta "$before" "$after" | tr "\n" " ")"
+	[ $status -eq 0 ] && [ "$counted" = "$(delta "$before" "$after")" ]
+	result $? "perf stat -e 'cowdev:*' counts what the debugfs counters count"
+else
+	skip "perf list and perf stat on the cowdev events" "perf not on PATH"
+fi
+
+if command -v trace-cmd > /dev/null; then
+	dat=$(mktemp)
+	before=$(counters)
+	log=$(mktemp)
+	trace-cmd record -q -e cowdev -o "$dat" cowdemo > /dev/null 2> "$log"
+	status=$?
+	after=$(counters)
+	report=$(trace-cmd report -N -i "$dat" 2>> "$log")
+	[ $status -eq 0 ] || sed 's/^/# /' "$log"
+	rm -f "$dat" "$log"
+	echo "$report" | grep -m 3 'cowdev_' | sed 's/^/# /'
+	counted=$(for e in cowdev_fault cowdev_mkwrite cowdev_reuse cowdev_copy cowdev_wait_end; do
+		echo "$e=$(echo "$report" | grep -c " $e: ")"; done | sort)
+	echo "# trace-cmd: $(echo $counted); debugfs: $(delta "$before" "$after" | tr "\n" " ")"
+	[ $status -eq 0 ] && [ "$counted" = "$(delta "$before" "$after")" ] &&
+		echo "$report" | grep ' cowdev_fault: ' | grep -q 'obj=[0-9]* pgoff=[0-9]* flags=0x[0-9a-f]* mode=page result=0x' &&
+		echo "$report" | grep ' cowdev_wait_end: ' | grep -q 'bit=locked ns=[0-9]'
+	result $? "trace-cmd record -e cowdev; report shows every event with its fields"
+else
+	skip "trace-cmd record and report" "trace-cmd not on PATH"
+fi
+
+if ! command -v bpftrace > /dev/null; then
+	skip "a bpftrace wait-time histogram" "bpftrace not on PATH"
+elif [ ! -e /proc/sys/kernel/unprivileged_bpf_disabled ]; then
+	skip "a bpftrace wait-time histogram" "the kernel has no bpf()"
+else
+	before=$(counters)
+	out=$(bpftrace -e 'tracepoint:cowdev:cowdev_wait_end {
+		@waits = count(); @ns[args->bit] = hist(args->ns); }' -c cowdemo 2>&1)
+	status=$?
+	after=$(counters)
+	echo "$out" | grep -v '^cowdemo\|^ \|^==\|^$' | sed 's/^/# /'
+	waits=$(delta "$before" "$after" | sed -n 's/^cowdev_wait_end=//p')
+	[ $status -eq 0 ] && [ "$waits" -gt 0 ] &&
+		echo "$out" | grep -q "^@waits: $waits\$" &&
+		echo "$out" | grep -q '^@ns\[[0-9]*\]:' &&
+		echo "$out" | grep -q '^\[[0-9][0-9KM]*, [0-9KM]*) *[0-9]* |@*|$'
+	result $? "bpftrace: a histogram of cowdev_wait_end's ns, as many waits as debugfs"
 fi
 
 # The torture tool: random operations from threads and processes, checked

@@ -310,6 +310,62 @@ cowdev_disk() {
 	echo "$img"
 }
 
+# cowdev_tracers: an ext4 image of Debian's tracing tools and gnuplot for
+# the guest's second virtio disk, made once per set of package versions.
+# The busybox guest has no C library of its own, so the image holds each
+# program with every library ldd finds for it, at the host's paths, and a
+# wrapper per program in bin/ that starts it through the image's own
+# dynamic loader; the guest mounts it at /opt/tracers and puts bin/ on
+# PATH.
+cowdev_tracers() {
+	local pkgs="linux-perf trace-cmd bpftrace gnuplot-nox fonts-dejavu-core"
+	local progs="perf trace-cmd bpftrace gnuplot-nox"
+	local key img dir p lib
+	# shellcheck disable=SC2086
+	cowdev_apt_install $pkgs
+	# The packages' versions and this function's text.
+	# shellcheck disable=SC2086
+	key=$({ dpkg-query -W $pkgs; declare -f cowdev_tracers; } | md5sum | cut -c1-12)
+	img=$COWDEV_CACHE/tracers/tracers-$key.img
+	if [ ! -s "$img" ]; then
+		cowdev_apt_install e2fsprogs
+		dir=$(mktemp -d) || exit 1
+		for p in $progs; do
+			p=$(command -v "$p") || die "$p not installed"
+			for lib in $p $(ldd "$p" | grep -o '/[^ ]*'); do
+				mkdir -p "$dir$(dirname "$lib")" &&
+					cp -L "$lib" "$dir$lib" || die "cannot copy $lib"
+			done
+		done
+		# libtraceevent's plugins need a matching library: none, quietly.
+		mkdir -p "$dir/bin" "$dir/plugins" "$dir/etc" "$dir/usr/share/fonts/truetype" || exit 1
+		# Text in gnuplot's PNGs: one font and a fontconfig file naming it.
+		cp -a /usr/share/fonts/truetype/dejavu "$dir/usr/share/fonts/truetype/" ||
+			die "cannot copy the fonts"
+		printf '%s\n' '<?xml version="1.0"?>' '<fontconfig>' \
+			'<dir>/opt/tracers/usr/share/fonts</dir>' \
+			'<cachedir>/tmp/fontconfig</cachedir>' '</fontconfig>' \
+			> "$dir/etc/fonts.conf"
+		for p in $progs; do
+			cat > "$dir/bin/${p%-nox}" <<-WRAP
+			#!/bin/sh
+			t=/opt/tracers
+			export TRACEEVENT_PLUGIN_DIR=\$t/plugins FONTCONFIG_FILE=\$t/etc/fonts.conf
+			exec \$t/lib64/ld-linux-x86-64.so.2 --argv0 ${p%-nox} \\
+				--library-path \$t/lib/x86_64-linux-gnu:\$t/usr/lib/x86_64-linux-gnu \\
+				\$t$(command -v "$p") "\$@"
+			WRAP
+			chmod 0755 "$dir/bin/${p%-nox}"
+		done
+		mkdir -p "$(dirname "$img")" && rm -f "$img.tmp" &&
+			truncate -s "$(( $(du -sm "$dir" | cut -f1) * 5 / 4 + 16 ))M" "$img.tmp" &&
+			mkfs.ext4 -q -F -b 4096 -L tracers -d "$dir" "$img.tmp" &&
+			mv "$img.tmp" "$img" || die "cannot make $img"
+		rm -rf "$dir"
+	fi
+	echo "$img"
+}
+
 # cowdev_debug_source NAME: "TARBALL VERSION" of the Debian linux-source
 # package a debug kernel is built from: 6.1 on this machine for debug, the
 # newest in the sid chroot for debug-newest.
