@@ -190,4 +190,27 @@ static inline void cowdev_shrinker_destroy(struct shrinker *s)
 #endif
 }
 
+/*
+ * The first argument of the function an ftrace_ops hooks at its entry
+ * (cowdev_probe.c), from the registers ftrace saves for every ops
+ * (DYNAMIC_FTRACE_WITH_ARGS), not a full pt_regs, which arm64 cannot give
+ * (it has no DYNAMIC_FTRACE_WITH_REGS).  ftrace_regs_get_argument() is a
+ * macro wherever it exists; 6.1 has it on no architecture, and there
+ * x86's struct ftrace_regs is a pt_regs in which ftrace_caller saved the
+ * argument registers.  Elsewhere the hook is left out and core_copy
+ * reports unavailable.
+ */
+#include <linux/ftrace.h>
+#if !defined(CONFIG_DYNAMIC_FTRACE)
+#define COWDEV_HAVE_FTRACE_HOOK 0
+#elif defined(ftrace_regs_get_argument)
+#define COWDEV_HAVE_FTRACE_HOOK 1
+#define cowdev_ftrace_arg0(fregs) ftrace_regs_get_argument(fregs, 0)
+#elif defined(CONFIG_X86_64) && defined(CONFIG_DYNAMIC_FTRACE_WITH_ARGS)
+#define COWDEV_HAVE_FTRACE_HOOK 1
+#define cowdev_ftrace_arg0(fregs) regs_get_kernel_argument(&(fregs)->regs, 0)
+#else
+#define COWDEV_HAVE_FTRACE_HOOK 0
+#endif
+
 #endif /* _COWDEV_COMPAT_H */

@@ -414,7 +414,7 @@ TEST_F(obj, core_copy_after_read_in_private_mapping)
 	char *s = map(self->fd, self->len, MAP_SHARED, 0);
 
 	if (!core_probe_available())
-		SKIP(return, "the kernel has no do_wp_page/wp_page_reuse to probe");
+		SKIP(return, "core_probe unavailable (see dmesg)");
 	ASSERT_NE(MAP_FAILED, p);
 	ASSERT_NE(MAP_FAILED, s);
 	memset(s, 'o', n * self->ps);
@@ -444,7 +444,7 @@ TEST_F(obj, core_reuse_after_fork_child_exits)
 	cpu_set_t one;
 
 	if (!core_probe_available())
-		SKIP(return, "the kernel has no do_wp_page/wp_page_reuse to probe");
+		SKIP(return, "core_probe unavailable (see dmesg)");
 	CPU_ZERO(&one);
 	CPU_SET(0, &one);
 	ASSERT_EQ(0, sched_setaffinity(0, sizeof(one), &one));
