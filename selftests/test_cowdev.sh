@@ -14,7 +14,13 @@ lib=$(dirname "$0")/cowdev_lib.sh
 . "$lib"
 
 cowdev_begin
-exec 4>&1	# the binaries' nested TAP goes here (see below)
+exec 4>&1	# the binaries' nested TAP goes here (see run_nested)
+
+# run_nested PROG: PROG's TAP, nested under "# "; its exit status through
+# descriptor 3 (a pipeline's status would be sed's).
+run_nested() {
+	return "$({ { "$1" 2>&1; echo $? >&3; } | sed 's/^/# /' >&4; } 3>&1)"
+}
 cowdev_load
 probe_state=$(grep '^core_probe ' /sys/kernel/debug/cowdev/stats)
 # On x86-64 the hooks on the core's COW must be in place when the kernel
@@ -30,8 +36,8 @@ esac
 
 progs=${*:-"$dir/cowdev_device $dir/cowdev_mappings $dir/cowdev_clone $dir/cowdev_waits $dir/cowdev_pins $dir/cowdev_faultaround"}
 for prog in $progs; do
-	# The binary's TAP, nested; its exit status through descriptor 3.
-	status=$({ { "$prog" 2>&1; echo $? >&3; } | sed 's/^/# /' >&4; } 3>&1)
+	run_nested "$prog"
+	status=$?
 	# A harness that crashed may not have printed its own failure.
 	[ $status -eq 0 ] || [ $status -eq $ksft_skip ]
 	result $? "$(basename "$prog") exit status $status"
@@ -58,8 +64,9 @@ result $? "test_cowdev.sh stops, with a plan, when the module does not load"
 if modprobe cowdev ${COWDEV_MODULE_PARAMS:-}; then
 	[ "$(grep '^core_probe ' /sys/kernel/debug/cowdev/stats)" = "$probe_state" ]
 	probe=$?
-	status=$({ { "$dir/cowdev_mappings" 2>&1; echo $? >&3; } | sed 's/^/# /' >&4; } 3>&1)
-	rmmod cowdev && [ $probe -eq 0 ] && [ "$status" -eq 0 ]
+	run_nested "$dir/cowdev_mappings"
+	status=$?
+	rmmod cowdev && [ $probe -eq 0 ] && [ $status -eq 0 ]
 else
 	false
 fi
