@@ -131,6 +131,13 @@ delta() {
 		split("cowdev_fault cowdev_mkwrite cowdev_reuse cowdev_copy cowdev_wait_end", e)
 		for (i = 1; i <= 5; i++) print e[i] "=" $(i + 5) - $i }' | sort
 }
+# counted_matches TOOL COUNTED: show what TOOL counted beside the change in
+# the counters from $before to $after; true if they agree.
+counted_matches() {
+	want=$(delta "$before" "$after")
+	echo "# $1: $(echo $2); debugfs: $(echo $want)"
+	[ "$2" = "$want" ]
+}
 events=$(for e in /sys/kernel/tracing/events/cowdev/cowdev_*; do
 	[ -d "$e" ] && basename "$e"; done | sort)
 
@@ -146,8 +153,7 @@ if command -v perf > /dev/null; then
 	echo "$out" | sed 's/^/# /'
 	counted=$(echo "$out" | awk -F, '$3 ~ /^cowdev:cowdev_(fault|mkwrite|reuse|copy|wait_end)$/ {
 		sub(/^cowdev:/, "", $3); print $3 "=" $1 }' | sort)
-	echo "# perf: $(echo $counted); debugfs: $(delta "$before" "$after" | tr "\n" " ")"
-	[ $status -eq 0 ] && [ "$counted" = "$(delta "$before" "$after")" ]
+	counted_matches perf "$counted" && [ $status -eq 0 ]
 	result $? "perf stat -e 'cowdev:*' counts what the debugfs counters count"
 else
 	skip "perf list and perf stat on the cowdev events" "perf not on PATH"
@@ -166,8 +172,7 @@ if command -v trace-cmd > /dev/null; then
 	echo "$report" | grep -m 3 'cowdev_' | sed 's/^/# /'
 	counted=$(for e in cowdev_fault cowdev_mkwrite cowdev_reuse cowdev_copy cowdev_wait_end; do
 		echo "$e=$(echo "$report" | grep -c " $e: ")"; done | sort)
-	echo "# trace-cmd: $(echo $counted); debugfs: $(delta "$before" "$after" | tr "\n" " ")"
-	[ $status -eq 0 ] && [ "$counted" = "$(delta "$before" "$after")" ] &&
+	counted_matches trace-cmd "$counted" && [ $status -eq 0 ] &&
 		echo "$report" | grep ' cowdev_fault: ' | grep -q 'obj=[0-9]* pgoff=[0-9]* flags=0x[0-9a-f]* mode=page result=0x' &&
 		echo "$report" | grep ' cowdev_wait_end: ' | grep -q 'bit=locked ns=[0-9]'
 	result $? "trace-cmd record -e cowdev; report shows every event with its fields"
