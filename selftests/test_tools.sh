@@ -76,6 +76,13 @@ if command -v cowstat > /dev/null && command -v cowtrace > /dev/null; then
 		[ "$(grep -c cowdev /sys/kernel/tracing/trace)" -eq 0 ] &&
 		[ "$(kib)" -ge "$size" ] && [ "$(kib)" -lt 4096 ]
 	result $? "cowtrace leaves tracefs as it found it (events, buffer and its size)"
+	# A timeline in a format gnuplot is not asked for: usage, exit 2,
+	# and tracefs untouched (nothing is enabled before the check).
+	cowtrace -o /tmp/cowtrace-timeline.txt -- true 2> /dev/null
+	status=$?
+	[ $status -eq 2 ] && [ ! -e /tmp/cowtrace-timeline.txt ] &&
+		[ "$(cat /sys/kernel/tracing/events/cowdev/enable)" = 0 ]
+	result $? "cowtrace -o with neither .svg nor .png: usage, exit 2"
 	# The timeline: an SVG with a lane for each thread that the summary
 	# names, as many wait bars as cowdev_wait_end events, and wakes.
 	if command -v gnuplot > /dev/null; then
