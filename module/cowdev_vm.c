@@ -238,7 +238,11 @@ static int cowdev_around_set_pfn(pte_t *ptep, unsigned long addr, void *data)
  * the page table lock itself and cannot say whether it found the PTE
  * taken, so the batch is locked first and its none PTEs noted after, which
  * keeps the count exact.  The table was allocated by the note taken before
- * the lookup, with no page locked.  Returns the number mapped.
+ * the lookup, with no page locked.  No update_mmu_cache(): insert_page(),
+ * which vm_insert_page() drivers rely on, does not call it either; where
+ * it does anything (software-filled TLBs, cache preloads) a missing call
+ * costs one more fault, and arm64's and x86's are empty.  Returns the
+ * number mapped.
  */
 static unsigned long cowdev_around_insert(struct cowdev_around_ptes *ap,
 					  unsigned long nr, unsigned long want)
@@ -338,7 +342,10 @@ static int cowdev_pte_set_write(pte_t *ptep, unsigned long addr, void *data)
  * Make sure the page table for the fault exists, before any lock of the
  * object is taken, as __do_fault() preallocates before ->fault: a first
  * write into an empty 2 MiB range would otherwise allocate it under the
- * page lock.  Failure is the system's out of memory.
+ * page lock.  Failure is the system's out of memory.  The table the core
+ * may have preallocated in vmf->prealloc_pte goes unused: only
+ * pmd_install(), which is not exported, can put it in, and do_fault() frees
+ * it when the fault is done.
  */
 static vm_fault_t cowdev_pfn_prealloc_table(struct vm_fault *vmf)
 {
@@ -513,7 +520,11 @@ static vm_fault_t cowdev_fault(struct vm_fault *vmf)
  * do_page_mkwrite() calls this with vmf->flags reduced to FAULT_FLAG_WRITE
  * | FAULT_FLAG_MKWRITE: it may not drop the fault's lock.  The page lock is
  * held for short decisions only; a long writeback is left to ->fault (see
- * cowdev_cow_write()).
+ * cowdev_cow_write()).  A reuse is counted here, before the core's
+ * finish_mkwrite_fault() checks pte_same(): when another thread's fault on
+ * the same page made the PTE writable first, or MADV_DONTNEED zapped it,
+ * the core sends the access back to fault again, and the reuse counted
+ * stands for this fault's decision, as pgfault counts the attempt.
  */
 static vm_fault_t cowdev_page_mkwrite(struct vm_fault *vmf)
 {
