@@ -3,20 +3,27 @@
  * cowtorture: threads and processes doing random mm and cowdev operations
  * on a few objects, with an oracle that checks every byte it can predict.
  *
- *   cowtorture [-s SEED] [-t SECONDS] [-j WORKERS] [-n PAGES]
+ *   cowtorture [-s SEED] [-t SECONDS] [-j WORKERS] [-n PAGES] [-m page|pfn]
  *
  * Every page holds one stamp repeated in every word: object, offset and
  * version.  Each page of an object belongs to one worker thread, the only
  * one that writes it, so the worker knows exactly what the page must hold
  * and checks it after every operation: writes through its own mappings,
  * through process_vm_writev() and /proc/self/mem (page mode), hole
- * punching, private COW mappings, vmsplice, mremap, mprotect and madvise.
+ * punching, private COW mappings, vmsplice, mremap, mprotect and madvise;
+ * now and then it also reads the page through a new mapping, which shows
+ * what the object's index holds rather than what its own PTE points at.
  * A chaos thread meanwhile clones objects, starts writebacks, shrinks and
  * regrows a tail that only it writes, forks readers and closes files while
  * they are mapped.  A clone must hold, for every word, a version that was
  * the page's between just before and just after the clone (or zero if the
  * page was empty or punched meanwhile), and must never change afterwards;
  * no stamp may ever show up under another object or offset.
+ *
+ * Each object's mode is drawn from the seed unless -m fixes it for all.
+ * A clone that misses a word says what the source holds just after: a
+ * source that still has the word lost it in the clone, a source without
+ * it lost it before.
  *
  * Prints its seed first so that a run can be replayed, and ends with
  * "cowtorture: ... N mismatches"; exits 1 on any mismatch.
@@ -46,6 +53,7 @@
 
 static long ps;
 static unsigned int npages = 32, nworkers = 3;
+static int fixed_mode = -1;	/* -m: every object's mode, or -1 */
 static atomic_bool stop;
 static atomic_long mismatches, ops;
 
@@ -274,6 +282,24 @@ static void worker_mremap(struct worker *w, struct object *o)
 	w->map[o->id - 1] = p;
 }
 
+/*
+ * Read the page through a mapping of its own, which can only fault it in
+ * from the object's index: a write that landed in a page the object no
+ * longer holds still shows through the worker's old mapping, not here.
+ */
+static void worker_fresh_check(struct object *o, unsigned long pgoff)
+{
+	char *q = mmap(NULL, ps, PROT_READ, MAP_SHARED, o->fd, pgoff * ps);
+
+	if (q == MAP_FAILED) {
+		mismatch("fresh mmap failed", o->id, pgoff, 0, errno);
+		return;
+	}
+	check("page through a fresh mapping", q, o->id, pgoff,
+	      expected(o, pgoff));
+	munmap(q, ps);
+}
+
 static void *worker_thread(void *arg)
 {
 	struct worker *w = arg;
@@ -311,6 +337,9 @@ static void *worker_thread(void *arg)
 		case 11:
 			madvise(page, ps, MADV_DONTNEED);
 			break;
+		case 12:
+			worker_fresh_check(o, pgoff);
+			break;
 		}
 		page = w->map[o->id - 1] + pgoff * ps;	/* mremap moves it */
 		check("page", page, o->id, pgoff, expected(o, pgoff));
@@ -335,6 +364,35 @@ static bool clone_word_ok(struct object *o, unsigned long pgoff, uint64_t v,
 		return zero_ok;
 	return (v >> 40) == (((uint64_t)o->id << 16) | pgoff) &&
 	       version >= before && version <= after;
+}
+
+/*
+ * After a clone missed word @i of page @p: how much of the clone's page is
+ * wrong, and what the source's index holds there now, read through a new
+ * mapping (the worker that owns the page may have written it since).
+ */
+static void clone_explain(struct clone *c, struct object *o, unsigned long p,
+			  long i)
+{
+	const uint64_t *w = (uint64_t *)(c->image + p * ps);
+	char *m = mmap(NULL, ps, PROT_READ, MAP_SHARED, o->fd, p * ps);
+	char *again = mmap(NULL, ps, PROT_READ, MAP_SHARED, c->fd, p * ps);
+	long zero = 0, k;
+
+	for (k = 0; k < ps / 8; k++)
+		zero += !w[k];
+	fprintf(stderr, "cowtorture:   clone page %lu: first bad word %ld, %ld of %ld words zero; committed %#llx, latest %#llx; source now %#llx; clone through a new mapping %#llx, through the old one %#llx\n",
+		p, i, zero, ps / 8,
+		(unsigned long long)atomic_load(&o->committed[p]),
+		(unsigned long long)atomic_load(&o->latest[p]),
+		m == MAP_FAILED ? 0ULL : (unsigned long long)*(volatile uint64_t *)m,
+		again == MAP_FAILED ? 0ULL :
+		(unsigned long long)((volatile uint64_t *)again)[i],
+		(unsigned long long)((volatile uint64_t *)(c->map + p * ps))[i]);
+	if (m != MAP_FAILED)
+		munmap(m, ps);
+	if (again != MAP_FAILED)
+		munmap(again, ps);
 }
 
 static void chaos_clone(struct clone *c, struct object *o)
@@ -380,6 +438,7 @@ static void chaos_clone(struct clone *c, struct object *o)
 			if (!clone_word_ok(o, p, w[i], before[p], after[p],
 					   zero_ok[p])) {
 				mismatch("clone word", o->id, p, before[p], w[i]);
+				clone_explain(c, o, p, i);
 				break;
 			}
 		}
@@ -552,19 +611,27 @@ int main(int argc, char **argv)
 	struct timespec ts = { 0 };
 	int opt;
 
-	while ((opt = getopt(argc, argv, "s:t:j:n:")) != -1) {
+	while ((opt = getopt(argc, argv, "s:t:j:n:m:")) != -1) {
 		switch (opt) {
 		case 's': seed = strtoull(optarg, NULL, 0); break;
 		case 't': seconds = atoi(optarg); break;
 		case 'j': nworkers = atoi(optarg); break;
 		case 'n': npages = atoi(optarg); break;
+		case 'm':
+			fixed_mode = !strcmp(optarg, "pfn") ? COWDEV_MODE_PFN :
+				     !strcmp(optarg, "page") ? COWDEV_MODE_PAGE : -2;
+			break;
 		default:
-			fprintf(stderr, "usage: cowtorture [-s SEED] [-t SECONDS] [-j WORKERS] [-n PAGES]\n");
+			fprintf(stderr, "usage: cowtorture [-s SEED] [-t SECONDS] [-j WORKERS] [-n PAGES] [-m page|pfn]\n");
 			return 2;
 		}
 	}
 	if (!seed)
 		seed = 1;
+	if (fixed_mode == -2) {
+		fprintf(stderr, "cowtorture: -m takes page or pfn\n");
+		return 2;
+	}
 	if (!nworkers || nworkers > MAX_WORKERS || npages < nworkers ||
 	    npages > 256) {
 		fprintf(stderr, "cowtorture: 1..%d workers, workers..256 pages\n",
@@ -581,6 +648,8 @@ int main(int argc, char **argv)
 	for (k = 0; k < NOBJ; k++) {
 		objs[k].id = k + 1;
 		objs[k].mode = rnd(&chaos_rng) % 2 ? COWDEV_MODE_PFN : COWDEV_MODE_PAGE;
+		if (fixed_mode >= 0)
+			objs[k].mode = fixed_mode;
 		objs[k].fd = open_object(objs[k].mode, npages + TAIL);
 		objs[k].committed = calloc(npages, sizeof(*objs[k].committed));
 		objs[k].latest = calloc(npages, sizeof(*objs[k].latest));
