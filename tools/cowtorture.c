@@ -381,10 +381,11 @@ static void clone_explain(struct clone *c, struct object *o, unsigned long p,
 
 	for (k = 0; k < ps / 8; k++)
 		zero += !w[k];
-	fprintf(stderr, "cowtorture:   clone page %lu: first bad word %ld, %ld of %ld words zero; committed %#llx, latest %#llx; source now %#llx; clone through a new mapping %#llx, through the old one %#llx\n",
+	fprintf(stderr, "cowtorture:   clone page %lu: first bad word %ld, %ld of %ld words zero; committed %#llx, latest %#llx, punches begun %u, ended %u; source now %#llx; clone through a new mapping %#llx, through the old one %#llx\n",
 		p, i, zero, ps / 8,
 		(unsigned long long)atomic_load(&o->committed[p]),
 		(unsigned long long)atomic_load(&o->latest[p]),
+		atomic_load(&o->punch_start[p]), atomic_load(&o->punch_end[p]),
 		m == MAP_FAILED ? 0ULL : (unsigned long long)*(volatile uint64_t *)m,
 		again == MAP_FAILED ? 0ULL :
 		(unsigned long long)((volatile uint64_t *)again)[i],
@@ -398,20 +399,23 @@ static void clone_explain(struct clone *c, struct object *o, unsigned long p,
 static void chaos_clone(struct clone *c, struct object *o)
 {
 	uint64_t before[256], after[256];
-	unsigned int punches[256];
+	unsigned int ended[256];
 	bool zero_ok[256];
 	unsigned long p;
 	long i;
 
 	/*
-	 * A page may read as a hole if it was one, or a punch was under way,
-	 * when the clone began, or one began before it ended.
+	 * A page may read as a hole if it was one when the clone began, or
+	 * if a punch that had not ended when its version was read began
+	 * before the clone ended.  Punches end after they store version 0:
+	 * reading the end count before the version means a punch we have
+	 * not seen end is one whose zero we may have missed.  (Reading it
+	 * after, as this did, let a punch store 0 and end in between, and
+	 * a clone of the hole was taken for a lost page.)
 	 */
 	for (p = 0; p < npages; p++) {
-		punches[p] = atomic_load(&o->punch_start[p]);
+		ended[p] = atomic_load(&o->punch_end[p]);
 		before[p] = atomic_load(&o->committed[p]);
-		zero_ok[p] = !before[p] ||
-			     atomic_load(&o->punch_end[p]) != punches[p];
 	}
 	c->fd = ioctl(o->fd, COWDEV_IOC_CLONE, 0);
 	if (c->fd < 0) {
@@ -420,8 +424,8 @@ static void chaos_clone(struct clone *c, struct object *o)
 	}
 	for (p = 0; p < npages; p++) {
 		after[p] = atomic_load(&o->latest[p]);
-		if (atomic_load(&o->punch_start[p]) != punches[p])
-			zero_ok[p] = true;
+		zero_ok[p] = !before[p] ||
+			     atomic_load(&o->punch_start[p]) != ended[p];
 	}
 	c->src = o->id;
 	c->map = mmap(NULL, npages * ps, PROT_READ, MAP_SHARED, c->fd, 0);
