@@ -21,7 +21,8 @@
  * no stamp may ever show up under another object or offset.
  *
  * Each object's mode is drawn from the seed unless -m fixes it for all.
- * A clone that misses a word says what the source holds just after: a
+ * A clone that misses a word says what the source holds just after and
+ * how many punches of the page began and ended: with no punch since, a
  * source that still has the word lost it in the clone, a source without
  * it lost it before.
  *
