@@ -213,6 +213,22 @@ else
 	result $? "bpftrace: a histogram of cowdev_wait_end's ns, as many waits as debugfs"
 fi
 
+# The torture tool refuses what it cannot run before it starts: a message
+# on stderr naming it, exit 2, and no "seed" line (nothing opened).
+if command -v cowtorture > /dev/null; then
+	ok=0
+	for args in "-m bogus" "-j 0" "-n 999" "-m pfn -x"; do
+		# shellcheck disable=SC2086	# each word is an option
+		out=$(cowtorture $args -t 1 2> /tmp/cowtorture.err)
+		status=$?
+		echo "# cowtorture $args: exit $status, $(head -n 1 /tmp/cowtorture.err)"
+		[ $status -eq 2 ] && [ -z "$out" ] &&
+			grep -q 'cowtorture' /tmp/cowtorture.err || ok=1
+	done
+	rm -f /tmp/cowtorture.err
+	result $ok "cowtorture -m bogus, -j 0, -n 999, -x: a message and exit 2, nothing run"
+fi
+
 # The torture tool: random operations from threads and processes, checked
 # byte by byte.  COWDEV_TORTURE_SECONDS sets its length (0: none).
 seconds=${COWDEV_TORTURE_SECONDS:-20}
