@@ -503,6 +503,14 @@ static bool cowdev_object_erase(struct cowdev_object *obj, pgoff_t pgoff,
  * to the pool with no PTE left.  Private copies made in the range go too
  * only if @even_cows: shrinking drops them, punching a hole keeps them, as
  * truncate_pagecache() and truncate_pagecache_range() do.
+ *
+ * A pfn-mode PTE holds no reference, so nothing but the TLB flush keeps a
+ * freed page from being written through a stale entry.  A munmap() racing
+ * with us may have cleared its PTEs before our walk and unlinked its VMA
+ * from i_mmap, where our walk cannot see it, before flushing.  The core
+ * flushes VM_PFNMAP and VM_MIXEDMAP ranges before the unlink for exactly
+ * this race: tlb_end_vma() up to 6.12, tlb_free_vmas() in free_pgtables()
+ * after (include/asm-generic/tlb.h).
  */
 static void cowdev_object_truncate(struct cowdev_object *obj, pgoff_t start,
 				   pgoff_t end, bool even_cows)
