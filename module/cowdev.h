@@ -187,8 +187,6 @@ struct page *cowdev_object_find_lock_page(struct cowdev_object *obj,
 unsigned int cowdev_object_trylock_range(struct cowdev_object *obj,
 					 pgoff_t first, pgoff_t last,
 					 unsigned long want, struct page **pages);
-struct page *cowdev_object_trylock_page(struct cowdev_object *obj,
-					pgoff_t pgoff);
 bool cowdev_object_page_valid(struct cowdev_object *obj, pgoff_t pgoff,
 			      struct page *page);
 unsigned long cowdev_object_resident(struct cowdev_object *obj);

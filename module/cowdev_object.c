@@ -387,27 +387,6 @@ put:
 }
 
 /**
- * cowdev_object_trylock_page() - the page at @pgoff, if it may be mapped
- *	now, without waiting
- * @obj: the object
- * @pgoff: page offset in the object
- *
- * cowdev_object_trylock_range() for one offset; safe under a spinlock.
- *
- * Return: the page, locked, with a reference for the caller, still indexed
- * at @pgoff and inside the object; or NULL.
- */
-struct page *cowdev_object_trylock_page(struct cowdev_object *obj,
-					pgoff_t pgoff)
-{
-	struct page *page;
-
-	if (!cowdev_object_trylock_range(obj, pgoff, pgoff, 1, &page))
-		return NULL;
-	return page;
-}
-
-/**
  * cowdev_object_grab_page() - find or create the page at @pgoff, locked
  * @obj: the object
  * @pgoff: page offset in the object

@@ -170,7 +170,7 @@ struct cowdev_around_ptes {
 	struct vm_area_struct *vma;
 	unsigned long addr;		/* of offset @first */
 	pgoff_t first;
-	struct page **pages;		/* page mode: the batch, locked */
+	struct page **pages;		/* the batch, locked */
 	unsigned long none;		/* page mode: bit i, PTE i is none */
 	unsigned long mapped;		/* pfn mode: PTEs set */
 };
@@ -202,34 +202,62 @@ static unsigned long cowdev_around_note(struct cowdev_around_ptes *ap,
 }
 
 /*
- * pfn mode, one PTE: if it is none, the object's page there, if it can be
- * locked without waiting, gets what vmf_insert_mixed() would give it
+ * pfn mode, one PTE: if it is none and the batch holds the object's page
+ * there, locked, it gets what vmf_insert_mixed() would give it
  * (insert_pfn(): a special PTE with the VMA's protection, read-only as
- * the VMA wants write notification).  One page lock at a time, tried
- * only.  __vm_insert_mixed()'s other checks hold for pool pages: they are
- * RAM of the default (write-back) memory type, which is what PAT would
- * look up, and pfn_modify_allowed() only concerns PROT_NONE, which
- * cowdev_map_pages() leaves alone.
+ * the VMA wants write notification).  __vm_insert_mixed()'s other checks
+ * hold for pool pages: they are RAM of the default (write-back) memory
+ * type, which is what PAT would look up, and pfn_modify_allowed() only
+ * concerns PROT_NONE, which cowdev_map_pages() leaves alone.
  */
 static int cowdev_around_set_pfn(pte_t *ptep, unsigned long addr, void *data)
 {
 	struct cowdev_around_ptes *ap = data;
-	pgoff_t pgoff = ap->first + ((addr - ap->addr) >> PAGE_SHIFT);
-	struct page *page;
+	struct page *page = ap->pages[(addr - ap->addr) >> PAGE_SHIFT];
 
-	if (!pte_none(ptep_get(ptep)))
-		return 0;
-	page = cowdev_object_trylock_page(ap->obj, pgoff);
-	if (!page)
+	if (!page || !pte_none(ptep_get(ptep)))
 		return 0;
 	set_pte_at(ap->vma->vm_mm, addr, ptep,
 		   pte_mkspecial(pfn_pte(page_to_pfn(page),
 					 ap->vma->vm_page_prot)));
 	update_mmu_cache(ap->vma, addr, ptep);
 	ap->mapped++;
-	cowdev_unlock_page(ap->obj, pgoff, page);
-	put_page(page);
 	return 0;
+}
+
+/* Unlock and release the pages a batch locked. */
+static void cowdev_around_release(struct cowdev_around_ptes *ap,
+				  unsigned long nr)
+{
+	unsigned long i;
+
+	for (i = 0; i < nr; i++) {
+		if (!ap->pages[i])
+			continue;
+		cowdev_unlock_page(ap->obj, ap->first + i, ap->pages[i]);
+		put_page(ap->pages[i]);
+	}
+}
+
+/*
+ * pfn mode, @nr pages from @ap->first: the batch is locked in one walk of
+ * the index, then its none PTEs are set in one walk of the page table.
+ * The table exists already (cowdev_pfn_prealloc_table()), so the walk
+ * allocates nothing with the pages locked, unless PT reclaim (7.x) freed
+ * the table since, empty.  Returns the number mapped.
+ */
+static unsigned long cowdev_around_set_pfns(struct cowdev_around_ptes *ap,
+					    unsigned long nr)
+{
+	if (!cowdev_object_trylock_range(ap->obj, ap->first,
+					 ap->first + nr - 1, GENMASK(nr - 1, 0),
+					 ap->pages))
+		return 0;
+	ap->mapped = 0;
+	apply_to_page_range(ap->vma->vm_mm, ap->addr, nr << PAGE_SHIFT,
+			    cowdev_around_set_pfn, ap);
+	cowdev_around_release(ap, nr);
+	return ap->mapped;
 }
 
 /*
@@ -254,15 +282,12 @@ static unsigned long cowdev_around_insert(struct cowdev_around_ptes *ap,
 		return 0;
 	cowdev_around_note(ap, nr);
 	for (i = 0; i < nr; i++) {
-		if (!ap->pages[i])
-			continue;
-		if ((ap->none & BIT(i)) &&
+		if (ap->pages[i] && (ap->none & BIT(i)) &&
 		    cowdev_insert_page(ap->vma, ap->addr + i * PAGE_SIZE,
 				       ap->pages[i]) == VM_FAULT_NOPAGE)
 			mapped++;
-		cowdev_unlock_page(ap->obj, ap->first + i, ap->pages[i]);
-		put_page(ap->pages[i]);
 	}
+	cowdev_around_release(ap, nr);
 	return mapped;
 }
 
@@ -292,11 +317,7 @@ static void cowdev_fault_around(struct cowdev_object *obj,
 		/* Modular arithmetic: @first may be below the fault. */
 		ap.addr = vmf->address + (ap.first - vmf->pgoff) * PAGE_SIZE;
 		if (cowdev_vma_maps_pfns(vmf->vma)) {
-			ap.mapped = 0;
-			apply_to_page_range(vmf->vma->vm_mm, ap.addr,
-					    nr << PAGE_SHIFT,
-					    cowdev_around_set_pfn, &ap);
-			mapped += ap.mapped;
+			mapped += cowdev_around_set_pfns(&ap, nr);
 			continue;
 		}
 		/* Already mapped pages cost no lookup. */
@@ -341,11 +362,12 @@ static int cowdev_pte_set_write(pte_t *ptep, unsigned long addr, void *data)
 /*
  * Make sure the page table for the fault exists, before any lock of the
  * object is taken, as __do_fault() preallocates before ->fault: a first
- * write into an empty 2 MiB range would otherwise allocate it under the
- * page lock.  Failure is the system's out of memory.  The table the core
- * may have preallocated in vmf->prealloc_pte goes unused: only
- * pmd_install(), which is not exported, can put it in, and do_fault() frees
- * it when the fault is done.
+ * access into an empty 2 MiB range would otherwise allocate it under page
+ * locks (the write's, or the batch fault-around holds; the window never
+ * leaves this table).  Failure is the system's out of memory.  The table
+ * the core may have preallocated in vmf->prealloc_pte goes unused: only
+ * pmd_install(), which is not exported, can put it in, and do_fault()
+ * frees it when the fault is done.
  */
 static vm_fault_t cowdev_pfn_prealloc_table(struct vm_fault *vmf)
 {
@@ -442,12 +464,12 @@ static vm_fault_t cowdev_do_fault(struct cowdev_object *obj,
 	struct page *page;
 	vm_fault_t ret;
 
+	if (cowdev_vma_maps_pfns(vmf->vma)) {
+		ret = cowdev_pfn_prealloc_table(vmf);
+		if (ret)
+			return ret;
+	}
 	if ((vmf->flags & FAULT_FLAG_WRITE) && (vmf->vma->vm_flags & VM_SHARED)) {
-		if (cowdev_vma_maps_pfns(vmf->vma)) {
-			ret = cowdev_pfn_prealloc_table(vmf);
-			if (ret)
-				return ret;
-		}
 		page = cowdev_fault_shared_write(obj, cf);
 		if (IS_ERR(page))
 			return cowdev_fault_error(obj, PTR_ERR(page));
