@@ -340,8 +340,8 @@ struct page *cowdev_object_find_lock_page(struct cowdev_object *obj,
  *
  * Fault-around's lookup, skipping what filemap_map_pages() skips: offsets
  * with no page, pages someone holds locked (being filled, copied, cloned or
- * truncated; the faulting page, which its fault holds), and pages replaced
- * or truncated while we looked.  Nothing here sleeps.
+ * truncated; the faulting page, which its fault holds), poisoned pages, and
+ * pages replaced or truncated while we looked.  Nothing here sleeps.
  *
  * Return: the number of pages locked.
  */
@@ -368,7 +368,7 @@ unsigned int cowdev_object_trylock_range(struct cowdev_object *obj,
 		/* As in cowdev_object_find(): a reference before trust. */
 		if (!get_page_unless_zero(page))
 			continue;
-		if (unlikely(xas_reload(&xas) != page))
+		if (unlikely(xas_reload(&xas) != page) || PageHWPoison(page))
 			goto put;
 		if (!folio_trylock(page_folio(page)))
 			goto put;
@@ -394,8 +394,15 @@ put:
  *
  * Return: the page, locked, indexed at @pgoff, with a reference for the
  * caller; ERR_PTR(-EINVAL) past the end of the object; ERR_PTR(-ENOSPC)
- * when the pool is at its limit; ERR_PTR(-ENOMEM); ERR_PTR(-EAGAIN) or
- * ERR_PTR(-EINTR) when the fault must return VM_FAULT_RETRY.
+ * when the pool is at its limit; ERR_PTR(-ENOMEM); ERR_PTR(-EHWPOISON) for
+ * a page memory_failure() poisoned; ERR_PTR(-EAGAIN) or ERR_PTR(-EINTR)
+ * when the fault must return VM_FAULT_RETRY.
+ *
+ * A poisoned page stays indexed and mapped where it was: memory_failure()
+ * cannot unmap a page off the LRU with no mapping, and calls it
+ * unhandlable.  A fault never returns one, least of all locked:
+ * __do_fault() unmaps a mapped poisoned page it is handed through
+ * folio->mapping, which pool pages do not have.
  */
 struct page *cowdev_object_grab_page(struct cowdev_object *obj, pgoff_t pgoff,
 				     struct cowdev_fault *cf)
@@ -407,8 +414,13 @@ struct page *cowdev_object_grab_page(struct cowdev_object *obj, pgoff_t pgoff,
 		if (pgoff >= READ_ONCE(obj->nr_pages))
 			return ERR_PTR(-EINVAL);
 		page = cowdev_object_find_lock_page(obj, pgoff, cf);
-		if (page)
-			return page;
+		if (page) {
+			if (IS_ERR(page) || likely(!PageHWPoison(page)))
+				return page;
+			cowdev_unlock_page(obj, pgoff, page);
+			put_page(page);
+			return ERR_PTR(-EHWPOISON);
+		}
 
 		page = cowdev_pool_alloc();
 		if (IS_ERR(page))

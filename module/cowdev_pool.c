@@ -111,6 +111,11 @@ struct page *cowdev_pool_alloc(void)
 	cowdev_pool_note_peak(in_use);
 
 	page = cowdev_pool_cache_pop();
+	/* Poisoned while cached: never handed out (see cowdev_pool_free()). */
+	while (page && unlikely(PageHWPoison(page))) {
+		put_page(page);
+		page = cowdev_pool_cache_pop();
+	}
 	if (!page)
 		page = alloc_page(GFP_HIGHUSER | __GFP_ZERO | __GFP_NOWARN);
 	if (!page) {
@@ -128,12 +133,15 @@ struct page *cowdev_pool_alloc(void)
  *
  * Drops the pool's reference.  A page somebody else still holds (a GUP pin,
  * a pipe buffer from vmsplice) is left to its last holder and never reused,
- * so no object can see data that is still in flight elsewhere.
+ * so no object can see data that is still in flight elsewhere.  A poisoned
+ * page is neither cleared (reading it is the error) nor reused; the page
+ * allocator keeps it out of circulation once it is put.
  */
 void cowdev_pool_free(struct page *page)
 {
 	atomic_long_dec(&cowdev_pool_in_use);
-	if (page_ref_count(page) != 1 || folio_test_mlocked(page_folio(page))) {
+	if (page_ref_count(page) != 1 || folio_test_mlocked(page_folio(page)) ||
+	    PageHWPoison(page)) {
 		put_page(page);
 		return;
 	}

@@ -45,17 +45,20 @@
 /**
  * cowdev_fault_error() - the fault result for a failure to get a page
  * @obj: the object faulting
- * @err: -EINVAL (past the end), -ENOSPC (pool limit), -ENOMEM, or -EAGAIN
- *	or -EINTR (the fault must be retried: see cowdev_lock_page())
+ * @err: -EINVAL (past the end), -ENOSPC (pool limit), -ENOMEM,
+ *	-EHWPOISON (a poisoned page), or -EAGAIN or -EINTR (the fault must be
+ *	retried: see cowdev_lock_page())
  *
- * Return: VM_FAULT_SIGBUS, VM_FAULT_OOM when the system is out of memory,
- * or VM_FAULT_RETRY.
+ * Return: VM_FAULT_SIGBUS, VM_FAULT_HWPOISON (SIGBUS with BUS_MCEERR_AR),
+ * VM_FAULT_OOM when the system is out of memory, or VM_FAULT_RETRY.
  */
 vm_fault_t cowdev_fault_error(struct cowdev_object *obj, int err)
 {
 	switch (err) {
 	case -EINVAL:		/* past the end of the object */
 		return VM_FAULT_SIGBUS;
+	case -EHWPOISON:
+		return VM_FAULT_HWPOISON;
 	case -EAGAIN:
 	case -EINTR:
 		return VM_FAULT_RETRY;

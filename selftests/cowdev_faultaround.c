@@ -529,6 +529,72 @@ TEST_F(around, past_a_shrink_not_mapped)
 }
 
 /*
+ * Poison page @i of @fd with MADV_HWPOISON, as a memory error would, from
+ * a child that maps it read-only and private (which maps the object's own
+ * page in every variant; GUP cannot take a pfn-mode special PTE).  The
+ * child may be killed by the SIGBUS memory_failure() sends the task that
+ * asked (7.x).  Returns 0 once the page is poisoned, or the errno that
+ * says this kernel cannot poison it (EINVAL: no CONFIG_MEMORY_FAILURE).
+ */
+static int poison_page(int fd, long ps, int i)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		char *q = mmap(NULL, ps, PROT_READ, MAP_PRIVATE, fd, i * ps);
+
+		if (q == MAP_FAILED || q[0] != stamp(i))
+			_exit(100);
+		/* An unhandlable page is poisoned, and says EBUSY. */
+		if (madvise(q, ps, MADV_HWPOISON) && errno != EBUSY)
+			_exit(errno);
+		_exit(0);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return ECHILD;
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS)
+		return 0;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : ECHILD;
+}
+
+/*
+ * A poisoned page is not mapped around, and a read of it through a fresh
+ * mapping is SIGBUS, as for a shmem page; its neighbours read as before.
+ * A cowdev page is one memory_failure() cannot unmap (no LRU, no mapping)
+ * and leaves where it is: ->fault must refuse it rather than return it
+ * locked, which made __do_fault() unmap it through a NULL mapping.
+ */
+TEST_F(around, poisoned_page_not_mapped)
+{
+	struct around *a = &self->a;
+	const struct around_variant *v = &variant->v;
+	bool around = a->around;
+	char *hold, *p;
+	int err;
+
+	/* Page 3 stays mapped elsewhere, as it would be in another process. */
+	hold = mmap(NULL, a->ps, PROT_READ, MAP_PRIVATE, a->fd, 3 * a->ps);
+	ASSERT_NE(MAP_FAILED, hold);
+	ASSERT_EQ(stamp(3), hold[0]);
+	err = poison_page(a->fd, a->ps, 3);
+	if (err == EINVAL || err == EPERM) {
+		munmap(hold, a->ps);
+		SKIP(return, "MADV_HWPOISON: %s", strerror(err));
+	}
+	ASSERT_EQ(0, err);
+	p = map_window(_metadata, a, v, 16);
+	EXPECT_EQ(stamp(0), p[0]);
+	EXPECT_EQ(around ? pages(0, 15) & ~pages(3, 3) : pages(0, 0),
+		  present_map(p, a->ps));
+	EXPECT_TRUE(access_sigbus(p + 3 * a->ps, false));
+	EXPECT_TRUE(page_is(p, a->ps, 2, stamp(2)));
+	EXPECT_TRUE(page_is(p, a->ps, 4, stamp(4)));
+	munmap(p, a->len);
+	munmap(hold, a->ps);
+}
+
+/*
  * A page whose lock someone holds (here a fill, standing for I/O; a copy,
  * a clone or a truncation hold it the same way) is not mapped around: a
  * child's read of a fresh page 7 holds its lock for FILL_DELAY_US while we
