@@ -9,10 +9,9 @@
  *   ioctl: cowdev_object.lock (mutex)
  *     cowdev_object.clone_sem (read: shared write faults; write: CLONE)
  *       page lock (PG_locked of a pool page)
- *         other page locks, tried only (fault-around, page mode)
+ *         other page locks, tried only (fault-around)
  *         mapping->i_mmap_rwsem (unmap_mapping_pages)
  *           page table lock
- *             page locks, tried only (fault-around, pfn mode)
  *             xa_lock of cowdev_object.pages
  *               cowdev_pool per-CPU cache lock
  *

@@ -88,10 +88,20 @@ static bool cowdev_vma_maps_pfns(struct vm_area_struct *vma)
 	return vma->vm_flags & VM_MIXEDMAP;
 }
 
-/* Can read faults in @vma fault around on this kernel? */
-static bool cowdev_fault_around_maps(struct vm_area_struct *vma)
+/*
+ * May a read fault in @vma fault around?  Only where this kernel gives a
+ * way to map (pages need 6.15), and never in a PROT_NONE mapping read
+ * through FOLL_FORCE.  The core adds its own tests before it offers a
+ * window (should_fault_around(): no userfaultfd minor or write-protect
+ * tracking), repeated here because ->fault checks this again: a window
+ * left on a CPU by a fault that moved away could otherwise be taken by a
+ * later fault the core never offered one to.
+ */
+static bool cowdev_may_fault_around(struct vm_area_struct *vma)
 {
-	return COWDEV_HAVE_PAGE_FAULT_AROUND || cowdev_vma_maps_pfns(vma);
+	return (COWDEV_HAVE_PAGE_FAULT_AROUND || cowdev_vma_maps_pfns(vma)) &&
+	       (vma->vm_flags & VM_READ) &&
+	       !(vma->vm_flags & (VM_UFFD_WP | VM_UFFD_MINOR));
 }
 
 /*
@@ -269,7 +279,10 @@ static unsigned long cowdev_around_set_pfns(struct cowdev_around_ptes *ap,
  * the page table lock itself and cannot say whether it found the PTE
  * taken, so the batch is locked first and its none PTEs noted after, which
  * keeps the count exact.  The table was allocated by the note taken before
- * the lookup, with no page locked.  No update_mmu_cache(): insert_page(),
+ * the lookup, with no page of the batch locked; the faulting page is, as
+ * in finish_fault().  __do_fault() allocates before it locks a page
+ * because memcg reclaim may wait on writeback of LRU pages; pool pages are
+ * on no LRU.  No update_mmu_cache(): insert_page(),
  * which vm_insert_page() drivers rely on, does not call it either; where
  * it does anything (software-filled TLBs, cache preloads) a missing call
  * costs one more fault, and arm64's and x86's are empty.  Returns the
@@ -533,7 +546,8 @@ static vm_fault_t cowdev_fault(struct vm_fault *vmf)
 
 	/* Taken, and the slot emptied, even if a write has no use for it. */
 	around = cowdev_around_window(vmf, &win) &&
-		 !(vmf->flags & FAULT_FLAG_WRITE);
+		 !(vmf->flags & FAULT_FLAG_WRITE) &&
+		 cowdev_may_fault_around(vmf->vma);
 	cowdev_count_fault(obj, vmf);
 	ret = cowdev_do_fault(obj, &cf, around ? &win : NULL);
 	trace_cowdev_fault(obj->id, vmf->pgoff, vmf->flags, READ_ONCE(obj->mode),
@@ -616,8 +630,8 @@ static vm_fault_t cowdev_pfn_mkwrite(struct vm_fault *vmf)
  * Note the fault-around window for this fault's ->fault, which maps it
  * (see struct cowdev_around for why not here).  Called under RCU for read
  * faults only, when fault_around_bytes is above a page.  Nothing is noted
- * where fault-around cannot map (pages before 6.15) or must not (a
- * PROT_NONE mapping read through FOLL_FORCE).  Having ->map_pages also
+ * where fault-around cannot or must not map (cowdev_may_fault_around()).
+ * Having ->map_pages also
  * keeps faults under the per-VMA lock from 6.7 (vmf_can_call_fault()): the
  * handlers use nothing but their own VMA, the object and page-table helpers
  * the core itself calls under that lock.
@@ -627,8 +641,7 @@ static vm_fault_t cowdev_map_pages(struct vm_fault *vmf, pgoff_t start_pgoff,
 {
 	struct cowdev_around *around;
 
-	if (!cowdev_fault_around_maps(vmf->vma) ||
-	    !(vmf->vma->vm_flags & VM_READ))
+	if (!cowdev_may_fault_around(vmf->vma))
 		return 0;
 	around = get_cpu_ptr(&cowdev_around);
 	around->task = current;
