@@ -184,7 +184,7 @@ struct cowdev_around_ptes {
 	unsigned long addr;		/* of offset @first */
 	pgoff_t first;
 	struct page **pages;		/* the batch, locked */
-	unsigned long none;		/* page mode: bit i, PTE i is none */
+	unsigned long none;		/* bit i: PTE i is none */
 	unsigned long mapped;		/* pfn mode: PTEs set */
 };
 
@@ -238,7 +238,12 @@ static int cowdev_around_set_pfn(pte_t *ptep, unsigned long addr, void *data)
 	return 0;
 }
 
-/* Unlock and release the pages a batch locked. */
+/*
+ * Release and unlock the pages a batch locked.  The reference goes first:
+ * a CLONE waiting for the lock counts references once it has it, and must
+ * not take ours for a pin (cowdev_cow_page_held()).  The page cannot go
+ * meanwhile: it is indexed, and erasing it needs the lock we hold.
+ */
 static void cowdev_around_release(struct cowdev_around_ptes *ap,
 				  unsigned long nr)
 {
@@ -247,24 +252,24 @@ static void cowdev_around_release(struct cowdev_around_ptes *ap,
 	for (i = 0; i < nr; i++) {
 		if (!ap->pages[i])
 			continue;
-		cowdev_unlock_page(ap->obj, ap->first + i, ap->pages[i]);
 		put_page(ap->pages[i]);
+		cowdev_unlock_page(ap->obj, ap->first + i, ap->pages[i]);
 	}
 }
 
 /*
- * pfn mode, @nr pages from @ap->first: the batch is locked in one walk of
- * the index, then its none PTEs are set in one walk of the page table.
+ * pfn mode, @nr pages from @ap->first: the pages of the batch whose PTEs
+ * were none (@want) are locked in one walk of the index, then those PTEs
+ * still none are set in one walk of the page table.
  * The table exists already (cowdev_pfn_prealloc_table()), so the walk
  * allocates nothing with the pages locked, unless PT reclaim (7.x) freed
  * the table since, empty.  Returns the number mapped.
  */
 static unsigned long cowdev_around_set_pfns(struct cowdev_around_ptes *ap,
-					    unsigned long nr)
+					    unsigned long nr, unsigned long want)
 {
 	if (!cowdev_object_trylock_range(ap->obj, ap->first,
-					 ap->first + nr - 1, GENMASK(nr - 1, 0),
-					 ap->pages))
+					 ap->first + nr - 1, want, ap->pages))
 		return 0;
 	ap->mapped = 0;
 	apply_to_page_range(ap->vma->vm_mm, ap->addr, nr << PAGE_SHIFT,
@@ -332,13 +337,16 @@ static void cowdev_fault_around(struct cowdev_object *obj,
 			   COWDEV_AROUND_BATCH);
 		/* Modular arithmetic: @first may be below the fault. */
 		ap.addr = vmf->address + (ap.first - vmf->pgoff) * PAGE_SIZE;
-		if (cowdev_vma_maps_pfns(vmf->vma)) {
-			mapped += cowdev_around_set_pfns(&ap, nr);
-			continue;
-		}
-		/* Already mapped pages cost no lookup. */
+		/*
+		 * Already mapped pages cost no lookup, and are not locked
+		 * for nothing: others' faults on them would wait.
+		 */
 		want = cowdev_around_note(&ap, nr);
-		if (want)
+		if (!want)
+			continue;
+		if (cowdev_vma_maps_pfns(vmf->vma))
+			mapped += cowdev_around_set_pfns(&ap, nr, want);
+		else
 			mapped += cowdev_around_insert(&ap, nr, want);
 	}
 	if (mapped)
