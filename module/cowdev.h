@@ -3,12 +3,15 @@
  * cowdev internals shared between the module's files.
  *
  * Locking, outermost first.  Faults and ioctls share the inner part of
- * the order; a writeback ends in a work item that takes none of them:
+ * the order; a writeback ends in a work item that takes page locks only
+ * (with a backing store, to write the pages):
  *
  *   fault: mmap_lock (read), or the VMA lock
  *   ioctl: cowdev_object.lock (mutex)
  *     cowdev_object.clone_sem (read: shared write faults; write: CLONE)
  *       page lock (PG_locked of a pool page)
+ *         the backing store's locks (kernel_read(), kernel_write():
+ *         cowdev_backing.c)
  *         other page locks, tried only (fault-around)
  *         mapping->i_mmap_rwsem (unmap_mapping_pages)
  *           page table lock
@@ -63,6 +66,12 @@
  * @COWDEV_STAT_LOCK_WAITS: waits on a page lock
  * @COWDEV_STAT_WRITEBACK_WAITS: waits on a page under writeback
  * @COWDEV_STAT_WAIT_NS_TOTAL: time spent in those waits
+ * @COWDEV_STAT_MAJOR_FAULTS: faults that read their page from the backing
+ *	store
+ * @COWDEV_STAT_PAGES_READ: pages read from the backing store
+ * @COWDEV_STAT_PAGES_WRITTEN: pages written to the backing store
+ * @COWDEV_STAT_EVICTIONS: pages evicted to the backing store
+ * @COWDEV_STAT_IO_ERRORS: failed reads and writes of the backing store
  * @COWDEV_NR_STATS: the number of counters
  *
  * See Documentation/cowdev.rst for what moves which.  The order is the
@@ -86,6 +95,11 @@ enum cowdev_stat {
 	COWDEV_STAT_LOCK_WAITS,
 	COWDEV_STAT_WRITEBACK_WAITS,
 	COWDEV_STAT_WAIT_NS_TOTAL,
+	COWDEV_STAT_MAJOR_FAULTS,
+	COWDEV_STAT_PAGES_READ,
+	COWDEV_STAT_PAGES_WRITTEN,
+	COWDEV_STAT_EVICTIONS,
+	COWDEV_STAT_IO_ERRORS,
 	COWDEV_NR_STATS
 };
 
@@ -124,10 +138,11 @@ struct cowdev_wb {
 
 /**
  * struct cowdev_object - the memory object behind one open of /dev/cowdev
- * @pages: page offset -> struct page *, the object's resident pages.
- *	Read under RCU; an entry is replaced or erased only with its page
- *	locked, so a fault that finds its page still indexed after locking it
- *	may map it.
+ * @pages: page offset -> struct page *, the object's resident pages,
+ *	or %COWDEV_EVICTED for a page that is on the backing store only.
+ *	Read under RCU; a page's entry is replaced or erased only with the
+ *	page locked, so a fault that finds its page still indexed after
+ *	locking it may map it.
  * @inode: private anonymous inode; every file of the object points its
  *	f_mapping at @inode->i_mapping, so its i_mmap tree holds every VMA
  *	mapping the object, for unmap_mapping_pages().
@@ -135,6 +150,10 @@ struct cowdev_wb {
  * @nr_pages: size in pages; read locklessly by faults, changed under the
  *	xa_lock of @pages so that a page is never indexed past the end.
  * @nr_resident: pages indexed by @pages; protected by its xa_lock.
+ * @nr_evicted: %COWDEV_EVICTED entries in @pages; protected by its xa_lock.
+ * @backing: the backing store (cowdev_backing.c), or NULL; set once, under
+ *	@lock and the xa_lock of @pages, and never changed again.
+ * @backing_link: in the list of objects with a store (cowdev_backing.c).
  * @nr_dropped: entries ever erased or replaced, each with its page locked
  *	and under the xa_lock of @pages; while it is zero, a page found at
  *	an offset is still there (see cowdev_object_page_valid()).
@@ -155,7 +174,10 @@ struct cowdev_object {
 	struct cowdev_counters __percpu *stats;
 	unsigned long nr_pages;
 	unsigned long nr_resident;
+	unsigned long nr_evicted;
 	unsigned long nr_dropped;
+	struct file *backing;
+	struct list_head backing_link;
 	struct mutex lock;		/* serialises size, holes, clone, writeback */
 	spinlock_t mode_lock;		/* protects mode and mapped */
 	struct percpu_rw_semaphore clone_sem;
@@ -166,6 +188,13 @@ struct cowdev_object {
 	struct cowdev_wb wb;
 };
 
+/*
+ * The index entry of an evicted page: a value entry, as the page cache
+ * keeps shadow and swap entries.  The page is at its own offset in the
+ * object's backing store.
+ */
+#define COWDEV_EVICTED xa_mk_value(0)
+
 /* cowdev_object.c */
 struct cowdev_object *cowdev_object_create(void);
 void cowdev_object_destroy(struct cowdev_object *obj);
@@ -175,6 +204,12 @@ int cowdev_object_punch_hole(struct cowdev_object *obj, u64 offset, u64 len);
 enum cowdev_mode cowdev_object_map(struct cowdev_object *obj);
 int cowdev_object_add_page(struct cowdev_object *obj, pgoff_t pgoff,
 			   struct page *page);
+void cowdev_object_set_backing(struct cowdev_object *obj, struct file *file);
+bool cowdev_object_evict_page(struct cowdev_object *obj, pgoff_t pgoff,
+			      struct page *page);
+int cowdev_object_fill(struct cowdev_object *obj, pgoff_t pgoff,
+		       struct page *page);
+int cowdev_object_read_evicted(struct cowdev_object *obj);
 void cowdev_object_replace_page(struct cowdev_object *obj, pgoff_t pgoff,
 				struct page *old, struct page *new);
 struct page *cowdev_object_find_get(struct cowdev_object *obj,
@@ -189,6 +224,7 @@ unsigned int cowdev_object_trylock_range(struct cowdev_object *obj,
 bool cowdev_object_page_valid(struct cowdev_object *obj, pgoff_t pgoff,
 			      struct page *page);
 unsigned long cowdev_object_resident(struct cowdev_object *obj);
+unsigned long cowdev_object_evicted(struct cowdev_object *obj);
 int cowdev_object_init(void);
 void cowdev_object_exit(void);
 
@@ -203,6 +239,17 @@ void cowdev_cow_reuse(struct cowdev_object *obj, pgoff_t pgoff,
 struct page *cowdev_cow_unshare(struct cowdev_object *obj, pgoff_t pgoff,
 				struct page *page);
 struct cowdev_object *cowdev_cow_clone(struct cowdev_object *src);
+bool cowdev_cow_shared(struct page *page);
+bool cowdev_cow_may_evict(struct page *page);
+
+/* cowdev_backing.c */
+int cowdev_backing_set(struct cowdev_object *obj, int fd);
+int cowdev_backing_read(struct cowdev_object *obj, pgoff_t pgoff,
+			struct page *page);
+int cowdev_backing_write(struct cowdev_object *obj, pgoff_t pgoff,
+			 struct page *page);
+int cowdev_backing_evict(struct cowdev_object *obj, struct cowdev_evict *args);
+void cowdev_backing_put(struct cowdev_object *obj);
 
 /* cowdev_writeback.c */
 void cowdev_writeback_init(struct cowdev_object *obj);

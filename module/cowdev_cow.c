@@ -130,6 +130,9 @@ static struct page *cowdev_cow_copy(struct cowdev_object *obj, pgoff_t pgoff,
 	if (IS_ERR(copy))
 		return copy;
 	copy_highpage(copy, page);
+	/* Not on a backing store if @page was not (cowdev_backing.c). */
+	if (folio_test_dirty(page_folio(page)))
+		folio_set_dirty(page_folio(copy));
 	/* Locked before anyone can find it, like a new page. */
 	__folio_set_locked(page_folio(copy));
 	cowdev_cow_own_page(copy);
@@ -241,6 +244,17 @@ void cowdev_cow_reuse(struct cowdev_object *obj, pgoff_t pgoff,
 	}
 }
 
+/**
+ * cowdev_cow_shared() - do other objects index @page too?
+ * @page: a locked page
+ *
+ * Return: true if clones share @page.
+ */
+bool cowdev_cow_shared(struct page *page)
+{
+	return cowdev_sharers(page) > 1;
+}
+
 /*
  * Does anyone but @obj's index, page tables and the caller hold @page?  A
  * GUP pin or reference, a pipe buffer, or a writeback's reference (which a
@@ -255,6 +269,25 @@ static bool cowdev_cow_page_held(struct page *page)
 	if (folio_test_writeback(page_folio(page)))
 		expected++;
 	return page_ref_count(page) > expected;
+}
+
+/**
+ * cowdev_cow_may_evict() - may @page leave memory for its backing store?
+ * @page: a locked page, not under writeback, that the caller holds a
+ *	reference to and has unmapped from its object's mappings
+ *
+ * Not if clones share it (each sharer would read it back into a page of
+ * its own), if someone holds it (a pinned page's later writes would be
+ * lost), or if it carries the copy mark of a write that has not landed yet
+ * (a page read back has no mark, and the write would be counted twice).
+ *
+ * Return: true if @page may be evicted.
+ */
+bool cowdev_cow_may_evict(struct page *page)
+{
+	return cowdev_sharers(page) == 1 &&
+	       !folio_test_checked(page_folio(page)) &&
+	       !cowdev_cow_page_held(page);
 }
 
 /* Index @src's locked @page in @dst too, or a copy of it if it is held. */
@@ -281,6 +314,12 @@ static int cowdev_cow_clone_page(struct cowdev_object *src,
 			set_page_private(page, cowdev_sharers(page) + 1);
 			/* A mark whose refault never came is no sharer's. */
 			cowdev_test_clear_copied(page);
+			/*
+			 * @src's store is not @dst's: whichever keeps the
+			 * page must write it before it can evict it.
+			 */
+			if (src->backing)
+				folio_set_dirty(page_folio(page));
 		}
 		return ret;
 	}
@@ -307,8 +346,14 @@ static int cowdev_cow_clone_page(struct cowdev_object *src,
  * write to a shared page without faulting.  Writes through PTEs that were
  * writable before land before the clone, in both objects alike.
  *
+ * @src's evicted pages are read back first, so that the objects share
+ * them as pages: a clone has no backing store of its own until it is
+ * given one, and two objects reading one page from a store would each
+ * get a copy.
+ *
  * Return: the new object, or an ERR_PTR: -ENOMEM, -ENOSPC (no pool page
- * for a copy), -EINTR (a fatal signal while waiting for another ioctl).
+ * for a copy), -EIO (an evicted page could not be read back), -EINTR (a
+ * fatal signal while waiting for another ioctl).
  */
 struct cowdev_object *cowdev_cow_clone(struct cowdev_object *src)
 {
@@ -326,6 +371,12 @@ struct cowdev_object *cowdev_cow_clone(struct cowdev_object *src)
 	}
 	dst->nr_pages = src->nr_pages;
 	dst->mode = READ_ONCE(src->mode);
+	ret = cowdev_object_read_evicted(src);
+	if (ret) {
+		mutex_unlock(&src->lock);
+		cowdev_object_destroy(dst);
+		return ERR_PTR(ret);
+	}
 	percpu_down_write(&src->clone_sem);
 	/* Write-protect everything at once; see cowdev_cow_clone_page(). */
 	unmap_mapping_pages(src->inode->i_mapping, 0, 0, false);

@@ -12,6 +12,7 @@
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/pagemap.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
 
@@ -26,8 +27,13 @@ static int cowdev_open(struct inode *inode, struct file *file)
 	if (IS_ERR(obj))
 		return PTR_ERR(obj);
 	file->private_data = obj;
-	/* VMAs link into the object's own mapping, for unmap_mapping_pages(). */
+	/*
+	 * VMAs link into the object's own mapping, for unmap_mapping_pages(),
+	 * and its backing store's write errors are kept there, each open file
+	 * seeing each once (file_check_and_advance_wb_err()).
+	 */
 	file->f_mapping = obj->inode->i_mapping;
+	file->f_wb_err = filemap_sample_wb_err(file->f_mapping);
 	return 0;
 }
 
@@ -76,7 +82,37 @@ static long cowdev_ioctl_writeback(struct file *file,
 	ret = cowdev_writeback_start(file->private_data, &args);
 	if (ret)
 		return ret;
-	return put_user(args.pages, &arg->pages);
+	if (put_user(args.pages, &arg->pages))
+		return -EFAULT;
+	return file_check_and_advance_wb_err(file);
+}
+
+static long cowdev_ioctl_set_backing(struct file *file, unsigned long arg)
+{
+	if (!(file->f_mode & FMODE_WRITE))
+		return -EBADF;
+	if (arg > INT_MAX)
+		return -EBADF;
+	return cowdev_backing_set(file->private_data, arg);
+}
+
+static long cowdev_ioctl_evict(struct file *file,
+			       struct cowdev_evict __user *arg)
+{
+	struct cowdev_evict args;
+	int ret;
+
+	if (!(file->f_mode & FMODE_WRITE))
+		return -EBADF;
+	if (copy_from_user(&args, arg, sizeof(args)))
+		return -EFAULT;
+	ret = cowdev_backing_evict(file->private_data, &args);
+	if (ret)
+		return ret;
+	if (put_user(args.pages, &arg->pages))
+		return -EFAULT;
+	/* A write that failed ended the eviction. */
+	return file_check_and_advance_wb_err(file);
 }
 
 static long cowdev_ioctl_punch_hole(struct file *file,
@@ -100,8 +136,10 @@ static struct file *cowdev_file_create(struct cowdev_object *obj)
 	struct file *file;
 
 	file = anon_inode_getfile("[cowdev]", &cowdev_fops, obj, O_RDWR);
-	if (!IS_ERR(file))
+	if (!IS_ERR(file)) {
 		file->f_mapping = obj->inode->i_mapping;
+		file->f_wb_err = filemap_sample_wb_err(file->f_mapping);
+	}
 	return file;
 }
 
@@ -152,6 +190,10 @@ static long cowdev_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return cowdev_ioctl_writeback(file, uarg);
 	case COWDEV_IOC_PUNCH_HOLE:
 		return cowdev_ioctl_punch_hole(file, uarg);
+	case COWDEV_IOC_SET_BACKING:
+		return cowdev_ioctl_set_backing(file, arg);
+	case COWDEV_IOC_EVICT:
+		return cowdev_ioctl_evict(file, uarg);
 	default:
 		return -ENOTTY;
 	}

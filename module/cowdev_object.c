@@ -7,9 +7,13 @@
  * file.  Every VMA holds a reference to its file, so the object outlives
  * its last mapping without any reference counting of its own.
  *
- * The index is written here only, each entry with its page locked.  Which
- * objects share a page, and when it goes back to the pool, is cowdev_cow.c's
- * business.
+ * The index is written here only, each page's entry with the page locked.
+ * An evicted page leaves a value entry, %COWDEV_EVICTED, which a fault
+ * replaces with a new page, locked, before reading it in
+ * (cowdev_object_fill()): every other fault on the offset finds that page
+ * and waits on its lock, so the page is read once.  Which objects share a
+ * page, and when it goes back to the pool, is cowdev_cow.c's business;
+ * the backing store's I/O is cowdev_backing.c's.
  */
 #include <linux/delay.h>
 #include <linux/fs.h>
@@ -41,7 +45,7 @@ MODULE_PARM_DESC(default_mode,
 static unsigned int cowdev_fill_delay_us;
 module_param_named(fill_delay_us, cowdev_fill_delay_us, uint, 0644);
 MODULE_PARM_DESC(fill_delay_us,
-		 "Microseconds a new page stays locked while it is filled, standing for I/O (default 0)");
+		 "Microseconds a new page stays locked while it is filled, standing for I/O, or added to a read from the backing store (default 0)");
 
 static struct vfsmount *cowdev_mnt;
 static DEFINE_IDA(cowdev_ida);
@@ -126,8 +130,10 @@ void cowdev_object_destroy(struct cowdev_object *obj)
 	cowdev_stats_remove_object(obj);
 	cowdev_writeback_fini(obj);
 	xa_for_each(&obj->pages, index, page)
-		cowdev_cow_put_page(obj, index, page);
+		if (!xa_is_value(page))
+			cowdev_cow_put_page(obj, index, page);
 	xa_destroy(&obj->pages);
+	cowdev_backing_put(obj);
 	iput(obj->inode);
 	ida_free(&cowdev_ida, obj->id);
 	free_percpu(obj->stats);
@@ -136,7 +142,8 @@ void cowdev_object_destroy(struct cowdev_object *obj)
 }
 
 /*
- * Under RCU: the page @xas points at, with a reference, or NULL.  The walk
+ * Under RCU: the page @xas points at, with a reference, or NULL (no page, or
+ * an evicted one, which only cowdev_object_add_page() replaces).  The walk
  * stays in @xas, good for xas_reload() and marks until rcu_read_unlock().
  */
 static struct page *cowdev_object_find(struct xa_state *xas)
@@ -148,7 +155,7 @@ repeat:
 	page = xas_load(xas);
 	if (xas_retry(xas, page))
 		goto repeat;
-	if (!page)
+	if (!page || xa_is_value(page))
 		return NULL;
 	/*
 	 * The page may be on its way back to the pool: a pool page keeps its
@@ -216,7 +223,7 @@ bool cowdev_object_page_valid(struct cowdev_object *obj, pgoff_t pgoff,
  * time until the caller locks it and checks it is still indexed.
  *
  * Return: the page with a reference for the caller, or NULL if there is
- * none in [*@index, @max].
+ * none in [*@index, @max].  Evicted pages are passed over.
  */
 struct page *cowdev_object_find_get(struct cowdev_object *obj,
 				    unsigned long *index, unsigned long max)
@@ -227,7 +234,7 @@ struct page *cowdev_object_find_get(struct cowdev_object *obj,
 	rcu_read_lock();
 	do {
 		page = xas_find(&xas, max);
-		if (xas_retry(&xas, page))
+		if (xas_retry(&xas, page) || xa_is_value(page))
 			continue;
 		if (!page)
 			break;
@@ -247,33 +254,197 @@ struct page *cowdev_object_find_get(struct cowdev_object *obj,
 }
 
 /**
- * cowdev_object_add_page() - index a page at an offset that has none
+ * cowdev_object_add_page() - index a page at an offset that has none, or
+ *	whose page is evicted
  * @obj: the object
  * @pgoff: page offset in @obj
  * @page: the page, locked or not yet visible to anyone else
  *
- * Return: 0, -EEXIST if @obj has a page there, -EINVAL past its end, or
- * -ENOMEM.
+ * A new page of an object with a backing store is dirty: it is not on the
+ * store, whatever the file holds there.  The backing store is looked at
+ * under the xa_lock, under which cowdev_object_set_backing() sets it, so
+ * that a page is either seen by its walk or added knowing of the store.
+ *
+ * Return: 0; 1 if @page takes the place of an evicted page, which the
+ * caller must fill (cowdev_object_fill()) before unlocking it; -EEXIST if
+ * @obj has a page there, -EINVAL past its end, or -ENOMEM.
  */
 int cowdev_object_add_page(struct cowdev_object *obj, pgoff_t pgoff,
 			   struct page *page)
 {
 	XA_STATE(xas, &obj->pages, pgoff);
+	void *entry;
 
 	do {
 		xas_lock(&xas);
+		entry = xas_load(&xas);
 		/* Checked under xa_lock, which set_size takes to shrink. */
 		if (pgoff >= obj->nr_pages)
 			xas_set_err(&xas, -EINVAL);
-		else if (xas_load(&xas))
+		else if (entry && !xa_is_value(entry))
 			xas_set_err(&xas, -EEXIST);
 		else
 			xas_store(&xas, page);
-		if (!xas_error(&xas))
+		if (!xas_error(&xas)) {
 			obj->nr_resident++;
+			if (entry)
+				obj->nr_evicted--;
+			else if (obj->backing)
+				folio_set_dirty(page_folio(page));
+		}
 		xas_unlock(&xas);
 	} while (xas_nomem(&xas, GFP_KERNEL));
-	return xas_error(&xas);
+	return xas_error(&xas) ?: !!entry;
+}
+
+/**
+ * cowdev_object_set_backing() - give an object its backing store
+ * @obj: the object, which has none
+ * @file: the store; the reference passes to @obj
+ *
+ * Every page the object holds is marked dirty: none of them is on the
+ * store yet.  From here on a clean page of @obj is one whose contents are
+ * on the store at its offset (read from it, or written and not written to
+ * since), and only a clean page may be evicted.
+ */
+void cowdev_object_set_backing(struct cowdev_object *obj, struct file *file)
+{
+	unsigned long index = 0;
+	struct page *page;
+
+	lockdep_assert_held(&obj->lock);
+	xa_lock(&obj->pages);
+	WRITE_ONCE(obj->backing, file);
+	xa_unlock(&obj->pages);
+	while ((page = cowdev_object_find_get(obj, &index, ULONG_MAX))) {
+		/* Locked, so that no page that has left @obj is touched. */
+		cowdev_lock_page(obj, index, page, NULL);
+		if (cowdev_object_page_valid(obj, index, page))
+			folio_set_dirty(page_folio(page));
+		cowdev_unlock_page(obj, index, page);
+		put_page(page);
+		index++;
+		cond_resched();
+	}
+}
+
+/**
+ * cowdev_object_evict_page() - remember a page as on the backing store
+ * @obj: the object
+ * @pgoff: page offset in @obj
+ * @page: the page indexed there, locked; whose contents are on the
+ *	backing store at @pgoff, or whose read from it failed
+ *
+ * The caller then gives the index's share of @page up
+ * (cowdev_cow_put_page()).
+ *
+ * Return: true if @page was indexed at @pgoff and is replaced.
+ */
+bool cowdev_object_evict_page(struct cowdev_object *obj, pgoff_t pgoff,
+			      struct page *page)
+{
+	bool evicted;
+
+	VM_WARN_ON_FOLIO(!folio_test_locked(page_folio(page)), page_folio(page));
+	xa_lock(&obj->pages);
+	evicted = __xa_cmpxchg(&obj->pages, pgoff, page, COWDEV_EVICTED,
+			       0) == page;
+	if (evicted) {
+		obj->nr_resident--;
+		obj->nr_evicted++;
+		WRITE_ONCE(obj->nr_dropped, obj->nr_dropped + 1);
+	}
+	xa_unlock(&obj->pages);
+	return evicted;
+}
+
+/**
+ * cowdev_object_fill() - read a page that took an evicted page's place
+ * @obj: the object
+ * @pgoff: page offset in @obj
+ * @page: the page cowdev_object_add_page() indexed there, locked, with a
+ *	reference for the caller
+ *
+ * The page stays locked for the whole read, as filemap_read_folio() keeps
+ * a folio locked: every other fault on @pgoff waits on PG_locked (for
+ * fill_delay_us more, standing for a slow device).  A read
+ * that fails leaves nothing half-read: the offset is evicted again, so
+ * the next fault reads again, and @page goes back to the pool.
+ *
+ * Return: 0 with @page filled and still locked; -EIO with @page unlocked
+ * and the caller's reference dropped.
+ */
+int cowdev_object_fill(struct cowdev_object *obj, pgoff_t pgoff,
+		       struct page *page)
+{
+	int ret = cowdev_backing_read(obj, pgoff, page);
+
+	if (likely(!ret)) {
+		if (cowdev_fill_delay_us)
+			fsleep(cowdev_fill_delay_us);
+		return 0;
+	}
+	cowdev_object_evict_page(obj, pgoff, page);
+	cowdev_unlock_page(obj, pgoff, page);
+	put_page(page);
+	cowdev_cow_put_page(obj, pgoff, page);
+	return ret;
+}
+
+/*
+ * A fault's read of an evicted page.  A fault that may retry puts the read
+ * off until it has dropped its lock (cowdev_fault_finish()); one that may
+ * not, or must not sleep for a retry (FAULT_FLAG_RETRY_NOWAIT), reads in
+ * place.  Either way it is a major fault.
+ */
+static struct page *cowdev_object_read_in(struct cowdev_object *obj,
+					  pgoff_t pgoff, struct page *page,
+					  struct cowdev_fault *cf)
+{
+	int ret;
+
+	if (cf) {
+		cf->major = true;
+		cowdev_count(obj, COWDEV_STAT_MAJOR_FAULTS);
+		count_vm_event(PGMAJFAULT);
+		trace_cowdev_major_fault(obj->id, pgoff);
+		if (fault_flag_allow_retry_first(cf->vmf->flags) &&
+		    !(cf->vmf->flags & FAULT_FLAG_RETRY_NOWAIT)) {
+			cf->read_page = page;
+			cf->read_pgoff = pgoff;
+			return ERR_PTR(-EAGAIN);
+		}
+	}
+	ret = cowdev_object_fill(obj, pgoff, page);
+	return ret ? ERR_PTR(ret) : page;
+}
+
+/**
+ * cowdev_object_read_evicted() - bring every evicted page of an object back
+ * @obj: the object
+ *
+ * CLONE shares resident pages only (see cowdev_cow_clone()).
+ *
+ * Return: 0, or the first error: -EIO, -ENOSPC, -ENOMEM.
+ */
+int cowdev_object_read_evicted(struct cowdev_object *obj)
+{
+	unsigned long index;
+	struct page *page;
+	void *entry;
+
+	lockdep_assert_held(&obj->lock);
+	xa_for_each(&obj->pages, index, entry) {
+		if (!xa_is_value(entry))
+			continue;
+		page = cowdev_object_grab_page(obj, index, NULL);
+		if (IS_ERR(page))
+			return PTR_ERR(page);
+		cowdev_unlock_page(obj, index, page);
+		put_page(page);
+		cond_resched();
+	}
+	return 0;
 }
 
 /**
@@ -356,7 +527,8 @@ unsigned int cowdev_object_trylock_range(struct cowdev_object *obj,
 	memset(pages, 0, (last - first + 1) * sizeof(*pages));
 	rcu_read_lock();
 	xas_for_each(&xas, page, last) {
-		if (xas_retry(&xas, page) || !(want & BIT(xas.xa_index - first)))
+		if (xas_retry(&xas, page) || xa_is_value(page) ||
+		    !(want & BIT(xas.xa_index - first)))
 			continue;
 		/*
 		 * A locked page is skipped before it is referenced, as
@@ -395,8 +567,13 @@ put:
  * Return: the page, locked, indexed at @pgoff, with a reference for the
  * caller; ERR_PTR(-EINVAL) past the end of the object; ERR_PTR(-ENOSPC)
  * when the pool is at its limit; ERR_PTR(-ENOMEM); ERR_PTR(-EHWPOISON) for
- * a page memory_failure() poisoned; ERR_PTR(-EAGAIN) or ERR_PTR(-EINTR)
- * when the fault must return VM_FAULT_RETRY.
+ * a page memory_failure() poisoned; ERR_PTR(-EIO) when an evicted page
+ * could not be read back; ERR_PTR(-EAGAIN) or ERR_PTR(-EINTR) when the
+ * fault must return VM_FAULT_RETRY (for -EAGAIN maybe with a read put off,
+ * see cowdev_object_read_in()).
+ *
+ * An evicted page is read back into a new page, locked, which takes its
+ * place in the index (a major fault).
  *
  * A poisoned page stays indexed and mapped where it was: memory_failure()
  * cannot unmap a page off the LRU with no mapping, and calls it
@@ -432,10 +609,13 @@ struct page *cowdev_object_grab_page(struct cowdev_object *obj, pgoff_t pgoff,
 		__folio_set_locked(page_folio(page));
 		cowdev_cow_own_page(page);
 		ret = cowdev_object_add_page(obj, pgoff, page);
-		if (likely(!ret)) {
+		if (likely(ret >= 0)) {
 			get_page(page);
 			if (cf)
 				cf->new_page = true;
+			if (ret)
+				return cowdev_object_read_in(obj, pgoff, page,
+							     cf);
 			/* Stands for reading the page in: others wait on it. */
 			if (cowdev_fill_delay_us)
 				fsleep(cowdev_fill_delay_us);
@@ -486,6 +666,30 @@ static bool cowdev_object_erase(struct cowdev_object *obj, pgoff_t pgoff,
 	return erased;
 }
 
+/* Forget the evicted pages in [@start, @end): the offsets read as holes. */
+static void cowdev_object_erase_evicted(struct cowdev_object *obj,
+					pgoff_t start, pgoff_t end)
+{
+	XA_STATE(xas, &obj->pages, start);
+	unsigned int batch = 0;
+	void *entry;
+
+	xas_lock(&xas);
+	xas_for_each(&xas, entry, end - 1) {
+		if (!xa_is_value(entry))
+			continue;
+		xas_store(&xas, NULL);
+		obj->nr_evicted--;
+		if (++batch % XA_CHECK_SCHED)
+			continue;
+		xas_pause(&xas);
+		xas_unlock(&xas);
+		cond_resched();
+		xas_lock(&xas);
+	}
+	xas_unlock(&xas);
+}
+
 /*
  * Free the pages in [@start, @end), as truncate_pagecache() does: unmap the
  * range, then take each page with a reference, lock it once no writeback
@@ -502,6 +706,10 @@ static bool cowdev_object_erase(struct cowdev_object *obj, pgoff_t pgoff,
  * flushes VM_PFNMAP and VM_MIXEDMAP ranges before the unlink for exactly
  * this race: tlb_end_vma() up to 6.12, tlb_free_vmas() in free_pgtables()
  * after (include/asm-generic/tlb.h).
+ *
+ * Evicted pages are forgotten before the walk, so that no fault can start
+ * to read one back behind it, and again after it: a fault that was reading
+ * one back when the walk came and failed has evicted it again.
  */
 static void cowdev_object_truncate(struct cowdev_object *obj, pgoff_t start,
 				   pgoff_t end, bool even_cows)
@@ -512,6 +720,7 @@ static void cowdev_object_truncate(struct cowdev_object *obj, pgoff_t start,
 	bool erased;
 
 	lockdep_assert_held(&obj->lock);
+	cowdev_object_erase_evicted(obj, start, end);
 	unmap_mapping_pages(mapping, start, end - start, even_cows);
 	while ((page = cowdev_object_find_get(obj, &index, end - 1))) {
 		cowdev_lock_page_stable(obj, index, page);
@@ -524,8 +733,8 @@ static void cowdev_object_truncate(struct cowdev_object *obj, pgoff_t start,
 		put_page(page);		/* the lookup's; the pool's stays */
 		/*
 		 * Not erased: a write fault's copy replaced the page while we
-		 * waited for its lock.  The copy is at the same offset, and
-		 * is the one to truncate.
+		 * waited for its lock (the copy is at the same offset, and is
+		 * the one to truncate), or its read back failed.
 		 */
 		if (!erased)
 			continue;
@@ -540,6 +749,7 @@ static void cowdev_object_truncate(struct cowdev_object *obj, pgoff_t start,
 	 */
 	if (even_cows)
 		unmap_mapping_pages(mapping, start, end - start, true);
+	cowdev_object_erase_evicted(obj, start, end);
 }
 
 /**
@@ -658,6 +868,17 @@ enum cowdev_mode cowdev_object_map(struct cowdev_object *obj)
 unsigned long cowdev_object_resident(struct cowdev_object *obj)
 {
 	return READ_ONCE(obj->nr_resident);
+}
+
+/**
+ * cowdev_object_evicted() - how many of the object's pages are evicted
+ * @obj: the object
+ *
+ * Return: the number of pages on @obj's backing store only.
+ */
+unsigned long cowdev_object_evicted(struct cowdev_object *obj)
+{
+	return READ_ONCE(obj->nr_evicted);
 }
 
 /**

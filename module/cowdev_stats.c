@@ -37,6 +37,11 @@ static const char *const cowdev_stat_names[COWDEV_NR_STATS] = {
 	[COWDEV_STAT_LOCK_WAITS] = "lock_waits",
 	[COWDEV_STAT_WRITEBACK_WAITS] = "writeback_waits",
 	[COWDEV_STAT_WAIT_NS_TOTAL] = "wait_ns_total",
+	[COWDEV_STAT_MAJOR_FAULTS] = "major_faults",
+	[COWDEV_STAT_PAGES_READ] = "pages_read",
+	[COWDEV_STAT_PAGES_WRITTEN] = "pages_written",
+	[COWDEV_STAT_EVICTIONS] = "evictions",
+	[COWDEV_STAT_IO_ERRORS] = "io_errors",
 };
 
 /*
@@ -151,6 +156,7 @@ static int cowdev_object_stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "mode %s\n",
 		   READ_ONCE(obj->mode) == COWDEV_MODE_PFN ? "pfn" : "page");
 	seq_printf(m, "resident_pages %lu\n", cowdev_object_resident(obj));
+	seq_printf(m, "evicted_pages %lu\n", cowdev_object_evicted(obj));
 	cowdev_stats_show_counters(m, obj->stats);
 	return 0;
 }
@@ -181,6 +187,12 @@ void cowdev_stats_fill_info(struct cowdev_object *obj, struct cowdev_info *info)
 	info->writeback_waits = cowdev_stats_sum(s, COWDEV_STAT_WRITEBACK_WAITS);
 	info->faultaround_pages = cowdev_stats_sum(s,
 						   COWDEV_STAT_FAULTAROUND_PAGES);
+	info->evicted_pages = cowdev_object_evicted(obj);
+	info->major_faults = cowdev_stats_sum(s, COWDEV_STAT_MAJOR_FAULTS);
+	info->pages_read = cowdev_stats_sum(s, COWDEV_STAT_PAGES_READ);
+	info->pages_written = cowdev_stats_sum(s, COWDEV_STAT_PAGES_WRITTEN);
+	info->evictions = cowdev_stats_sum(s, COWDEV_STAT_EVICTIONS);
+	info->io_errors = cowdev_stats_sum(s, COWDEV_STAT_IO_ERRORS);
 }
 
 /**

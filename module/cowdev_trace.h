@@ -79,6 +79,18 @@ DEFINE_EVENT(cowdev_decision, cowdev_copy,
 	     TP_ARGS(id, pgoff)
 );
 
+/* A fault found its page evicted, and reads it from the backing store. */
+DEFINE_EVENT(cowdev_decision, cowdev_major_fault,
+	     TP_PROTO(u32 id, unsigned long pgoff),
+	     TP_ARGS(id, pgoff)
+);
+
+/* A page left memory for the backing store. */
+DEFINE_EVENT(cowdev_decision, cowdev_evict,
+	     TP_PROTO(u32 id, unsigned long pgoff),
+	     TP_ARGS(id, pgoff)
+);
+
 DECLARE_EVENT_CLASS(cowdev_bit,
 		    TP_PROTO(u32 id, unsigned long pgoff, unsigned int bit),
 		    TP_ARGS(id, pgoff, bit),

@@ -46,7 +46,8 @@
  * cowdev_fault_error() - the fault result for a failure to get a page
  * @obj: the object faulting
  * @err: -EINVAL (past the end), -ENOSPC (pool limit), -ENOMEM,
- *	-EHWPOISON (a poisoned page), or -EAGAIN or -EINTR (the fault must be
+ *	-EHWPOISON (a poisoned page), -EIO (an evicted page was not read
+ *	back), or -EAGAIN or -EINTR (the fault must be
  *	retried: see cowdev_lock_page())
  *
  * Return: VM_FAULT_SIGBUS, VM_FAULT_HWPOISON (SIGBUS with BUS_MCEERR_AR),
@@ -56,6 +57,7 @@ vm_fault_t cowdev_fault_error(struct cowdev_object *obj, int err)
 {
 	switch (err) {
 	case -EINVAL:		/* past the end of the object */
+	case -EIO:		/* an evicted page could not be read back */
 		return VM_FAULT_SIGBUS;
 	case -EHWPOISON:
 		return VM_FAULT_HWPOISON;
@@ -558,6 +560,9 @@ static vm_fault_t cowdev_fault(struct vm_fault *vmf)
 		 cowdev_may_fault_around(vmf->vma);
 	cowdev_count_fault(obj, vmf);
 	ret = cowdev_do_fault(obj, &cf, around ? &win : NULL);
+	/* A major fault that retries makes the core count the retry major. */
+	if (cf.major)
+		ret |= VM_FAULT_MAJOR;
 	trace_cowdev_fault(obj->id, vmf->pgoff, vmf->flags, READ_ONCE(obj->mode),
 			   (__force unsigned int)ret);
 	return cowdev_fault_finish(obj, &cf, ret);

@@ -16,6 +16,8 @@
  * object outlives the wait, and the fault sleeps killably until the bit is
  * clear and returns VM_FAULT_RETRY.  A page held for a long fill or
  * writeback blocks neither the rest of the address space nor a kill.
+ * A major fault's read is put off the same way, so that the read of an
+ * evicted page holds neither mmap_lock nor the VMA lock.
  * A fault that may not retry waits in place, killably if it may, and
  * never for a writeback with the page locked; ioctls wait uninterruptibly,
  * as the page cache's truncation does, but never while holding a page lock
@@ -223,9 +225,13 @@ int cowdev_wait_writeback(struct cowdev_object *obj, pgoff_t pgoff,
  * @obj: the object faulting
  * @cf: the fault
  * @ret: what the handler returns; VM_FAULT_RETRY if it put off a wait or
- *	was killed in one
+ *	a read, or was killed in a wait
  *
- * Does the wait the handler put off, now that it holds nothing: unless
+ * Does the read the handler put off, as filemap_fault() reads with the
+ * fault's lock dropped (maybe_unlock_mmap_for_io()): it pins the file,
+ * releases the fault's lock, reads the page with it locked, so that every
+ * other fault on it waits, and unlocks it; the retry maps it.  Does the
+ * wait the handler put off, now that it holds nothing: unless
  * the fault had FAULT_FLAG_RETRY_NOWAIT (the core then expects its lock
  * still held), it pins the file, releases the fault's lock, sleeps until
  * the bit is clear (killably if the fault is) and drops the file.  A fault
@@ -241,9 +247,19 @@ vm_fault_t cowdev_fault_finish(struct cowdev_object *obj,
 	struct vm_fault *vmf = cf->vmf;
 	struct file *file;
 
-	/* VM_FAULT_RETRY exactly when a wait was put off or killed. */
-	WARN_ON_ONCE(!!(ret & VM_FAULT_RETRY) != (cf->wait_page || cf->killed));
-	if (cf->wait_page) {
+	/* VM_FAULT_RETRY exactly when a wait or read was put off or killed. */
+	WARN_ON_ONCE(!!(ret & VM_FAULT_RETRY) !=
+		     (cf->wait_page || cf->read_page || cf->killed));
+	if (cf->read_page) {
+		file = get_file(vmf->vma->vm_file);
+		cowdev_release_fault_lock(vmf);
+		/* On a failure the page is gone, and the retry reads again. */
+		if (!cowdev_object_fill(obj, cf->read_pgoff, cf->read_page)) {
+			cowdev_unlock_page(obj, cf->read_pgoff, cf->read_page);
+			put_page(cf->read_page);
+		}
+		fput(file);
+	} else if (cf->wait_page) {
 		if (!(vmf->flags & FAULT_FLAG_RETRY_NOWAIT)) {
 			file = get_file(vmf->vma->vm_file);
 			cowdev_release_fault_lock(vmf);

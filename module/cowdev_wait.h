@@ -29,16 +29,24 @@ struct vm_fault;
  *	handler has let go of everything: see cowdev_fault_finish()
  * @wait_pgoff: its offset, for the trace
  * @wait_bit: the bit to wait on
+ * @read_page: set, locked and with a reference, when the read of an
+ *	evicted page was put off until the handler has let go of everything
+ *	(see cowdev_fault_finish())
+ * @read_pgoff: its offset
  * @killed: a killable wait in place was interrupted
  * @new_page: the fault made its page (cowdev_object_grab_page())
+ * @major: the fault read its page from the backing store, or will
  */
 struct cowdev_fault {
 	struct vm_fault *vmf;
 	struct page *wait_page;
 	pgoff_t wait_pgoff;
 	enum cowdev_bit wait_bit;
+	struct page *read_page;
+	pgoff_t read_pgoff;
 	bool killed;
 	bool new_page;
+	bool major;
 };
 
 int cowdev_lock_page(struct cowdev_object *obj, pgoff_t pgoff,

@@ -11,6 +11,12 @@
  * the access back to ->fault to wait, see cowdev_cow_write()), truncation
  * waits before freeing, and the page is dirtied again by the write that
  * waited.
+ *
+ * An object with a backing store has its pages written to it, by the work
+ * item once the delay is over, each while it is still under writeback.  A
+ * failed write leaves the page dirty (it stays in memory) and the error in
+ * the object's mapping for COWDEV_IOC_WRITEBACK to report.  A page clones
+ * share is written but stays dirty (see cowdev_backing.c).
  */
 #include <linux/mm.h>
 #include <linux/pagemap.h>
@@ -19,6 +25,23 @@
 #include <linux/wait.h>
 
 #include "cowdev.h"
+
+/*
+ * Write @page, under writeback, to the store if it is still @obj's page at
+ * @pgoff: once CLONE has shared it, a write in @obj replaces it with a copy
+ * (without waiting for this writeback: the page is the clone's now), and
+ * the copy is the offset's to write.  The page lock keeps the answer true
+ * for the write.  A write that fails leaves the page dirty.
+ */
+static void cowdev_writeback_store(struct cowdev_object *obj, pgoff_t pgoff,
+				   struct page *page)
+{
+	cowdev_lock_page(obj, pgoff, page, NULL);
+	if (cowdev_object_page_valid(obj, pgoff, page) &&
+	    cowdev_backing_write(obj, pgoff, page))
+		folio_set_dirty(page_folio(page));
+	cowdev_unlock_page(obj, pgoff, page);
+}
 
 /* Forget the batch: its pages are released or were never taken. */
 static void cowdev_writeback_free_batch(struct cowdev_wb *wb)
@@ -38,6 +61,9 @@ static void cowdev_writeback_end(struct work_struct *work)
 	unsigned long i;
 
 	for (i = 0; i < wb->nr; i++) {
+		if (obj->backing)
+			cowdev_writeback_store(obj, wb->offsets[i],
+					       wb->pages[i]);
 		cowdev_note_wake(obj, wb->offsets[i], wb->pages[i],
 				 COWDEV_BIT_WRITEBACK);
 		folio_end_writeback(page_folio(wb->pages[i]));
@@ -82,7 +108,8 @@ static void cowdev_writeback_page(struct cowdev_object *obj, pgoff_t pgoff,
 	 * the unmap no write reaches it until the writeback has ended.
 	 */
 	unmap_mapping_pages(obj->inode->i_mapping, pgoff, 1, false);
-	folio_clear_dirty(folio);
+	if (!obj->backing || !cowdev_cow_shared(page))
+		folio_clear_dirty(folio);
 	folio_start_writeback(folio);
 }
 

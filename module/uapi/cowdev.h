@@ -69,6 +69,15 @@ enum cowdev_mode {
  * @faultaround_pages: (out) pages read faults mapped around the faulting
  *	page (fault-around): resident, unlocked pages of the object inside
  *	the kernel's fault-around window, mapped read-only.
+ * @evicted_pages: (out) pages the object holds on its backing store only
+ *	(evicted, see %COWDEV_IOC_EVICT).
+ * @major_faults: (out) faults that read their page from the backing store
+ *	(the fault returns VM_FAULT_MAJOR).
+ * @pages_read: (out) pages read from the backing store.
+ * @pages_written: (out) pages written to the backing store.
+ * @evictions: (out) pages evicted: written if dirty, then dropped from
+ *	memory and remembered as on the backing store.
+ * @io_errors: (out) reads and writes of the backing store that failed.
  * @reserved: (in) must be zero; (out) zero.
  */
 struct cowdev_info {
@@ -88,7 +97,13 @@ struct cowdev_info {
 	__u64 lock_waits;
 	__u64 writeback_waits;
 	__u64 faultaround_pages;
-	__u64 reserved[16];
+	__u64 evicted_pages;
+	__u64 major_faults;
+	__u64 pages_read;
+	__u64 pages_written;
+	__u64 evictions;
+	__u64 io_errors;
+	__u64 reserved[10];
 };
 
 /**
@@ -128,6 +143,20 @@ struct cowdev_writeback {
 struct cowdev_range {
 	__u64 offset;
 	__u64 len;
+};
+
+/**
+ * struct cowdev_evict - evict a range of an object (COWDEV_IOC_EVICT)
+ * @offset: (in) first byte, page-aligned.
+ * @len: (in) length in bytes, page-aligned, not zero.
+ * @pages: (out) how many pages were evicted.
+ * @reserved: (in) must be zero.
+ */
+struct cowdev_evict {
+	__u64 offset;
+	__u64 len;
+	__u64 pages;
+	__u64 reserved[5];
 };
 
 #define COWDEV_IOC_MAGIC 0xCD
@@ -194,10 +223,15 @@ struct cowdev_range {
  * fault) until the writeback ends, then dirties the page again.
  * One writeback runs per object at a time; a second waits for the first,
  * killably.
- * Closing the object's last file ends its writeback at once.  Errors:
+ * Closing the object's last file ends its writeback at once.  With a
+ * backing store (%COWDEV_IOC_SET_BACKING) the pages are also written to
+ * it, once the delay is over; a page whose write fails stays dirty and in
+ * memory, and the error is reported, as fsync() reports one, by the next
+ * COWDEV_IOC_WRITEBACK through each open file of the object, once (a
+ * waiting call reports its own writeback's).  Errors:
  * EINVAL for unknown flags, a delay past the maximum or non-zero reserved
  * fields; EBADF on a read-only fd; EFAULT; ENOMEM; EINTR on a fatal signal
- * while waiting.
+ * while waiting; the backing store's write error (EIO, ENOSPC, ...).
  */
 #define COWDEV_IOC_WRITEBACK _IOWR(COWDEV_IOC_MAGIC, 0x05, struct cowdev_writeback)
 
@@ -214,5 +248,45 @@ struct cowdev_range {
  * the object.
  */
 #define COWDEV_IOC_PUNCH_HOLE _IOW(COWDEV_IOC_MAGIC, 0x06, struct cowdev_range)
+
+/**
+ * define COWDEV_IOC_SET_BACKING - give the object a backing store
+ *
+ * Argument: a file descriptor, by value, of a regular file open for reading
+ * and writing (not O_APPEND, not O_DIRECT).  From then on the object's
+ * pages can be evicted to the file, each at its own offset, and read back
+ * by the faults that need them (major faults).  What the file held before
+ * is never read: the object's contents stay what they were.  An object has
+ * at most one backing store, for its whole life; a clone has none until it
+ * is given one.  I/O on the backing file must not use a mapping of the
+ * object it backs as its buffer.  Errors: EBADF on a read-only object fd,
+ * for a bad fd or one of a file not open for both reading and writing;
+ * EINVAL for a file that is not regular (another cowdev object, this one,
+ * a directory, a pipe), or is open O_APPEND or O_DIRECT; EBUSY if the
+ * object already has a backing store, or the file (by inode, however it
+ * was opened) backs another object; EINTR on a fatal signal while
+ * another ioctl holds the object.
+ */
+#define COWDEV_IOC_SET_BACKING _IO(COWDEV_IOC_MAGIC, 0x07)
+
+/**
+ * define COWDEV_IOC_EVICT - push a range of the object out to its backing
+ *	store
+ *
+ * Argument: pointer to &struct cowdev_evict.  In the spirit of
+ * MADV_PAGEOUT: the range is unmapped from every mapping (private copies
+ * stay: they are the processes' anonymous memory), each dirty page is
+ * written to the backing store, and each page then dropped from memory
+ * and remembered as on the backing store, from where the next fault on it
+ * reads it back (a major fault).  Pages the object shares with a clone,
+ * pages someone holds (GUP pins, pipe buffers), and pages whose write
+ * failed stay in memory; a write error is reported as by
+ * %COWDEV_IOC_WRITEBACK.  The part of the range past the end of the object
+ * is ignored.  Errors: EOPNOTSUPP if the object has no backing store;
+ * EINVAL for an unaligned or empty range, one past %COWDEV_MAX_SIZE or
+ * non-zero reserved fields; EBADF on a read-only fd; EFAULT; EINTR on a
+ * fatal signal while another ioctl holds the object.
+ */
+#define COWDEV_IOC_EVICT _IOWR(COWDEV_IOC_MAGIC, 0x08, struct cowdev_evict)
 
 #endif /* _UAPI_COWDEV_H */

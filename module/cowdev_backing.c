@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The backing store: a regular file an object's pages are evicted to, each
+ * at its own offset, and read back from by the faults that need them.
+ *
+ * A page of an object with a backing store is clean when its contents are
+ * on the store at its offset (read from it, or written to it and not
+ * written to since), and only a clean page that no mapping maps, no clone
+ * shares and nobody holds may leave memory.  Everything else is dirty:
+ * a page the object made, every page it held when it was given the store,
+ * a copy of a dirty page, and a page while clones share it
+ * (cowdev_cow_clone_page() marks it, and writeback leaves it dirty), since
+ * the store of one sharer is not another's.
+ *
+ * All I/O is done with the page locked (and, for a write, under
+ * writeback too): a page's lock is what keeps it the object's page at its
+ * offset, so no write can put a page at an offset another page has since
+ * taken (a page CLONE shared, replaced by the copy a write made), and no
+ * read can fill a page truncation has erased.  The I/O goes through the
+ * file's own read and write (kernel_read(), kernel_write()), which take
+ * the file's locks (i_rwsem for a write) inside the page lock.  So the
+ * file must not be read or written with a mapping of the object it backs
+ * as the buffer (O_DIRECT, for one, holds its i_rwsem while it faults on
+ * the object), as a swap file is not written behind the kernel's back.
+ */
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/highmem.h>
+#include <linux/list.h>
+#include <linux/mm.h>
+#include <linux/mutex.h>
+#include <linux/pagemap.h>
+#include <linux/string.h>
+
+#include "cowdev.h"
+#include "cowdev_trace.h"
+
+/*
+ * The files in use as stores, by inode: two objects evicting to one file
+ * would read each other's pages.
+ */
+static LIST_HEAD(cowdev_backing_stores);
+static DEFINE_MUTEX(cowdev_backing_stores_lock);
+
+/* Claim @file's inode for @obj's store; false if another object has it. */
+static bool cowdev_backing_claim(struct cowdev_object *obj, struct file *file)
+{
+	struct cowdev_object *other;
+	bool ok = true;
+
+	mutex_lock(&cowdev_backing_stores_lock);
+	list_for_each_entry(other, &cowdev_backing_stores, backing_link)
+		if (file_inode(other->backing) == file_inode(file))
+			ok = false;
+	if (ok) {
+		cowdev_object_set_backing(obj, file);
+		list_add(&obj->backing_link, &cowdev_backing_stores);
+	}
+	mutex_unlock(&cowdev_backing_stores_lock);
+	return ok;
+}
+
+/* May @file be a backing store?  Returns 0 or an errno. */
+static int cowdev_backing_check(struct file *file)
+{
+	if (!S_ISREG(file_inode(file)->i_mode))
+		return -EINVAL;
+	if ((file->f_mode & (FMODE_READ | FMODE_WRITE)) !=
+	    (FMODE_READ | FMODE_WRITE))
+		return -EBADF;
+	/*
+	 * O_APPEND would put every page at the end; kernel_read() and
+	 * kernel_write() hand O_DIRECT a kernel buffer it cannot pin.
+	 */
+	if (!(file->f_mode & FMODE_CAN_READ) ||
+	    !(file->f_mode & FMODE_CAN_WRITE) ||
+	    (file->f_flags & (O_APPEND | O_DIRECT)))
+		return -EINVAL;
+	return 0;
+}
+
+/**
+ * cowdev_backing_set() - give an object a backing store (COWDEV_IOC_SET_BACKING)
+ * @obj: the object
+ * @fd: a file descriptor of the caller's, for the store
+ *
+ * Return: 0, -EBADF for a bad fd or a file not open for reading and
+ * writing, -EINVAL for a file that cannot be a store, -EBUSY if @obj has
+ * one or the file is another object's, -EINTR on a fatal signal while
+ * waiting for another ioctl.
+ */
+int cowdev_backing_set(struct cowdev_object *obj, int fd)
+{
+	struct file *file = fget(fd);
+	int ret;
+
+	if (!file)
+		return -EBADF;
+	ret = cowdev_backing_check(file);
+	if (ret)
+		goto out;
+	ret = -EINTR;
+	if (mutex_lock_killable(&obj->lock))
+		goto out;
+	ret = -EBUSY;
+	if (!obj->backing && cowdev_backing_claim(obj, file)) {
+		file = NULL;
+		ret = 0;
+	}
+	mutex_unlock(&obj->lock);
+out:
+	if (file)
+		fput(file);
+	return ret;
+}
+
+/**
+ * cowdev_backing_put() - let go of an object's backing store
+ * @obj: an object being destroyed, with no I/O in flight
+ */
+void cowdev_backing_put(struct cowdev_object *obj)
+{
+	if (!obj->backing)
+		return;
+	mutex_lock(&cowdev_backing_stores_lock);
+	list_del(&obj->backing_link);
+	mutex_unlock(&cowdev_backing_stores_lock);
+	fput(obj->backing);
+}
+
+static loff_t cowdev_backing_pos(pgoff_t pgoff)
+{
+	return (loff_t)pgoff << PAGE_SHIFT;
+}
+
+/**
+ * cowdev_backing_read() - read a page from the backing store
+ * @obj: the object, which has a backing store
+ * @pgoff: page offset of the page in @obj and in the store
+ * @page: the page to fill, locked
+ *
+ * What lies past the end of the file reads as zeroes.
+ *
+ * Return: 0, or -EIO.
+ */
+int cowdev_backing_read(struct cowdev_object *obj, pgoff_t pgoff,
+			struct page *page)
+{
+	loff_t pos = cowdev_backing_pos(pgoff);
+	void *addr = kmap_local_page(page);
+	ssize_t n;
+
+	n = kernel_read(obj->backing, addr, PAGE_SIZE, &pos);
+	if (n >= 0 && n < PAGE_SIZE)
+		memset(addr + n, 0, PAGE_SIZE - n);
+	kunmap_local(addr);
+	if (n < 0) {
+		/* A fatal signal (filemap_read()) is not the store's fault. */
+		if (n != -EINTR)
+			cowdev_count(obj, COWDEV_STAT_IO_ERRORS);
+		return -EIO;
+	}
+	cowdev_count(obj, COWDEV_STAT_PAGES_READ);
+	return 0;
+}
+
+/**
+ * cowdev_backing_write() - write a page to the backing store
+ * @obj: the object, which has a backing store
+ * @pgoff: page offset of the page in @obj and in the store
+ * @page: the page, locked and under writeback, so that nothing writes
+ *	to it and it stays the object's page at @pgoff
+ *
+ * A failure is recorded in the object's mapping, where
+ * file_check_and_advance_wb_err() finds it for each open file, once.  The
+ * caller keeps the page dirty.
+ *
+ * Return: 0, or the error: a short write counts as -ENOSPC, which is what
+ * a full filesystem gives.
+ */
+int cowdev_backing_write(struct cowdev_object *obj, pgoff_t pgoff,
+			 struct page *page)
+{
+	loff_t pos = cowdev_backing_pos(pgoff);
+	void *addr = kmap_local_page(page);
+	ssize_t n;
+	int err;
+
+	VM_WARN_ON_FOLIO(!folio_test_locked(page_folio(page)) ||
+			 !folio_test_writeback(page_folio(page)),
+			 page_folio(page));
+	n = kernel_write(obj->backing, addr, PAGE_SIZE, &pos);
+	kunmap_local(addr);
+	if (n == PAGE_SIZE) {
+		cowdev_count(obj, COWDEV_STAT_PAGES_WRITTEN);
+		return 0;
+	}
+	err = n < 0 ? n : -ENOSPC;
+	mapping_set_error(obj->inode->i_mapping, err);
+	cowdev_count(obj, COWDEV_STAT_IO_ERRORS);
+	return err;
+}
+
+/*
+ * Evict the page at @index, with the lookup's reference, which this
+ * consumes.  Returns 1 if it was evicted, 0 if it stays, or the error of
+ * its write.
+ */
+static int cowdev_backing_evict_page(struct cowdev_object *obj,
+				     pgoff_t index, struct page *page)
+{
+	struct folio *folio = page_folio(page);
+	int ret = 0;
+
+	cowdev_lock_page_stable(obj, index, page);
+	if (!cowdev_object_page_valid(obj, index, page))
+		goto unlock;
+	/*
+	 * With the page locked no fault can map it again: what was mapped
+	 * since the range was unmapped goes now, so that the references
+	 * counted next are all there are, and nothing writes to the page
+	 * until it is unlocked.
+	 */
+	if (READ_ONCE(obj->mode) == COWDEV_MODE_PFN || folio_mapped(folio))
+		unmap_mapping_pages(obj->inode->i_mapping, index, 1, false);
+	if (!cowdev_cow_may_evict(page))
+		goto unlock;
+	if (folio_test_dirty(folio)) {
+		folio_clear_dirty(folio);
+		folio_start_writeback(folio);
+		ret = cowdev_backing_write(obj, index, page);
+		if (ret)
+			folio_set_dirty(folio);
+		cowdev_note_wake(obj, index, page, COWDEV_BIT_WRITEBACK);
+		folio_end_writeback(folio);
+		if (ret)
+			goto unlock;
+	}
+	cowdev_object_evict_page(obj, index, page);
+	cowdev_count(obj, COWDEV_STAT_EVICTIONS);
+	trace_cowdev_evict(obj->id, index);
+	cowdev_unlock_page(obj, index, page);
+	put_page(page);
+	cowdev_cow_put_page(obj, index, page);
+	return 1;
+unlock:
+	cowdev_unlock_page(obj, index, page);
+	put_page(page);
+	return ret;
+}
+
+/**
+ * cowdev_backing_evict() - evict a range of an object (COWDEV_IOC_EVICT)
+ * @obj: the object
+ * @args: the request; @args->pages is set to the number of pages evicted
+ *
+ * A write that fails ends the eviction; its error is in the object's
+ * mapping, for the caller to report (file_check_and_advance_wb_err()).
+ *
+ * Return: 0; -EINVAL for a bad request; -EOPNOTSUPP if @obj has no backing
+ * store; -EINTR on a fatal signal while waiting for another ioctl.
+ */
+int cowdev_backing_evict(struct cowdev_object *obj, struct cowdev_evict *args)
+{
+	u64 offset = args->offset, len = args->len;
+	unsigned long index, end;
+	struct page *page;
+	int ret = 0;
+
+	args->pages = 0;
+	if (!len || !PAGE_ALIGNED(offset) || !PAGE_ALIGNED(len) ||
+	    offset > COWDEV_MAX_SIZE || len > COWDEV_MAX_SIZE - offset ||
+	    memchr_inv(args->reserved, 0, sizeof(args->reserved)))
+		return -EINVAL;
+	if (mutex_lock_killable(&obj->lock))
+		return -EINTR;
+	if (!obj->backing) {
+		ret = -EOPNOTSUPP;
+		goto out;
+	}
+	index = offset >> PAGE_SHIFT;
+	end = min_t(u64, (offset + len) >> PAGE_SHIFT, obj->nr_pages);
+	if (index >= end)
+		goto out;
+	/* Private copies stay: they are the processes' anonymous memory. */
+	unmap_mapping_pages(obj->inode->i_mapping, index, end - index, false);
+	while ((page = cowdev_object_find_get(obj, &index, end - 1))) {
+		ret = cowdev_backing_evict_page(obj, index, page);
+		if (ret < 0) {
+			ret = 0;
+			break;
+		}
+		args->pages += ret;
+		ret = 0;
+		index++;
+		cond_resched();
+	}
+out:
+	mutex_unlock(&obj->lock);
+	return ret;
+}
