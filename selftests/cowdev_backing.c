@@ -1,0 +1,717 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cowdev backing-store tests: COWDEV_IOC_SET_BACKING refuses what cannot
+ * be a store, COWDEV_IOC_EVICT pushes pages out to it, and faults read
+ * them back as major faults, with nothing lost: not the data of an
+ * evicted page, not a write that failed, not a page a clone shares or a
+ * pipe holds.
+ *
+ * The reference is a memfd, which the kernel pages out with MADV_PAGEOUT
+ * (to swap, where the guest has any; otherwise it stays): every test that
+ * has a meaning for it runs on it too, and reads back what cowdev must.
+ * The store is a memfd (tmpfs) and, where the guest has a disk
+ * (COWDEV_DIRECT_DIR), a file on ext4 too.
+ */
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sys/mount.h>
+#include <sys/uio.h>
+
+#include "cowdev_util.h"
+#include "kselftest_harness.h"
+
+#define NPAGES 32
+
+enum backing { MEMFD, COWDEV };
+enum store { STORE_MEMFD, STORE_DISK };
+
+/* The stamp of page @i, in every byte. */
+static char stamp(int i)
+{
+	return 'a' + i % 26;
+}
+
+static int set_backing(int fd, int store)
+{
+	return ioctl(fd, COWDEV_IOC_SET_BACKING, store) ? -errno : 0;
+}
+
+/* Evict [@offset, @offset + @len); the pages evicted, or -errno. */
+static long evict(int fd, uint64_t offset, uint64_t len)
+{
+	struct cowdev_evict e = { .offset = offset, .len = len };
+
+	return ioctl(fd, COWDEV_IOC_EVICT, &e) ? -errno : (long)e.pages;
+}
+
+/* Write back and wait: 0 or -errno (the store's error, once). */
+static int writeback(int fd)
+{
+	struct cowdev_writeback wb = { .flags = COWDEV_WRITEBACK_WAIT };
+
+	return ioctl(fd, COWDEV_IOC_WRITEBACK, &wb) ? -errno : 0;
+}
+
+static long major_faults(void)
+{
+	struct rusage ru;
+
+	return getrusage(RUSAGE_SELF, &ru) ? -1 : ru.ru_majflt;
+}
+
+/* A store of @kind: a memfd, or a new file in COWDEV_DIRECT_DIR; or -1. */
+static int open_store(enum store kind)
+{
+	const char *dir = getenv("COWDEV_DIRECT_DIR");
+	char path[PATH_MAX];
+	int fd;
+
+	if (kind == STORE_MEMFD)
+		return memfd_create("cowdev-store", 0);
+	if (!dir)
+		return -1;
+	snprintf(path, sizeof(path), "%s/cowdev-store-XXXXXX", dir);
+	fd = mkstemp(path);
+	if (fd >= 0)
+		unlink(path);
+	return fd;
+}
+
+/* Every byte of page @i of @p is @c. */
+static bool page_is(const char *p, int i, char c)
+{
+	return all_bytes(p + (size_t)i * page_size(), page_size(), c);
+}
+
+/* Size @obj to NPAGES pages, map them shared and stamp each. */
+static char *map_stamped(int obj)
+{
+	long ps = page_size();
+	char *p;
+	int i;
+
+	if (cowdev_set_size(obj, NPAGES * ps))
+		return MAP_FAILED;
+	p = mmap(NULL, NPAGES * ps, PROT_READ | PROT_WRITE, MAP_SHARED, obj, 0);
+	if (p != MAP_FAILED)
+		for (i = 0; i < NPAGES; i++)
+			memset(p + i * ps, stamp(i), ps);
+	return p;
+}
+
+TEST(set_backing_refuses)
+{
+	int obj = open(COWDEV_DEV, O_RDWR), other = open(COWDEV_DEV, O_RDWR);
+	int ro = open(COWDEV_DEV, O_RDONLY), pipefd[2], store, fd;
+	char path[64];
+
+	ASSERT_LE(0, obj);
+	ASSERT_LE(0, other);
+	ASSERT_LE(0, ro);
+	ASSERT_EQ(0, pipe(pipefd));
+	store = memfd_create("store", 0);
+	ASSERT_LE(0, store);
+
+	EXPECT_EQ(-EBADF, set_backing(obj, -1));
+	EXPECT_EQ(-EBADF, set_backing(obj, 100000));
+	EXPECT_EQ(-EBADF, set_backing(ro, store));	/* read-only object */
+	EXPECT_EQ(-EINVAL, set_backing(obj, obj));	/* itself */
+	EXPECT_EQ(-EINVAL, set_backing(obj, other));	/* another cowdev */
+	EXPECT_EQ(-EINVAL, set_backing(obj, pipefd[0]));
+	fd = open("/", O_RDONLY | O_DIRECTORY);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-EINVAL, set_backing(obj, fd));
+	close(fd);
+
+	/* The same memfd through read-only, write-only and O_APPEND opens. */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", store);
+	fd = open(path, O_RDONLY);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-EBADF, set_backing(obj, fd));
+	close(fd);
+	fd = open(path, O_WRONLY);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-EBADF, set_backing(obj, fd));
+	close(fd);
+	fd = open(path, O_RDWR | O_APPEND);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-EINVAL, set_backing(obj, fd));
+	close(fd);
+	fd = open_store(STORE_DISK);
+	if (fd >= 0) {
+		ASSERT_EQ(0, fcntl(fd, F_SETFL, O_DIRECT));
+		EXPECT_EQ(-EINVAL, set_backing(obj, fd));
+		close(fd);
+	}
+
+	/* Without a store there is nothing to evict to. */
+	EXPECT_EQ(-EOPNOTSUPP, evict(obj, 0, page_size()));
+
+	EXPECT_EQ(0, set_backing(obj, store));
+	EXPECT_EQ(-EBUSY, set_backing(obj, store));	/* once, for life */
+	/* One store, one object, however the file is opened again. */
+	fd = open(path, O_RDWR);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-EBUSY, set_backing(other, fd));
+	close(fd);
+	/* Free again once its object is gone. */
+	close(obj);
+	obj = -1;
+	EXPECT_EQ(0, set_backing(other, store));
+	close(pipefd[0]);
+	close(pipefd[1]);
+	close(store);
+	close(ro);
+	close(other);
+	close(obj);
+}
+
+TEST(evict_refuses)
+{
+	struct cowdev_evict e = { .len = 4096 };
+	int obj = open(COWDEV_DEV, O_RDWR), ro = open(COWDEV_DEV, O_RDONLY);
+	int store = memfd_create("store", 0);
+	long ps = page_size();
+
+	ASSERT_LE(0, obj);
+	ASSERT_LE(0, ro);
+	ASSERT_EQ(0, set_backing(obj, store));
+	EXPECT_EQ(-EINVAL, evict(obj, 0, 0));
+	EXPECT_EQ(-EINVAL, evict(obj, 1, ps));
+	EXPECT_EQ(-EINVAL, evict(obj, 0, ps + 1));
+	EXPECT_EQ(-EINVAL, evict(obj, COWDEV_MAX_SIZE, ps));
+	EXPECT_EQ(-EINVAL, evict(obj, ps, COWDEV_MAX_SIZE));
+	e.reserved[4] = 1;
+	EXPECT_EQ(-1, ioctl(obj, COWDEV_IOC_EVICT, &e));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, ioctl(obj, COWDEV_IOC_EVICT, (void *)16));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(-EBADF, evict(ro, 0, ps));
+	/* Past the end is ignored, as PUNCH_HOLE ignores it. */
+	EXPECT_EQ(0, evict(obj, COWDEV_MAX_SIZE - ps, ps));
+	close(store);
+	close(ro);
+	close(obj);
+}
+
+/* An object or memfd of NPAGES pages, mapped shared, each page stamped. */
+FIXTURE(store)
+{
+	int fd;
+	int store;
+	long ps;
+	size_t len;
+	char *p;
+};
+
+FIXTURE_VARIANT(store)
+{
+	enum backing backing;
+	enum cowdev_mode mode;
+	enum store store;
+};
+
+FIXTURE_VARIANT_ADD(store, memfd)
+{
+	.backing = MEMFD,
+};
+
+FIXTURE_VARIANT_ADD(store, page)
+{
+	.backing = COWDEV, .mode = COWDEV_MODE_PAGE, .store = STORE_MEMFD,
+};
+
+FIXTURE_VARIANT_ADD(store, pfn)
+{
+	.backing = COWDEV, .mode = COWDEV_MODE_PFN, .store = STORE_MEMFD,
+};
+
+FIXTURE_VARIANT_ADD(store, page_disk)
+{
+	.backing = COWDEV, .mode = COWDEV_MODE_PAGE, .store = STORE_DISK,
+};
+
+FIXTURE_VARIANT_ADD(store, pfn_disk)
+{
+	.backing = COWDEV, .mode = COWDEV_MODE_PFN, .store = STORE_DISK,
+};
+
+FIXTURE_SETUP(store)
+{
+	int i;
+
+	self->ps = page_size();
+	self->len = NPAGES * self->ps;
+	self->store = -1;
+	if (variant->backing == MEMFD) {
+		self->fd = memfd_create("reference", 0);
+		ASSERT_LE(0, self->fd);
+		ASSERT_EQ(0, ftruncate(self->fd, self->len));
+	} else {
+		self->fd = open(COWDEV_DEV, O_RDWR);
+		ASSERT_LE(0, self->fd);
+		ASSERT_EQ(0, cowdev_set_size(self->fd, self->len));
+		if (ioctl(self->fd, COWDEV_IOC_SET_MODE, variant->mode))
+			SKIP(return, "no pfn mode here");
+		self->store = open_store(variant->store);
+		if (self->store < 0)
+			SKIP(return, "no disk in this guest (COWDEV_DIRECT_DIR)");
+		ASSERT_EQ(0, set_backing(self->fd, self->store));
+	}
+	self->p = mmap(NULL, self->len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       self->fd, 0);
+	ASSERT_NE(MAP_FAILED, self->p);
+	for (i = 0; i < NPAGES; i++)
+		memset(self->p + i * self->ps, stamp(i), self->ps);
+}
+
+FIXTURE_TEARDOWN(store)
+{
+	if (self->p && self->p != MAP_FAILED)
+		munmap(self->p, self->len);
+	if (self->store >= 0)
+		close(self->store);
+	close(self->fd);
+}
+
+/* Page out [first, first + n) of the fixture; the pages cowdev evicted. */
+static long page_out(FIXTURE_DATA(store) *self,
+		     const FIXTURE_VARIANT(store) *variant, int first, int n)
+{
+	if (variant->backing == MEMFD)
+		return madvise(self->p + first * self->ps, n * self->ps,
+			       MADV_PAGEOUT) ? -errno : n;
+	return evict(self->fd, first * self->ps, n * self->ps);
+}
+
+/*
+ * Every page goes out and comes back by a major fault of its own, read
+ * once: the kernel's and the object's counters agree.
+ */
+TEST_F(store, evict_and_fault_back)
+{
+	struct cowdev_info info;
+	long majflt;
+	int i;
+
+	ASSERT_EQ(NPAGES, page_out(self, variant, 0, NPAGES));
+	if (variant->backing == COWDEV) {
+		ASSERT_EQ(0, cowdev_info(self->fd, &info));
+		EXPECT_EQ(0, info.resident_pages);
+		EXPECT_EQ(NPAGES, info.evicted_pages);
+		EXPECT_EQ(NPAGES, info.evictions);
+		EXPECT_EQ(NPAGES, info.pages_written);	/* all were dirty */
+	}
+	majflt = major_faults();
+	for (i = 0; i < NPAGES; i++)
+		EXPECT_TRUE(page_is(self->p, i, stamp(i))) TH_LOG("page %d", i);
+	if (variant->backing == MEMFD)
+		return;
+	EXPECT_EQ(NPAGES, major_faults() - majflt);
+	ASSERT_EQ(0, cowdev_info(self->fd, &info));
+	EXPECT_EQ(NPAGES, info.resident_pages);
+	EXPECT_EQ(0, info.evicted_pages);
+	EXPECT_EQ(NPAGES, info.major_faults);
+	EXPECT_EQ(NPAGES, info.pages_read);
+	EXPECT_EQ(0, info.io_errors);
+
+	/* Read back and not written since: clean, evicted without a write. */
+	ASSERT_EQ(NPAGES, page_out(self, variant, 0, NPAGES));
+	ASSERT_EQ(0, cowdev_info(self->fd, &info));
+	EXPECT_EQ(NPAGES, info.pages_written);
+	/* A write reads its page back, and dirties it: written again. */
+	self->p[3 * self->ps] = '!';
+	ASSERT_EQ(1, page_out(self, variant, 0, NPAGES));
+	ASSERT_EQ(0, cowdev_info(self->fd, &info));
+	EXPECT_EQ(NPAGES + 1, info.pages_written);
+	EXPECT_EQ('!', self->p[3 * self->ps]);
+	EXPECT_TRUE(all_bytes(self->p + 3 * self->ps + 1, self->ps - 1,
+			      stamp(3)));
+}
+
+/* Written back first: eviction has nothing left to write. */
+TEST_F(store, writeback_then_evict)
+{
+	struct cowdev_info info;
+	int i;
+
+	if (variant->backing == MEMFD) {
+		ASSERT_EQ(0, fsync(self->fd));
+	} else {
+		ASSERT_EQ(0, writeback(self->fd));
+	}
+	ASSERT_EQ(NPAGES, page_out(self, variant, 0, NPAGES));
+	if (variant->backing == COWDEV) {
+		ASSERT_EQ(0, cowdev_info(self->fd, &info));
+		EXPECT_EQ(NPAGES, info.pages_written);
+		EXPECT_EQ(NPAGES, info.evictions);
+	}
+	for (i = 0; i < NPAGES; i++)
+		EXPECT_TRUE(page_is(self->p, i, stamp(i))) TH_LOG("page %d", i);
+}
+
+/* The store's old contents never show: a page the object made is dirty. */
+TEST_F(store, stale_store_never_read)
+{
+	long ps = self->ps;
+	char *junk;
+	int i;
+
+	if (variant->backing == MEMFD)
+		SKIP(return, "a cowdev store only");
+	junk = malloc(self->len);
+	ASSERT_NE(NULL, junk);
+	memset(junk, 'X', self->len);
+	ASSERT_EQ((ssize_t)self->len, pwrite(self->store, junk, self->len, 0));
+	free(junk);
+	/* A hole read as zeroes, then evicted. */
+	ASSERT_EQ(0, cowdev_punch(self->fd, 0, 4 * ps));
+	touch_pages(self->p, 4 * ps, false, 0);
+	ASSERT_EQ(NPAGES, page_out(self, variant, 0, NPAGES));
+	for (i = 0; i < 4; i++)
+		EXPECT_TRUE(page_is(self->p, i, 0)) TH_LOG("page %d", i);
+	for (; i < NPAGES; i++)
+		EXPECT_TRUE(page_is(self->p, i, stamp(i))) TH_LOG("page %d", i);
+}
+
+/* An object given its store when it already holds pages writes them all. */
+TEST(set_backing_late)
+{
+	int obj = open(COWDEV_DEV, O_RDWR), store = memfd_create("store", 0);
+	long ps = page_size();
+	struct cowdev_info info;
+	char *p;
+	int i;
+
+	ASSERT_LE(0, obj);
+	p = map_stamped(obj);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, writeback(obj));		/* clean, but on no store */
+	ASSERT_EQ(0, set_backing(obj, store));
+	ASSERT_EQ(NPAGES, evict(obj, 0, NPAGES * ps));
+	ASSERT_EQ(0, cowdev_info(obj, &info));
+	EXPECT_EQ(NPAGES, info.pages_written);
+	for (i = 0; i < NPAGES; i++)
+		EXPECT_TRUE(page_is(p, i, stamp(i))) TH_LOG("page %d", i);
+	munmap(p, NPAGES * ps);
+	close(store);
+	close(obj);
+}
+
+/* A punched or truncated evicted range reads as zeroes, as memfd's does. */
+TEST_F(store, punch_and_shrink_forget)
+{
+	long ps = self->ps;
+	struct cowdev_info info;
+	int i;
+
+	ASSERT_EQ(NPAGES, page_out(self, variant, 0, NPAGES));
+	if (variant->backing == MEMFD) {
+		ASSERT_EQ(0, fallocate(self->fd, FALLOC_FL_PUNCH_HOLE |
+				       FALLOC_FL_KEEP_SIZE, 0, 8 * ps));
+		ASSERT_EQ(0, ftruncate(self->fd, 16 * ps));
+		ASSERT_EQ(0, ftruncate(self->fd, self->len));
+	} else {
+		ASSERT_EQ(0, cowdev_punch(self->fd, 0, 8 * ps));
+		ASSERT_EQ(0, cowdev_set_size(self->fd, 16 * ps));
+		ASSERT_EQ(0, cowdev_info(self->fd, &info));
+		EXPECT_EQ(8, info.evicted_pages);
+		ASSERT_EQ(0, cowdev_set_size(self->fd, self->len));
+	}
+	for (i = 0; i < NPAGES; i++)
+		EXPECT_TRUE(page_is(self->p, i, i >= 8 && i < 16 ? stamp(i) : 0))
+			TH_LOG("page %d", i);
+	if (variant->backing == COWDEV) {
+		ASSERT_EQ(0, cowdev_info(self->fd, &info));
+		EXPECT_EQ(8, info.pages_read);
+		EXPECT_EQ(0, info.evicted_pages);
+	}
+}
+
+/*
+ * A private mapping's copies are the process's own: eviction leaves them,
+ * and the pages it had not copied come back from the store.
+ */
+TEST_F(store, private_copies_stay)
+{
+	char *q = mmap(NULL, self->len, PROT_READ | PROT_WRITE, MAP_PRIVATE,
+		       self->fd, 0);
+	int i;
+
+	ASSERT_NE(MAP_FAILED, q);
+	for (i = 0; i < NPAGES; i += 2)
+		q[i * self->ps] = '#';
+	ASSERT_EQ(NPAGES, page_out(self, variant, 0, NPAGES));
+	for (i = 0; i < NPAGES; i++) {
+		EXPECT_EQ(i % 2 ? stamp(i) : '#', q[i * self->ps]);
+		EXPECT_TRUE(page_is(self->p, i, stamp(i))) TH_LOG("page %d", i);
+	}
+	munmap(q, self->len);
+}
+
+/*
+ * A page a pipe holds (vmsplice) stays: the pipe reads it, and writes to
+ * it through the mapping are not lost.  memfd's pages stay as well.
+ */
+TEST_F(store, held_page_stays)
+{
+	struct iovec iov = { .iov_base = self->p, .iov_len = self->ps };
+	struct cowdev_info info;
+	char *buf = malloc(self->ps);
+	int pipefd[2];
+
+	if (variant->backing == COWDEV && variant->mode == COWDEV_MODE_PFN)
+		SKIP(return, "GUP takes no pfn-mode page");
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ(0, pipe(pipefd));
+	ASSERT_EQ(self->ps, vmsplice(pipefd[1], &iov, 1, 0));
+	if (variant->backing == COWDEV) {
+		ASSERT_EQ(NPAGES - 1, page_out(self, variant, 0, NPAGES));
+		ASSERT_EQ(0, cowdev_info(self->fd, &info));
+		EXPECT_EQ(1, info.resident_pages);
+	}
+	self->p[0] = '@';
+	ASSERT_EQ(self->ps, read(pipefd[0], buf, self->ps));
+	EXPECT_EQ('@', buf[0]);
+	EXPECT_TRUE(all_bytes(buf + 1, self->ps - 1, stamp(0)));
+	EXPECT_EQ('@', self->p[0]);
+	free(buf);
+	close(pipefd[0]);
+	close(pipefd[1]);
+}
+
+/*
+ * GUP of an evicted page: /proc/self/mem (a fault that may not drop its
+ * lock on older kernels, which reads in place) and process_vm_readv.
+ */
+TEST_F(store, gup_reads_back)
+{
+	char *buf = malloc(self->len);
+	struct iovec local = { .iov_base = buf, .iov_len = self->len };
+	struct iovec remote = { .iov_base = self->p, .iov_len = self->len };
+	int mem = open("/proc/self/mem", O_RDONLY), i;
+
+	if (variant->backing == COWDEV && variant->mode == COWDEV_MODE_PFN)
+		SKIP(return, "GUP takes no pfn-mode page");
+	ASSERT_NE(NULL, buf);
+	ASSERT_LE(0, mem);
+	ASSERT_EQ(NPAGES, page_out(self, variant, 0, NPAGES));
+	ASSERT_EQ((ssize_t)self->len / 2,
+		  pread(mem, buf, self->len / 2, (uintptr_t)self->p));
+	for (i = 0; i < NPAGES / 2; i++)
+		EXPECT_TRUE(page_is(buf, i, stamp(i))) TH_LOG("page %d", i);
+	ASSERT_LE(0, page_out(self, variant, 0, NPAGES));
+	memset(buf, 0, self->len);
+	ASSERT_EQ((ssize_t)self->len,
+		  process_vm_readv(getpid(), &local, 1, &remote, 1, 0));
+	for (i = 0; i < NPAGES; i++)
+		EXPECT_TRUE(page_is(buf, i, stamp(i))) TH_LOG("page %d", i);
+	close(mem);
+	free(buf);
+}
+
+/*
+ * CLONE of an object with evicted pages: each object sees the snapshot,
+ * and a page they shared, kept by the clone alone once the source copied
+ * it, is written to the clone's own store before it is evicted.
+ */
+TEST_F(store, clone_of_evicted)
+{
+	struct cowdev_info info;
+	int clone, store2, i;
+	char *q;
+
+	if (variant->backing == MEMFD)
+		SKIP(return, "a cowdev store only");
+	ASSERT_EQ(NPAGES, page_out(self, variant, 0, NPAGES));
+	clone = ioctl(self->fd, COWDEV_IOC_CLONE, 0);
+	ASSERT_LE(0, clone);
+	ASSERT_EQ(0, cowdev_info(self->fd, &info));
+	EXPECT_EQ(NPAGES, info.pages_read);	/* read back to be shared */
+	EXPECT_EQ(0, info.evicted_pages);
+	/* Shared pages stay in memory. */
+	EXPECT_EQ(0, evict(self->fd, 0, self->len));
+
+	store2 = memfd_create("store2", 0);
+	ASSERT_LE(0, store2);
+	ASSERT_EQ(0, set_backing(clone, store2));
+	q = mmap(NULL, self->len, PROT_READ | PROT_WRITE, MAP_SHARED, clone, 0);
+	ASSERT_NE(MAP_FAILED, q);
+	for (i = 0; i < NPAGES; i++)
+		self->p[i * self->ps] = '+';	/* the source copies */
+	ASSERT_EQ(NPAGES, evict(clone, 0, self->len));
+	ASSERT_EQ(NPAGES, evict(self->fd, 0, self->len));
+	ASSERT_EQ(0, cowdev_info(clone, &info));
+	EXPECT_EQ(NPAGES, info.pages_written);
+	for (i = 0; i < NPAGES; i++) {
+		EXPECT_TRUE(page_is(q, i, stamp(i))) TH_LOG("clone page %d", i);
+		EXPECT_EQ('+', self->p[i * self->ps]);
+		EXPECT_TRUE(all_bytes(self->p + i * self->ps + 1,
+				      self->ps - 1, stamp(i)));
+	}
+	munmap(q, self->len);
+	close(store2);
+	close(clone);
+}
+
+/*
+ * A writeback in flight on a page CLONE then shares: the source's write
+ * copies the page without waiting, and the copy is evicted, written to the
+ * store, before the writeback ends.  The writeback must not then write the
+ * old page, now the clone's, over the copy in the source's store.  Its
+ * delay (2 s) keeps it in flight for the few calls in between.
+ */
+TEST_F(store, writeback_of_replaced_page)
+{
+	struct cowdev_writeback wb = { .delay_us = 2000000 };
+	int clone, i;
+
+	if (variant->backing == MEMFD)
+		SKIP(return, "a cowdev store only");
+	ASSERT_EQ(0, ioctl(self->fd, COWDEV_IOC_WRITEBACK, &wb));
+	ASSERT_EQ(NPAGES, wb.pages);
+	clone = ioctl(self->fd, COWDEV_IOC_CLONE, 0);
+	ASSERT_LE(0, clone);
+	for (i = 0; i < NPAGES; i++)
+		self->p[i * self->ps] = '+';
+	ASSERT_EQ(NPAGES, evict(self->fd, 0, self->len));
+	ASSERT_EQ(0, writeback(self->fd));	/* waits for the first one */
+	for (i = 0; i < NPAGES; i++) {
+		EXPECT_EQ('+', self->p[i * self->ps]) TH_LOG("page %d", i);
+		EXPECT_TRUE(all_bytes(self->p + i * self->ps + 1,
+				      self->ps - 1, stamp(i)));
+	}
+	close(clone);
+}
+
+struct toucher {
+	volatile char *p;
+	pthread_barrier_t *barrier;
+};
+
+static void *touch_thread(void *arg)
+{
+	struct toucher *t = arg;
+
+	pthread_barrier_wait(t->barrier);
+	(void)*t->p;
+	return NULL;
+}
+
+/*
+ * Two threads fault on one evicted page while it is read back slowly
+ * (fill_delay_us, standing for a slow device, is the behaviour under test):
+ * one reads it, the other waits on its page lock; it is read once.
+ */
+TEST_F(store, major_fault_one_read_one_wait)
+{
+	pthread_barrier_t barrier;
+	struct cowdev_info info;
+	struct toucher t[2];
+	pthread_t th[2];
+	int i;
+
+	if (variant->backing == MEMFD)
+		SKIP(return, "a cowdev store only");
+	ASSERT_EQ(NPAGES, page_out(self, variant, 0, NPAGES));
+	ASSERT_EQ(0, write_text(COWDEV_PARAMS "/fill_delay_us", "200000"));
+	pthread_barrier_init(&barrier, NULL, 2);
+	for (i = 0; i < 2; i++) {
+		t[i] = (struct toucher){ self->p, &barrier };
+		pthread_create(&th[i], NULL, touch_thread, &t[i]);
+	}
+	for (i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&barrier);
+	ASSERT_EQ(0, write_text(COWDEV_PARAMS "/fill_delay_us", "0"));
+	ASSERT_EQ(0, cowdev_info(self->fd, &info));
+	EXPECT_EQ(1, info.major_faults);
+	EXPECT_EQ(1, info.pages_read);
+	EXPECT_EQ(1, info.lock_waits);
+	EXPECT_EQ(1, info.resident_pages);
+	EXPECT_TRUE(page_is(self->p, 0, stamp(0)));
+}
+
+/*
+ * A store that refuses writes (a sealed memfd: EPERM): the writeback
+ * reports the error once, the pages stay dirty and in memory, and
+ * eviction keeps them.
+ */
+TEST(write_error_keeps_pages)
+{
+	int obj = open(COWDEV_DEV, O_RDWR);
+	int store = memfd_create("sealed", MFD_ALLOW_SEALING);
+	long ps = page_size();
+	struct cowdev_info info;
+	char *p;
+	int i;
+
+	ASSERT_LE(0, obj);
+	ASSERT_LE(0, store);
+	ASSERT_EQ(0, fcntl(store, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK));
+	ASSERT_EQ(0, set_backing(obj, store));
+	p = map_stamped(obj);
+	ASSERT_NE(MAP_FAILED, p);
+
+	EXPECT_EQ(-EPERM, writeback(obj));
+	/* The first write that fails ends an eviction. */
+	EXPECT_EQ(-EPERM, evict(obj, 0, NPAGES * ps));
+	ASSERT_EQ(0, cowdev_info(obj, &info));
+	EXPECT_EQ(NPAGES + 1, info.io_errors);
+	EXPECT_EQ(0, info.pages_written);
+	EXPECT_EQ(NPAGES, info.resident_pages);
+	EXPECT_EQ(0, info.evicted_pages);
+	for (i = 0; i < NPAGES; i++)
+		EXPECT_TRUE(page_is(p, i, stamp(i))) TH_LOG("page %d", i);
+
+	/* Each error is reported once: with nothing dirty left, none. */
+	ASSERT_EQ(0, cowdev_punch(obj, 0, NPAGES * ps));
+	EXPECT_EQ(0, writeback(obj));
+	close(store);
+	munmap(p, NPAGES * ps);
+	close(obj);
+}
+
+/* A full filesystem (a tmpfs of 4 pages): ENOSPC, and nothing lost. */
+TEST(enospc_keeps_pages)
+{
+	char dir[] = "/tmp/cowdev-full-XXXXXX", opts[32], path[64];
+	int obj = open(COWDEV_DEV, O_RDWR), store, i;
+	long ps = page_size();
+	struct cowdev_info info;
+	long evicted;
+	char *p;
+
+	ASSERT_LE(0, obj);
+	if (!mkdtemp(dir))
+		SKIP(return, "no /tmp: %s", strerror(errno));
+	snprintf(opts, sizeof(opts), "size=%ld", 4 * ps);
+	if (mount("cowdev-full", dir, "tmpfs", 0, opts)) {
+		rmdir(dir);
+		SKIP(return, "cannot mount a tmpfs: %s", strerror(errno));
+	}
+	snprintf(path, sizeof(path), "%s/store", dir);
+	store = open(path, O_RDWR | O_CREAT, 0600);
+	ASSERT_LE(0, store);
+	ASSERT_EQ(0, set_backing(obj, store));
+	p = map_stamped(obj);
+	ASSERT_NE(MAP_FAILED, p);
+
+	evicted = evict(obj, 0, NPAGES * ps);
+	EXPECT_EQ(-ENOSPC, evicted);
+	ASSERT_EQ(0, cowdev_info(obj, &info));
+	EXPECT_EQ(4, info.evicted_pages);
+	EXPECT_EQ(NPAGES - 4, info.resident_pages);
+	EXPECT_EQ(1, info.io_errors);
+	EXPECT_EQ(-ENOSPC, writeback(obj));
+	for (i = 0; i < NPAGES; i++)
+		EXPECT_TRUE(page_is(p, i, stamp(i))) TH_LOG("page %d", i);
+	munmap(p, NPAGES * ps);
+	close(obj);
+	close(store);
+	umount(dir);
+	rmdir(dir);
+}
+
+TEST_HARNESS_MAIN
