@@ -46,6 +46,7 @@ static uint64_t rnd(void)
 
 struct object {
 	int fd;
+	int store;	/* a memfd to offer as its backing store */
 	char *shared, *private;
 };
 
@@ -116,6 +117,7 @@ static void fuzz_ioctl(void)
 {
 	struct object *o = &objs[rnd() % NOBJ];
 	struct cowdev_writeback wb;
+	struct cowdev_evict evict;
 	struct cowdev_range range;
 	struct cowdev_info info;
 	unsigned int cmd;
@@ -123,7 +125,7 @@ static void fuzz_ioctl(void)
 	long ret;
 	void *a;
 
-	switch (rnd() % 8) {
+	switch (rnd() % 10) {
 	case 0:
 		size = rnd() % 2 ? (rnd() % 64) * ps : boundary();
 		a = arg_place(&size, sizeof(size));
@@ -135,7 +137,8 @@ static void fuzz_ioctl(void)
 		if (rnd() % 4 == 0)
 			info.flags = rnd();
 		if (rnd() % 4 == 0)
-			info.reserved[rnd() % 17] = rnd();
+			info.reserved[rnd() % (sizeof(info.reserved) /
+					   sizeof(info.reserved[0]))] = rnd();
 		a = arg_place(&info, sizeof(info));
 		ret = ioctl(o->fd, COWDEV_IOC_GET_INFO, a);
 		expect(ret, "GET_INFO");
@@ -167,6 +170,35 @@ static void fuzz_ioctl(void)
 		a = arg_place(&range, sizeof(range));
 		ret = ioctl(o->fd, COWDEV_IOC_PUNCH_HOLE, a);
 		expect(ret, "PUNCH_HOLE");
+		break;
+	case 6:
+		/* Its own store, another's, a cowdev, nothing, anything. */
+		switch (rnd() % 5) {
+		case 0:
+		case 1:
+			ret = o->store;
+			break;
+		case 2:
+			ret = objs[rnd() % NOBJ].store;
+			break;
+		case 3:
+			ret = objs[rnd() % NOBJ].fd;
+			break;
+		default:
+			ret = rnd() % 2 ? -1 : (long)rnd();
+		}
+		ret = ioctl(o->fd, COWDEV_IOC_SET_BACKING, ret);
+		expect(ret, "SET_BACKING");
+		break;
+	case 7:
+		memset(&evict, 0, sizeof(evict));
+		evict.offset = rnd() % 2 ? (rnd() % MAP_PAGES) * ps : boundary();
+		evict.len = rnd() % 2 ? (rnd() % MAP_PAGES + 1) * ps : boundary();
+		if (rnd() % 4 == 0)
+			evict.reserved[rnd() % 5] = rnd();
+		a = arg_place(&evict, sizeof(evict));
+		ret = ioctl(o->fd, COWDEV_IOC_EVICT, a);
+		expect(ret, "EVICT");
 		break;
 	default:
 		/* Any command number, our magic or not, any size and direction. */
@@ -246,6 +278,11 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		ioctl(objs[k].fd, COWDEV_IOC_SET_MODE, k % 2);
+		objs[k].store = memfd_create("cowfuzz-store", MFD_CLOEXEC);
+		if (objs[k].store < 0) {
+			perror("cowfuzz: memfd_create");
+			return 2;
+		}
 		objs[k].shared = mmap(NULL, MAP_PAGES * ps, PROT_READ | PROT_WRITE,
 				      MAP_SHARED, objs[k].fd, 0);
 		objs[k].private = mmap(NULL, MAP_PAGES * ps, PROT_READ | PROT_WRITE,

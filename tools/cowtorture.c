@@ -13,9 +13,10 @@
  * punching, private COW mappings, vmsplice, mremap, mprotect and madvise;
  * now and then it also reads the page through a new mapping, which shows
  * what the object's index holds rather than what its own PTE points at.
- * A chaos thread meanwhile clones objects, starts writebacks, shrinks and
- * regrows a tail that only it writes, forks readers and closes files while
- * they are mapped.  A clone must hold, for every word, a version that was
+ * A chaos thread meanwhile clones objects, starts writebacks, evicts
+ * ranges to the backing store (a memfd) that every object but the last
+ * has, shrinks and regrows a tail that only it writes, forks readers and
+ * closes files while they are mapped.  A clone must hold, for every word, a version that was
  * the page's between just before and just after the clone (or zero if the
  * page was empty or punched meanwhile), and must never change afterwards;
  * no stamp may ever show up under another object or offset.
@@ -68,6 +69,7 @@ struct object {
 	_Atomic uint64_t *latest;
 	/* Per page: punches begun and ended, so a clone knows when a hole was possible. */
 	atomic_uint *punch_start, *punch_end;
+	bool backed;		/* has a backing store: EVICT works */
 };
 
 static struct object objs[NOBJ];
@@ -559,6 +561,7 @@ static void *chaos_thread(void *arg)
 	struct clone clones[MAX_CLONES];
 	char *tail[NOBJ];
 	struct cowdev_writeback wb;
+	struct cowdev_evict ev;
 	struct object *o;
 	int k, fd;
 
@@ -569,7 +572,7 @@ static void *chaos_thread(void *arg)
 	while (!atomic_load(&stop)) {
 		o = &objs[rnd(rng) % NOBJ];
 		k = rnd(rng) % MAX_CLONES;
-		switch (rnd(rng) % 8) {
+		switch (rnd(rng) % 9) {
 		case 0:
 		case 1:
 			chaos_drop(&clones[k]);
@@ -595,6 +598,17 @@ static void *chaos_thread(void *arg)
 			if (fd >= 0)
 				close(fd);
 			break;
+		case 6:
+			/* Part of the object, or all of it, tail included. */
+			ev = (struct cowdev_evict){
+				.offset = rnd(rng) % npages * ps,
+				.len = (rnd(rng) % 2 ? npages + TAIL :
+					rnd(rng) % 4 + 1) * ps,
+			};
+			fd = ioctl(o->fd, COWDEV_IOC_EVICT, &ev);
+			if (o->backed ? fd != 0 : fd != -1 || errno != EOPNOTSUPP)
+				mismatch("EVICT failed", o->id, 0, 0, errno);
+			break;
 		default:
 			if (clones[k].fd >= 0)
 				chaos_recheck(&clones[k]);
@@ -614,7 +628,7 @@ int main(int argc, char **argv)
 	uint64_t seed = time(NULL), chaos_rng;
 	unsigned int seconds = 10, i, k, p;
 	struct timespec ts = { 0 };
-	int opt;
+	int opt, fd;
 
 	while ((opt = getopt(argc, argv, "s:t:j:n:m:")) != -1) {
 		switch (opt) {
@@ -660,8 +674,17 @@ int main(int argc, char **argv)
 		objs[k].latest = calloc(npages, sizeof(*objs[k].latest));
 		objs[k].punch_start = calloc(npages, sizeof(*objs[k].punch_start));
 		objs[k].punch_end = calloc(npages, sizeof(*objs[k].punch_end));
-		printf("cowtorture: object %u in %s mode\n", objs[k].id,
-		       objs[k].mode == COWDEV_MODE_PFN ? "pfn" : "page");
+		objs[k].backed = k < NOBJ - 1;
+		fd = memfd_create("cowtorture-store", MFD_CLOEXEC);
+		if (objs[k].backed &&
+		    (fd < 0 || ioctl(objs[k].fd, COWDEV_IOC_SET_BACKING, fd))) {
+			perror("cowtorture: SET_BACKING");
+			return 2;
+		}
+		close(fd);	/* the object holds it */
+		printf("cowtorture: object %u in %s mode%s\n", objs[k].id,
+		       objs[k].mode == COWDEV_MODE_PFN ? "pfn" : "page",
+		       objs[k].backed ? ", with a backing store" : "");
 	}
 	for (i = 0; i < nworkers; i++) {
 		workers[i] = (struct worker){ .n = i, .rng = seed * 31 + i + 1 };
