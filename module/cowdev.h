@@ -205,6 +205,7 @@ enum cowdev_mode cowdev_object_map(struct cowdev_object *obj);
 int cowdev_object_add_page(struct cowdev_object *obj, pgoff_t pgoff,
 			   struct page *page);
 void cowdev_object_set_backing(struct cowdev_object *obj, struct file *file);
+void cowdev_object_dirty_all(struct cowdev_object *obj);
 bool cowdev_object_evict_page(struct cowdev_object *obj, pgoff_t pgoff,
 			      struct page *page);
 int cowdev_object_fill(struct cowdev_object *obj, pgoff_t pgoff,

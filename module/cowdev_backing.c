@@ -104,6 +104,8 @@ int cowdev_backing_set(struct cowdev_object *obj, int fd)
 		goto out;
 	ret = -EBUSY;
 	if (!obj->backing && cowdev_backing_claim(obj, file)) {
+		/* Outside the stores' lock: it may wait on page locks. */
+		cowdev_object_dirty_all(obj);
 		file = NULL;
 		ret = 0;
 	}

@@ -302,20 +302,33 @@ int cowdev_object_add_page(struct cowdev_object *obj, pgoff_t pgoff,
  * @obj: the object, which has none
  * @file: the store; the reference passes to @obj
  *
- * Every page the object holds is marked dirty: none of them is on the
- * store yet.  From here on a clean page of @obj is one whose contents are
- * on the store at its offset (read from it, or written and not written to
- * since), and only a clean page may be evicted.
+ * From here on every new page of @obj is dirty (cowdev_object_add_page());
+ * the caller then marks the pages it already has
+ * (cowdev_object_dirty_all()).
  */
 void cowdev_object_set_backing(struct cowdev_object *obj, struct file *file)
+{
+	lockdep_assert_held(&obj->lock);
+	xa_lock(&obj->pages);
+	WRITE_ONCE(obj->backing, file);
+	xa_unlock(&obj->pages);
+}
+
+/**
+ * cowdev_object_dirty_all() - mark every page of an object dirty
+ * @obj: an object just given its backing store
+ *
+ * None of its pages is on the store yet.  From here on a clean page of
+ * @obj is one whose contents are on the store at its offset (read from
+ * it, or written and not written to since), and only a clean page may be
+ * evicted.
+ */
+void cowdev_object_dirty_all(struct cowdev_object *obj)
 {
 	unsigned long index = 0;
 	struct page *page;
 
 	lockdep_assert_held(&obj->lock);
-	xa_lock(&obj->pages);
-	WRITE_ONCE(obj->backing, file);
-	xa_unlock(&obj->pages);
 	while ((page = cowdev_object_find_get(obj, &index, ULONG_MAX))) {
 		/* Locked, so that no page that has left @obj is touched. */
 		cowdev_lock_page(obj, index, page, NULL);
