@@ -9,6 +9,8 @@
  *   fault: mmap_lock (read), or the VMA lock
  *   ioctl: cowdev_object.lock (mutex)
  *     cowdev_object.clone_sem (read: shared write faults; write: CLONE)
+ *     mapping->invalidate_lock (shared: reading an evicted page back;
+ *     exclusive: truncation, and CLONE's walk, inside clone_sem)
  *       page lock (PG_locked of a pool page)
  *         the backing store's locks (kernel_read(), kernel_write():
  *         cowdev_backing.c)
@@ -203,7 +205,7 @@ int cowdev_object_set_mode(struct cowdev_object *obj, u64 mode);
 int cowdev_object_punch_hole(struct cowdev_object *obj, u64 offset, u64 len);
 enum cowdev_mode cowdev_object_map(struct cowdev_object *obj);
 int cowdev_object_add_page(struct cowdev_object *obj, pgoff_t pgoff,
-			   struct page *page);
+			   struct page *page, bool fill);
 void cowdev_object_set_backing(struct cowdev_object *obj, struct file *file);
 void cowdev_object_dirty_all(struct cowdev_object *obj);
 bool cowdev_object_evict_page(struct cowdev_object *obj, pgoff_t pgoff,

@@ -30,6 +30,7 @@
 #include <linux/mm.h>
 #include <linux/mutex.h>
 #include <linux/pagemap.h>
+#include <linux/sched/signal.h>
 #include <linux/string.h>
 
 #include "cowdev.h"
@@ -92,13 +93,25 @@ static int cowdev_backing_check(struct file *file)
 int cowdev_backing_set(struct cowdev_object *obj, int fd)
 {
 	struct file *file = fget(fd);
+	struct file *mine;
 	int ret;
 
 	if (!file)
 		return -EBADF;
 	ret = cowdev_backing_check(file);
-	if (ret)
-		goto out;
+	if (ret) {
+		fput(file);
+		return ret;
+	}
+	/*
+	 * A file of our own, so that no fcntl(F_SETFL) on the caller's can
+	 * make it O_APPEND or O_DIRECT behind our back.
+	 */
+	mine = dentry_open(&file->f_path, O_RDWR | O_LARGEFILE, file->f_cred);
+	fput(file);
+	if (IS_ERR(mine))
+		return PTR_ERR(mine);
+	file = mine;
 	ret = -EINTR;
 	if (mutex_lock_killable(&obj->lock))
 		goto out;
@@ -141,9 +154,7 @@ static loff_t cowdev_backing_pos(pgoff_t pgoff)
  * @pgoff: page offset of the page in @obj and in the store
  * @page: the page to fill, locked
  *
- * What lies past the end of the file reads as zeroes.
- *
- * Return: 0, or -EIO.
+ * Return: 0, or -EIO (a short read too).
  */
 int cowdev_backing_read(struct cowdev_object *obj, pgoff_t pgoff,
 			struct page *page)
@@ -153,10 +164,12 @@ int cowdev_backing_read(struct cowdev_object *obj, pgoff_t pgoff,
 	ssize_t n;
 
 	n = kernel_read(obj->backing, addr, PAGE_SIZE, &pos);
-	if (n >= 0 && n < PAGE_SIZE)
-		memset(addr + n, 0, PAGE_SIZE - n);
 	kunmap_local(addr);
-	if (n < 0) {
+	/*
+	 * An evicted page was written whole: a short read means the file was
+	 * cut behind our back, and the zeroes past its end are not the page.
+	 */
+	if (n != PAGE_SIZE) {
 		/* A fatal signal (filemap_read()) is not the store's fault. */
 		if (n != -EINTR)
 			cowdev_count(obj, COWDEV_STAT_IO_ERRORS);
@@ -260,7 +273,7 @@ unlock:
  * mapping, for the caller to report (file_check_and_advance_wb_err()).
  *
  * Return: 0; -EINVAL for a bad request; -EOPNOTSUPP if @obj has no backing
- * store; -EINTR on a fatal signal while waiting for another ioctl.
+ * store; -EINTR on a fatal signal (pages evicted so far stay evicted).
  */
 int cowdev_backing_evict(struct cowdev_object *obj, struct cowdev_evict *args)
 {
@@ -287,6 +300,11 @@ int cowdev_backing_evict(struct cowdev_object *obj, struct cowdev_evict *args)
 	/* Private copies stay: they are the processes' anonymous memory. */
 	unmap_mapping_pages(obj->inode->i_mapping, index, end - index, false);
 	while ((page = cowdev_object_find_get(obj, &index, end - 1))) {
+		if (fatal_signal_pending(current)) {
+			put_page(page);
+			ret = -EINTR;
+			break;
+		}
 		ret = cowdev_backing_evict_page(obj, index, page);
 		if (ret < 0) {
 			ret = 0;

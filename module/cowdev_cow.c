@@ -277,7 +277,9 @@ static bool cowdev_cow_page_held(struct page *page)
  *	reference to and has unmapped from its object's mappings
  *
  * Not if clones share it (each sharer would read it back into a page of
- * its own), if someone holds it (a pinned page's later writes would be
+ * its own), if it is poisoned (a fault on it must get SIGBUS, not the
+ * store's copy, and reading it for the write is the error), if someone
+ * holds it (a pinned page's later writes would be
  * lost), or if it carries the copy mark of a write that has not landed yet
  * (a page read back has no mark, and the write would be counted twice).
  *
@@ -285,7 +287,7 @@ static bool cowdev_cow_page_held(struct page *page)
  */
 bool cowdev_cow_may_evict(struct page *page)
 {
-	return cowdev_sharers(page) == 1 &&
+	return cowdev_sharers(page) == 1 && !PageHWPoison(page) &&
 	       !folio_test_checked(page_folio(page)) &&
 	       !cowdev_cow_page_held(page);
 }
@@ -309,7 +311,7 @@ static int cowdev_cow_clone_page(struct cowdev_object *src,
 	if (folio_mapped(page_folio(page)))
 		unmap_mapping_pages(src->inode->i_mapping, index, 1, false);
 	if (!cowdev_cow_page_held(page)) {
-		ret = cowdev_object_add_page(dst, index, page);
+		ret = cowdev_object_add_page(dst, index, page, false);
 		if (!ret) {
 			set_page_private(page, cowdev_sharers(page) + 1);
 			/* A mark whose refault never came is no sharer's. */
@@ -329,7 +331,7 @@ static int cowdev_cow_clone_page(struct cowdev_object *src,
 		return PTR_ERR(copy);
 	copy_highpage(copy, page);
 	cowdev_cow_own_page(copy);
-	ret = cowdev_object_add_page(dst, index, copy);
+	ret = cowdev_object_add_page(dst, index, copy, false);
 	if (ret)
 		cowdev_cow_free_page(copy);
 	return ret;
@@ -371,13 +373,26 @@ struct cowdev_object *cowdev_cow_clone(struct cowdev_object *src)
 	}
 	dst->nr_pages = src->nr_pages;
 	dst->mode = READ_ONCE(src->mode);
-	ret = cowdev_object_read_evicted(src);
-	if (ret) {
-		mutex_unlock(&src->lock);
-		cowdev_object_destroy(dst);
-		return ERR_PTR(ret);
+	/*
+	 * With the invalidate lock held exclusive no read back is in flight
+	 * during the walk, so no page can be evicted again behind it by a
+	 * read that fails; one that failed before may have, and is read
+	 * back again.
+	 */
+	for (;;) {
+		ret = cowdev_object_read_evicted(src);
+		if (ret) {
+			mutex_unlock(&src->lock);
+			cowdev_object_destroy(dst);
+			return ERR_PTR(ret);
+		}
+		percpu_down_write(&src->clone_sem);
+		filemap_invalidate_lock(src->inode->i_mapping);
+		if (!cowdev_object_evicted(src))
+			break;
+		filemap_invalidate_unlock(src->inode->i_mapping);
+		percpu_up_write(&src->clone_sem);
 	}
-	percpu_down_write(&src->clone_sem);
 	/* Write-protect everything at once; see cowdev_cow_clone_page(). */
 	unmap_mapping_pages(src->inode->i_mapping, 0, 0, false);
 	for (index = 0; (page = cowdev_object_find_get(src, &index, ULONG_MAX));
@@ -391,6 +406,7 @@ struct cowdev_object *cowdev_cow_clone(struct cowdev_object *src)
 			break;
 		cond_resched();
 	}
+	filemap_invalidate_unlock(src->inode->i_mapping);
 	percpu_up_write(&src->clone_sem);
 	mutex_unlock(&src->lock);
 

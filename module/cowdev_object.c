@@ -24,6 +24,7 @@
 #include <linux/mount.h>
 #include <linux/pagemap.h>
 #include <linux/pseudo_fs.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 
 #include "compat.h"
@@ -259,6 +260,8 @@ struct page *cowdev_object_find_get(struct cowdev_object *obj,
  * @obj: the object
  * @pgoff: page offset in @obj
  * @page: the page, locked or not yet visible to anyone else
+ * @fill: the caller holds the invalidate lock of @obj's mapping shared,
+ *	and may fill an evicted page's place
  *
  * A new page of an object with a backing store is dirty: it is not on the
  * store, whatever the file holds there.  The backing store is looked at
@@ -266,11 +269,12 @@ struct page *cowdev_object_find_get(struct cowdev_object *obj,
  * that a page is either seen by its walk or added knowing of the store.
  *
  * Return: 0; 1 if @page takes the place of an evicted page, which the
- * caller must fill (cowdev_object_fill()) before unlocking it; -EEXIST if
- * @obj has a page there, -EINVAL past its end, or -ENOMEM.
+ * caller must fill (cowdev_object_fill()) before unlocking it; -ENODATA if
+ * the page there is evicted and not @fill; -EEXIST if @obj has a page
+ * there, -EINVAL past its end, or -ENOMEM.
  */
 int cowdev_object_add_page(struct cowdev_object *obj, pgoff_t pgoff,
-			   struct page *page)
+			   struct page *page, bool fill)
 {
 	XA_STATE(xas, &obj->pages, pgoff);
 	void *entry;
@@ -283,6 +287,8 @@ int cowdev_object_add_page(struct cowdev_object *obj, pgoff_t pgoff,
 			xas_set_err(&xas, -EINVAL);
 		else if (entry && !xa_is_value(entry))
 			xas_set_err(&xas, -EEXIST);
+		else if (entry && !fill)
+			xas_set_err(&xas, -ENODATA);
 		else
 			xas_store(&xas, page);
 		if (!xas_error(&xas)) {
@@ -327,15 +333,20 @@ void cowdev_object_dirty_all(struct cowdev_object *obj)
 {
 	unsigned long index = 0;
 	struct page *page;
+	bool valid;
 
 	lockdep_assert_held(&obj->lock);
 	while ((page = cowdev_object_find_get(obj, &index, ULONG_MAX))) {
 		/* Locked, so that no page that has left @obj is touched. */
 		cowdev_lock_page(obj, index, page, NULL);
-		if (cowdev_object_page_valid(obj, index, page))
+		valid = cowdev_object_page_valid(obj, index, page);
+		if (valid)
 			folio_set_dirty(page_folio(page));
 		cowdev_unlock_page(obj, index, page);
 		put_page(page);
+		/* A copy that replaced it inherited its clean bit: look again. */
+		if (!valid)
+			continue;
 		index++;
 		cond_resched();
 	}
@@ -371,6 +382,17 @@ bool cowdev_object_evict_page(struct cowdev_object *obj, pgoff_t pgoff,
 	return evicted;
 }
 
+/* Undo what cowdev_object_add_page() did for a fill that will not be. */
+static void cowdev_object_unfill(struct cowdev_object *obj, pgoff_t pgoff,
+				 struct page *page)
+{
+	cowdev_object_evict_page(obj, pgoff, page);
+	filemap_invalidate_unlock_shared(obj->inode->i_mapping);
+	cowdev_unlock_page(obj, pgoff, page);
+	put_page(page);
+	cowdev_cow_put_page(obj, pgoff, page);
+}
+
 /**
  * cowdev_object_fill() - read a page that took an evicted page's place
  * @obj: the object
@@ -378,6 +400,10 @@ bool cowdev_object_evict_page(struct cowdev_object *obj, pgoff_t pgoff,
  * @page: the page cowdev_object_add_page() indexed there, locked, with a
  *	reference for the caller
  *
+ * Called with the invalidate lock of @obj's mapping held shared, as
+ * filemap_fault() holds it to read a page in, and releases it: truncation
+ * takes it exclusive, so it never meets a read in flight, and a read that
+ * fails never puts an evicted page back behind its walk.
  * The page stays locked for the whole read, as filemap_read_folio() keeps
  * a folio locked: every other fault on @pgoff waits on PG_locked (for
  * fill_delay_us more, standing for a slow device).  A read
@@ -395,20 +421,21 @@ int cowdev_object_fill(struct cowdev_object *obj, pgoff_t pgoff,
 	if (likely(!ret)) {
 		if (cowdev_fill_delay_us)
 			fsleep(cowdev_fill_delay_us);
+		filemap_invalidate_unlock_shared(obj->inode->i_mapping);
 		return 0;
 	}
-	cowdev_object_evict_page(obj, pgoff, page);
-	cowdev_unlock_page(obj, pgoff, page);
-	put_page(page);
-	cowdev_cow_put_page(obj, pgoff, page);
+	cowdev_object_unfill(obj, pgoff, page);
 	return ret;
 }
 
 /*
  * A fault's read of an evicted page.  A fault that may retry puts the read
  * off until it has dropped its lock (cowdev_fault_finish()); one that may
- * not, or must not sleep for a retry (FAULT_FLAG_RETRY_NOWAIT), reads in
- * place.  Either way it is a major fault.
+ * not reads in place.  One that must not wait at all
+ * (FAULT_FLAG_RETRY_NOWAIT, KVM's async page faults) does not read: it
+ * returns VM_FAULT_RETRY and leaves the read to a fault that may wait, as
+ * filemap_fault() leaves a page that is not uptodate.  Either way it is a
+ * major fault.
  */
 static struct page *cowdev_object_read_in(struct cowdev_object *obj,
 					  pgoff_t pgoff, struct page *page,
@@ -417,12 +444,16 @@ static struct page *cowdev_object_read_in(struct cowdev_object *obj,
 	int ret;
 
 	if (cf) {
+		if (cf->vmf->flags & FAULT_FLAG_RETRY_NOWAIT) {
+			cowdev_object_unfill(obj, pgoff, page);
+			cf->nowait = true;
+			return ERR_PTR(-EAGAIN);
+		}
 		cf->major = true;
 		cowdev_count(obj, COWDEV_STAT_MAJOR_FAULTS);
 		count_vm_event(PGMAJFAULT);
 		trace_cowdev_major_fault(obj->id, pgoff);
-		if (fault_flag_allow_retry_first(cf->vmf->flags) &&
-		    !(cf->vmf->flags & FAULT_FLAG_RETRY_NOWAIT)) {
+		if (fault_flag_allow_retry_first(cf->vmf->flags)) {
 			cf->read_page = page;
 			cf->read_pgoff = pgoff;
 			return ERR_PTR(-EAGAIN);
@@ -438,7 +469,8 @@ static struct page *cowdev_object_read_in(struct cowdev_object *obj,
  *
  * CLONE shares resident pages only (see cowdev_cow_clone()).
  *
- * Return: 0, or the first error: -EIO, -ENOSPC, -ENOMEM.
+ * Return: 0, or the first error: -EIO, -ENOSPC, -ENOMEM, -EINTR (a fatal
+ * signal).
  */
 int cowdev_object_read_evicted(struct cowdev_object *obj)
 {
@@ -450,6 +482,8 @@ int cowdev_object_read_evicted(struct cowdev_object *obj)
 	xa_for_each(&obj->pages, index, entry) {
 		if (!xa_is_value(entry))
 			continue;
+		if (fatal_signal_pending(current))
+			return -EINTR;
 		page = cowdev_object_grab_page(obj, index, NULL);
 		if (IS_ERR(page))
 			return PTR_ERR(page);
@@ -597,6 +631,8 @@ put:
 struct page *cowdev_object_grab_page(struct cowdev_object *obj, pgoff_t pgoff,
 				     struct cowdev_fault *cf)
 {
+	struct address_space *mapping = obj->inode->i_mapping;
+	bool fill = false;
 	struct page *page;
 	int ret;
 
@@ -621,7 +657,9 @@ struct page *cowdev_object_grab_page(struct cowdev_object *obj, pgoff_t pgoff,
 		 */
 		__folio_set_locked(page_folio(page));
 		cowdev_cow_own_page(page);
-		ret = cowdev_object_add_page(obj, pgoff, page);
+		if (fill)
+			filemap_invalidate_lock_shared(mapping);
+		ret = cowdev_object_add_page(obj, pgoff, page, fill);
 		if (likely(ret >= 0)) {
 			get_page(page);
 			if (cf)
@@ -629,13 +667,22 @@ struct page *cowdev_object_grab_page(struct cowdev_object *obj, pgoff_t pgoff,
 			if (ret)
 				return cowdev_object_read_in(obj, pgoff, page,
 							     cf);
+			if (fill)	/* truncated meanwhile: a hole */
+				filemap_invalidate_unlock_shared(mapping);
 			/* Stands for reading the page in: others wait on it. */
 			if (cowdev_fill_delay_us)
 				fsleep(cowdev_fill_delay_us);
 			return page;
 		}
+		if (fill)
+			filemap_invalidate_unlock_shared(mapping);
 		__folio_clear_locked(page_folio(page));
 		cowdev_cow_put_page(obj, pgoff, page);
+		/* Evicted: look again, holding off truncation this time. */
+		if (ret == -ENODATA) {
+			fill = true;
+			continue;
+		}
 		if (ret != -EEXIST)
 			return ERR_PTR(ret);
 		/* Lost the race to another fault: use its page. */
@@ -720,9 +767,9 @@ static void cowdev_object_erase_evicted(struct cowdev_object *obj,
  * this race: tlb_end_vma() up to 6.12, tlb_free_vmas() in free_pgtables()
  * after (include/asm-generic/tlb.h).
  *
- * Evicted pages are forgotten before the walk, so that no fault can start
- * to read one back behind it, and again after it: a fault that was reading
- * one back when the walk came and failed has evicted it again.
+ * Evicted pages are forgotten first.  The invalidate lock, held
+ * exclusive, keeps every read back out meanwhile (cowdev_object_fill()):
+ * none can put an evicted page back, nor read one in, behind the walk.
  */
 static void cowdev_object_truncate(struct cowdev_object *obj, pgoff_t start,
 				   pgoff_t end, bool even_cows)
@@ -733,6 +780,7 @@ static void cowdev_object_truncate(struct cowdev_object *obj, pgoff_t start,
 	bool erased;
 
 	lockdep_assert_held(&obj->lock);
+	filemap_invalidate_lock(mapping);
 	cowdev_object_erase_evicted(obj, start, end);
 	unmap_mapping_pages(mapping, start, end - start, even_cows);
 	while ((page = cowdev_object_find_get(obj, &index, end - 1))) {
@@ -746,8 +794,8 @@ static void cowdev_object_truncate(struct cowdev_object *obj, pgoff_t start,
 		put_page(page);		/* the lookup's; the pool's stays */
 		/*
 		 * Not erased: a write fault's copy replaced the page while we
-		 * waited for its lock (the copy is at the same offset, and is
-		 * the one to truncate), or its read back failed.
+		 * waited for its lock.  The copy is at the same offset, and
+		 * is the one to truncate.
 		 */
 		if (!erased)
 			continue;
@@ -762,7 +810,7 @@ static void cowdev_object_truncate(struct cowdev_object *obj, pgoff_t start,
 	 */
 	if (even_cows)
 		unmap_mapping_pages(mapping, start, end - start, true);
-	cowdev_object_erase_evicted(obj, start, end);
+	filemap_invalidate_unlock(mapping);
 }
 
 /**

@@ -249,7 +249,8 @@ vm_fault_t cowdev_fault_finish(struct cowdev_object *obj,
 
 	/* VM_FAULT_RETRY exactly when a wait or read was put off or killed. */
 	WARN_ON_ONCE(!!(ret & VM_FAULT_RETRY) !=
-		     (cf->wait_page || cf->read_page || cf->killed));
+		     (cf->wait_page || cf->read_page || cf->killed ||
+		      cf->nowait));
 	if (cf->read_page) {
 		file = get_file(vmf->vma->vm_file);
 		cowdev_release_fault_lock(vmf);

@@ -36,6 +36,8 @@ struct vm_fault;
  * @killed: a killable wait in place was interrupted
  * @new_page: the fault made its page (cowdev_object_grab_page())
  * @major: the fault read its page from the backing store, or will
+ * @nowait: a FAULT_FLAG_RETRY_NOWAIT fault found its page evicted, and
+ *	returns VM_FAULT_RETRY without reading it
  */
 struct cowdev_fault {
 	struct vm_fault *vmf;
@@ -47,6 +49,7 @@ struct cowdev_fault {
 	bool killed;
 	bool new_page;
 	bool major;
+	bool nowait;
 };
 
 int cowdev_lock_page(struct cowdev_object *obj, pgoff_t pgoff,

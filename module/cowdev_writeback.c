@@ -16,7 +16,8 @@
  * item once the delay is over, each while it is still under writeback.  A
  * failed write leaves the page dirty (it stays in memory) and the error in
  * the object's mapping for COWDEV_IOC_WRITEBACK to report.  A page clones
- * share is written but stays dirty (see cowdev_backing.c).
+ * share is written back but stays dirty, with or without a store (see
+ * cowdev_backing.c).  A poisoned page is not read.
  */
 #include <linux/mm.h>
 #include <linux/pagemap.h>
@@ -37,7 +38,7 @@ static void cowdev_writeback_store(struct cowdev_object *obj, pgoff_t pgoff,
 				   struct page *page)
 {
 	cowdev_lock_page(obj, pgoff, page, NULL);
-	if (cowdev_object_page_valid(obj, pgoff, page) &&
+	if (cowdev_object_page_valid(obj, pgoff, page) && !PageHWPoison(page) &&
 	    cowdev_backing_write(obj, pgoff, page))
 		folio_set_dirty(page_folio(page));
 	cowdev_unlock_page(obj, pgoff, page);
@@ -61,7 +62,7 @@ static void cowdev_writeback_end(struct work_struct *work)
 	unsigned long i;
 
 	for (i = 0; i < wb->nr; i++) {
-		if (obj->backing)
+		if (READ_ONCE(obj->backing))
 			cowdev_writeback_store(obj, wb->offsets[i],
 					       wb->pages[i]);
 		cowdev_note_wake(obj, wb->offsets[i], wb->pages[i],
@@ -108,7 +109,12 @@ static void cowdev_writeback_page(struct cowdev_object *obj, pgoff_t pgoff,
 	 * the unmap no write reaches it until the writeback has ended.
 	 */
 	unmap_mapping_pages(obj->inode->i_mapping, pgoff, 1, false);
-	if (!obj->backing || !cowdev_cow_shared(page))
+	/*
+	 * A page clones share stays dirty, whoever writes it back: one bit
+	 * says "on the store" for every sharer, and it is on one store at
+	 * most (see cowdev_backing.c).
+	 */
+	if (!cowdev_cow_shared(page))
 		folio_clear_dirty(folio);
 	folio_start_writeback(folio);
 }
