@@ -169,10 +169,10 @@ TEST(set_backing_refuses)
 
 TEST(evict_refuses)
 {
-	struct cowdev_evict e = { .len = 4096 };
 	int obj = open(COWDEV_DEV, O_RDWR), ro = open(COWDEV_DEV, O_RDONLY);
 	int store = memfd_create("store", 0);
 	long ps = page_size();
+	struct cowdev_evict e = { .len = ps };
 
 	ASSERT_LE(0, obj);
 	ASSERT_LE(0, ro);
@@ -308,7 +308,8 @@ TEST_F(store, evict_and_fault_back)
 		EXPECT_TRUE(page_is(self->p, i, stamp(i))) TH_LOG("page %d", i);
 	if (variant->backing == MEMFD)
 		return;
-	EXPECT_EQ(NPAGES, major_faults() - majflt);
+	/* The kernel counts the process's other major faults too. */
+	EXPECT_LE(NPAGES, major_faults() - majflt);
 	ASSERT_EQ(0, cowdev_info(self->fd, &info));
 	EXPECT_EQ(NPAGES, info.resident_pages);
 	EXPECT_EQ(0, info.evicted_pages);
@@ -565,10 +566,13 @@ TEST_F(store, clone_of_evicted)
 TEST_F(store, writeback_of_replaced_page)
 {
 	struct cowdev_writeback wb = { .delay_us = 2000000 };
+	struct timespec t0, t1;
 	int clone, i;
+	char *q;
 
 	if (variant->backing == MEMFD)
 		SKIP(return, "a cowdev store only");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ASSERT_EQ(0, ioctl(self->fd, COWDEV_IOC_WRITEBACK, &wb));
 	ASSERT_EQ(NPAGES, wb.pages);
 	clone = ioctl(self->fd, COWDEV_IOC_CLONE, 0);
@@ -576,13 +580,92 @@ TEST_F(store, writeback_of_replaced_page)
 	for (i = 0; i < NPAGES; i++)
 		self->p[i * self->ps] = '+';
 	ASSERT_EQ(NPAGES, evict(self->fd, 0, self->len));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ASSERT_EQ(0, writeback(self->fd));	/* waits for the first one */
 	for (i = 0; i < NPAGES; i++) {
 		EXPECT_EQ('+', self->p[i * self->ps]) TH_LOG("page %d", i);
 		EXPECT_TRUE(all_bytes(self->p + i * self->ps + 1,
 				      self->ps - 1, stamp(i)));
 	}
+	q = mmap(NULL, self->len, PROT_READ, MAP_SHARED, clone, 0);
+	ASSERT_NE(MAP_FAILED, q);
+	for (i = 0; i < NPAGES; i++)
+		EXPECT_TRUE(page_is(q, i, stamp(i))) TH_LOG("clone page %d", i);
+	munmap(q, self->len);
 	close(clone);
+	/* The race needs the writeback still in flight at the eviction. */
+	if (t1.tv_sec - t0.tv_sec >= 2)
+		SKIP(return, "too slow to evict within the writeback's 2 s");
+}
+
+/*
+ * A clone without a store writes back a page it shares with the source:
+ * the page stays dirty, so the source, keeping it alone once the clone has
+ * copied it, still writes it before evicting it.
+ */
+TEST_F(store, storeless_clone_writeback)
+{
+	struct cowdev_info info;
+	int clone, i;
+	char *q;
+
+	if (variant->backing == MEMFD)
+		SKIP(return, "a cowdev store only");
+	clone = ioctl(self->fd, COWDEV_IOC_CLONE, 0);
+	ASSERT_LE(0, clone);
+	ASSERT_EQ(0, writeback(clone));
+	q = mmap(NULL, self->len, PROT_READ | PROT_WRITE, MAP_SHARED, clone, 0);
+	ASSERT_NE(MAP_FAILED, q);
+	for (i = 0; i < NPAGES; i++)
+		q[i * self->ps] = '-';		/* the clone copies */
+	ASSERT_EQ(NPAGES, evict(self->fd, 0, self->len));
+	ASSERT_EQ(0, cowdev_info(self->fd, &info));
+	EXPECT_EQ(NPAGES, info.pages_written);
+	for (i = 0; i < NPAGES; i++) {
+		EXPECT_TRUE(page_is(self->p, i, stamp(i))) TH_LOG("page %d", i);
+		EXPECT_EQ('-', q[i * self->ps]);
+	}
+	munmap(q, self->len);
+	close(clone);
+}
+
+/* fcntl() on the caller's fd cannot change the object's own open. */
+TEST_F(store, fcntl_after_set_backing)
+{
+	int i;
+
+	if (variant->backing == MEMFD)
+		SKIP(return, "a cowdev store only");
+	ASSERT_EQ(0, fcntl(self->store, F_SETFL, O_APPEND));
+	ASSERT_EQ(NPAGES, page_out(self, variant, 0, NPAGES));
+	for (i = 0; i < NPAGES; i++)
+		EXPECT_TRUE(page_is(self->p, i, stamp(i))) TH_LOG("page %d", i);
+}
+
+/*
+ * A read back that fails (the store cut behind the object's back): the
+ * access gets SIGBUS, the page stays evicted rather than half-read, and a
+ * punch makes it a hole again.
+ */
+TEST_F(store, read_error_sigbus)
+{
+	struct cowdev_info info;
+
+	if (variant->backing == MEMFD)
+		SKIP(return, "a cowdev store only");
+	ASSERT_EQ(NPAGES, page_out(self, variant, 0, NPAGES));
+	ASSERT_EQ(0, ftruncate(self->store, self->ps));
+	EXPECT_FALSE(access_sigbus(self->p, false));	/* page 0 is there */
+	EXPECT_TRUE(page_is(self->p, 0, stamp(0)));
+	EXPECT_TRUE(access_sigbus(self->p + self->ps, false));
+	EXPECT_TRUE(access_sigbus(self->p + self->ps, true));
+	ASSERT_EQ(0, cowdev_info(self->fd, &info));
+	EXPECT_EQ(NPAGES - 1, info.evicted_pages);
+	EXPECT_EQ(1, info.resident_pages);
+	EXPECT_LE(2, info.io_errors);
+	ASSERT_EQ(0, cowdev_punch(self->fd, self->ps, self->ps));
+	EXPECT_FALSE(access_sigbus(self->p + self->ps, false));
+	EXPECT_TRUE(page_is(self->p, 1, 0));
 }
 
 struct toucher {
@@ -619,7 +702,7 @@ TEST_F(store, major_fault_one_read_one_wait)
 	pthread_barrier_init(&barrier, NULL, 2);
 	for (i = 0; i < 2; i++) {
 		t[i] = (struct toucher){ self->p, &barrier };
-		pthread_create(&th[i], NULL, touch_thread, &t[i]);
+		ASSERT_EQ(0, pthread_create(&th[i], NULL, touch_thread, &t[i]));
 	}
 	for (i = 0; i < 2; i++)
 		pthread_join(th[i], NULL);
@@ -628,7 +711,9 @@ TEST_F(store, major_fault_one_read_one_wait)
 	ASSERT_EQ(0, cowdev_info(self->fd, &info));
 	EXPECT_EQ(1, info.major_faults);
 	EXPECT_EQ(1, info.pages_read);
-	EXPECT_EQ(1, info.lock_waits);
+	/* The read's, and maybe one more behind the first mapping. */
+	EXPECT_LE(1, info.lock_waits);
+	EXPECT_GE(2, info.lock_waits);
 	EXPECT_EQ(1, info.resident_pages);
 	EXPECT_TRUE(page_is(self->p, 0, stamp(0)));
 }
