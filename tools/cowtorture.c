@@ -355,6 +355,7 @@ struct clone {
 	int fd;
 	unsigned int src;	/* stamp id of the object cloned */
 	char *map, *image;	/* its mapping, and what it held at first */
+	bool backed;		/* given a store of its own after the clone */
 };
 
 /* Is @v a word page @pgoff of @o may hold in a clone made in the window? */
@@ -420,6 +421,7 @@ static void chaos_clone(struct clone *c, struct object *o)
 		ended[p] = atomic_load(&o->punch_end[p]);
 		before[p] = atomic_load(&o->committed[p]);
 	}
+	c->backed = false;
 	c->fd = ioctl(o->fd, COWDEV_IOC_CLONE, 0);
 	if (c->fd < 0) {
 		mismatch("CLONE failed", o->id, 0, 0, errno);
@@ -572,7 +574,7 @@ static void *chaos_thread(void *arg)
 	while (!atomic_load(&stop)) {
 		o = &objs[rnd(rng) % NOBJ];
 		k = rnd(rng) % MAX_CLONES;
-		switch (rnd(rng) % 9) {
+		switch (rnd(rng) % 10) {
 		case 0:
 		case 1:
 			chaos_drop(&clones[k]);
@@ -608,6 +610,33 @@ static void *chaos_thread(void *arg)
 			fd = ioctl(o->fd, COWDEV_IOC_EVICT, &ev);
 			if (o->backed ? fd != 0 : fd != -1 || errno != EOPNOTSUPP)
 				mismatch("EVICT failed", o->id, 0, 0, errno);
+			break;
+		case 7:
+			/*
+			 * Half the clones get a store: they write back and
+			 * evict pages the source may still share or have
+			 * just copied, then must read the snapshot back.
+			 */
+			if (clones[k].fd < 0)
+				break;
+			if (!clones[k].backed) {
+				fd = memfd_create("cowtorture-clone-store",
+						  MFD_CLOEXEC);
+				clones[k].backed = fd >= 0 && !ioctl(clones[k].fd,
+						COWDEV_IOC_SET_BACKING, fd);
+				if (fd >= 0)
+					close(fd);
+			}
+			if (clones[k].backed) {
+				wb = (struct cowdev_writeback){ 0 };
+				ev = (struct cowdev_evict){ .len = npages * ps };
+				if (ioctl(clones[k].fd, COWDEV_IOC_WRITEBACK,
+					  &wb) ||
+				    ioctl(clones[k].fd, COWDEV_IOC_EVICT, &ev))
+					mismatch("clone EVICT failed", o->id, 0,
+						 0, errno);
+			}
+			chaos_recheck(&clones[k]);
 			break;
 		default:
 			if (clones[k].fd >= 0)
