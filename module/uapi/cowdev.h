@@ -220,7 +220,9 @@ struct cowdev_evict {
  * unmapped from the object's mappings, marked clean and put under writeback
  * (PG_writeback); @delay_us later the writeback ends and every waiter wakes.
  * Meanwhile the pages are stable: a write to one waits (killably, in its
- * fault) until the writeback ends, then dirties the page again.
+ * fault) until the writeback ends, then dirties the page again.  A page
+ * the object shares with a clone stays dirty: every writeback writes it
+ * back until one of the objects copies it.
  * One writeback runs per object at a time; a second waits for the first,
  * killably.
  * Closing the object's last file ends its writeback at once.  With a
