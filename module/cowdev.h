@@ -9,8 +9,9 @@
  *   fault: mmap_lock (read), or the VMA lock
  *   ioctl: cowdev_object.lock (mutex)
  *     cowdev_object.clone_sem (read: shared write faults; write: CLONE)
- *     mapping->invalidate_lock (shared: reading an evicted page back;
- *     exclusive: truncation, and CLONE's walk, inside clone_sem)
+ *     mapping->invalidate_lock (shared: reading an evicted page back,
+ *     taken with only the new, unpublished page locked; exclusive:
+ *     truncation, and CLONE's walk, inside clone_sem)
  *       page lock (PG_locked of a pool page)
  *         the backing store's locks (kernel_read(), kernel_write():
  *         cowdev_backing.c)
@@ -28,7 +29,8 @@
  * mode_lock, so an ioctl sleeping on a page or a writeback never holds up
  * an mmap().
  * A fault shares no lock with faults on other pages but the per-CPU read
- * side of clone_sem (and i_mmap_rwsem when it copies a mapped page): the
+ * side of clone_sem (and i_mmap_rwsem when it copies a mapped page, and the
+ * invalidate lock, shared, when it reads an evicted page back): the
  * page index is read under RCU, the page lock serialises a fault against
  * truncation and against a copy replacing the page, and counters are
  * per-CPU.

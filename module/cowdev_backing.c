@@ -75,6 +75,7 @@ static int cowdev_backing_check(struct file *file)
 	 */
 	if (!(file->f_mode & FMODE_CAN_READ) ||
 	    !(file->f_mode & FMODE_CAN_WRITE) ||
+	    !file->f_op->read_iter || !file->f_op->write_iter ||
 	    (file->f_flags & (O_APPEND | O_DIRECT)))
 		return -EINVAL;
 	return 0;
@@ -112,6 +113,10 @@ int cowdev_backing_set(struct cowdev_object *obj, int fd)
 	if (IS_ERR(mine))
 		return PTR_ERR(mine);
 	file = mine;
+	/* ->open ran again, and may have chosen differently (FUSE). */
+	ret = cowdev_backing_check(file);
+	if (ret)
+		goto out;
 	ret = -EINTR;
 	if (mutex_lock_killable(&obj->lock))
 		goto out;

@@ -380,7 +380,8 @@ struct cowdev_object *cowdev_cow_clone(struct cowdev_object *src)
 	 * back again.
 	 */
 	for (;;) {
-		ret = cowdev_object_read_evicted(src);
+		ret = fatal_signal_pending(current) ? -EINTR :
+		      cowdev_object_read_evicted(src);
 		if (ret) {
 			mutex_unlock(&src->lock);
 			cowdev_object_destroy(dst);

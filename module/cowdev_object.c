@@ -344,11 +344,10 @@ void cowdev_object_dirty_all(struct cowdev_object *obj)
 			folio_set_dirty(page_folio(page));
 		cowdev_unlock_page(obj, index, page);
 		put_page(page);
-		/* A copy that replaced it inherited its clean bit: look again. */
-		if (!valid)
-			continue;
-		index++;
 		cond_resched();
+		/* A copy that replaced it inherited its clean bit: look again. */
+		if (valid)
+			index++;
 	}
 }
 
@@ -386,11 +385,14 @@ bool cowdev_object_evict_page(struct cowdev_object *obj, pgoff_t pgoff,
 static void cowdev_object_unfill(struct cowdev_object *obj, pgoff_t pgoff,
 				 struct page *page)
 {
-	cowdev_object_evict_page(obj, pgoff, page);
+	/* Nothing can have replaced it: it is locked, truncation held off. */
+	bool evicted = cowdev_object_evict_page(obj, pgoff, page);
+
 	filemap_invalidate_unlock_shared(obj->inode->i_mapping);
 	cowdev_unlock_page(obj, pgoff, page);
 	put_page(page);
-	cowdev_cow_put_page(obj, pgoff, page);
+	if (!WARN_ON_ONCE(!evicted))
+		cowdev_cow_put_page(obj, pgoff, page);
 }
 
 /**
@@ -431,11 +433,8 @@ int cowdev_object_fill(struct cowdev_object *obj, pgoff_t pgoff,
 /*
  * A fault's read of an evicted page.  A fault that may retry puts the read
  * off until it has dropped its lock (cowdev_fault_finish()); one that may
- * not reads in place.  One that must not wait at all
- * (FAULT_FLAG_RETRY_NOWAIT, KVM's async page faults) does not read: it
- * returns VM_FAULT_RETRY and leaves the read to a fault that may wait, as
- * filemap_fault() leaves a page that is not uptodate.  Either way it is a
- * major fault.
+ * not reads in place.  Either way it is a major fault.  (One that must not
+ * wait at all never gets here: see cowdev_object_grab_page().)
  */
 static struct page *cowdev_object_read_in(struct cowdev_object *obj,
 					  pgoff_t pgoff, struct page *page,
@@ -444,11 +443,6 @@ static struct page *cowdev_object_read_in(struct cowdev_object *obj,
 	int ret;
 
 	if (cf) {
-		if (cf->vmf->flags & FAULT_FLAG_RETRY_NOWAIT) {
-			cowdev_object_unfill(obj, pgoff, page);
-			cf->nowait = true;
-			return ERR_PTR(-EAGAIN);
-		}
 		cf->major = true;
 		cowdev_count(obj, COWDEV_STAT_MAJOR_FAULTS);
 		count_vm_event(PGMAJFAULT);
@@ -657,8 +651,12 @@ struct page *cowdev_object_grab_page(struct cowdev_object *obj, pgoff_t pgoff,
 		 */
 		__folio_set_locked(page_folio(page));
 		cowdev_cow_own_page(page);
-		if (fill)
-			filemap_invalidate_lock_shared(mapping);
+		ret = fill ? cowdev_lock_fill(obj, cf) : 0;
+		if (ret) {
+			__folio_clear_locked(page_folio(page));
+			cowdev_cow_put_page(obj, pgoff, page);
+			return ERR_PTR(ret);
+		}
 		ret = cowdev_object_add_page(obj, pgoff, page, fill);
 		if (likely(ret >= 0)) {
 			get_page(page);
@@ -678,8 +676,16 @@ struct page *cowdev_object_grab_page(struct cowdev_object *obj, pgoff_t pgoff,
 			filemap_invalidate_unlock_shared(mapping);
 		__folio_clear_locked(page_folio(page));
 		cowdev_cow_put_page(obj, pgoff, page);
-		/* Evicted: look again, holding off truncation this time. */
+		/*
+		 * Evicted: look again, holding off truncation this time.  A
+		 * fault that must not wait leaves the read to one that may,
+		 * as filemap_fault() leaves a page that is not uptodate.
+		 */
 		if (ret == -ENODATA) {
+			if (cf && (cf->vmf->flags & FAULT_FLAG_RETRY_NOWAIT)) {
+				cf->nowait = true;
+				return ERR_PTR(-EAGAIN);
+			}
 			fill = true;
 			continue;
 		}

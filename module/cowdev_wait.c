@@ -221,6 +221,34 @@ int cowdev_wait_writeback(struct cowdev_object *obj, pgoff_t pgoff,
 }
 
 /**
+ * cowdev_lock_fill() - hold truncation off to read an evicted page back
+ * @obj: the object
+ * @cf: the fault that reads, or NULL outside a fault
+ *
+ * Takes the invalidate lock of @obj's mapping shared (see
+ * cowdev_object_fill()).  Truncation and CLONE hold it exclusive for as
+ * long as they wait on page locks and writebacks, up to a writeback's
+ * 10 s: a fault that may retry does not wait for it holding its own lock,
+ * but puts the wait off, killably, as it puts off a page-lock wait.
+ *
+ * Return: 0 with the lock held; -EAGAIN when the wait was put off and the
+ * fault must return VM_FAULT_RETRY.
+ */
+int cowdev_lock_fill(struct cowdev_object *obj, struct cowdev_fault *cf)
+{
+	struct address_space *mapping = obj->inode->i_mapping;
+
+	if (filemap_invalidate_trylock_shared(mapping))
+		return 0;
+	if (cf && cowdev_fault_may_defer(cf)) {
+		cf->wait_fill = true;
+		return -EAGAIN;
+	}
+	filemap_invalidate_lock_shared(mapping);
+	return 0;
+}
+
+/**
  * cowdev_fault_finish() - the last thing a fault handler does
  * @obj: the object faulting
  * @cf: the fault
@@ -244,13 +272,14 @@ int cowdev_wait_writeback(struct cowdev_object *obj, pgoff_t pgoff,
 vm_fault_t cowdev_fault_finish(struct cowdev_object *obj,
 			       struct cowdev_fault *cf, vm_fault_t ret)
 {
+	struct address_space *mapping = obj->inode->i_mapping;
 	struct vm_fault *vmf = cf->vmf;
 	struct file *file;
 
 	/* VM_FAULT_RETRY exactly when a wait or read was put off or killed. */
 	WARN_ON_ONCE(!!(ret & VM_FAULT_RETRY) !=
-		     (cf->wait_page || cf->read_page || cf->killed ||
-		      cf->nowait));
+		     (cf->wait_page || cf->read_page || cf->wait_fill ||
+		      cf->killed || cf->nowait));
 	if (cf->read_page) {
 		file = get_file(vmf->vma->vm_file);
 		cowdev_release_fault_lock(vmf);
@@ -260,6 +289,15 @@ vm_fault_t cowdev_fault_finish(struct cowdev_object *obj,
 			put_page(cf->read_page);
 		}
 		fput(file);
+	} else if (cf->wait_fill) {
+		if (!(vmf->flags & FAULT_FLAG_RETRY_NOWAIT)) {
+			file = get_file(vmf->vma->vm_file);
+			cowdev_release_fault_lock(vmf);
+			/* Only to see it free: the retry takes it again. */
+			if (!down_read_killable(&mapping->invalidate_lock))
+				filemap_invalidate_unlock_shared(mapping);
+			fput(file);
+		}
 	} else if (cf->wait_page) {
 		if (!(vmf->flags & FAULT_FLAG_RETRY_NOWAIT)) {
 			file = get_file(vmf->vma->vm_file);

@@ -33,6 +33,8 @@ struct vm_fault;
  *	evicted page was put off until the handler has let go of everything
  *	(see cowdev_fault_finish())
  * @read_pgoff: its offset
+ * @wait_fill: a wait for the invalidate lock, to read an evicted page
+ *	back, was put off (see cowdev_lock_fill())
  * @killed: a killable wait in place was interrupted
  * @new_page: the fault made its page (cowdev_object_grab_page())
  * @major: the fault read its page from the backing store, or will
@@ -46,6 +48,7 @@ struct cowdev_fault {
 	enum cowdev_bit wait_bit;
 	struct page *read_page;
 	pgoff_t read_pgoff;
+	bool wait_fill;
 	bool killed;
 	bool new_page;
 	bool major;
@@ -60,6 +63,7 @@ void cowdev_unlock_page(struct cowdev_object *obj, pgoff_t pgoff,
 			struct page *page);
 int cowdev_wait_writeback(struct cowdev_object *obj, pgoff_t pgoff,
 			  struct page *page, struct cowdev_fault *cf);
+int cowdev_lock_fill(struct cowdev_object *obj, struct cowdev_fault *cf);
 vm_fault_t cowdev_fault_finish(struct cowdev_object *obj,
 			       struct cowdev_fault *cf, vm_fault_t ret);
 void cowdev_note_wake(struct cowdev_object *obj, pgoff_t pgoff,
