@@ -241,8 +241,7 @@ static int cowdev_backing_evict_page(struct cowdev_object *obj,
 	 * counted next are all there are, and nothing writes to the page
 	 * until it is unlocked.
 	 */
-	if (READ_ONCE(obj->mode) == COWDEV_MODE_PFN || folio_mapped(folio))
-		unmap_mapping_pages(obj->inode->i_mapping, index, 1, false);
+	cowdev_object_unmap_page(obj, index, page, false);
 	if (!cowdev_cow_may_evict(page))
 		goto unlock;
 	if (folio_test_dirty(folio)) {
@@ -282,14 +281,12 @@ unlock:
  */
 int cowdev_backing_evict(struct cowdev_object *obj, struct cowdev_evict *args)
 {
-	u64 offset = args->offset, len = args->len;
-	unsigned long index, end;
+	pgoff_t index, end;
 	struct page *page;
 	int ret = 0;
 
 	args->pages = 0;
-	if (!len || !PAGE_ALIGNED(offset) || !PAGE_ALIGNED(len) ||
-	    offset > COWDEV_MAX_SIZE || len > COWDEV_MAX_SIZE - offset ||
+	if (cowdev_object_range(args->offset, args->len, &index, &end) ||
 	    memchr_inv(args->reserved, 0, sizeof(args->reserved)))
 		return -EINVAL;
 	if (mutex_lock_killable(&obj->lock))
@@ -298,8 +295,7 @@ int cowdev_backing_evict(struct cowdev_object *obj, struct cowdev_evict *args)
 		ret = -EOPNOTSUPP;
 		goto out;
 	}
-	index = offset >> PAGE_SHIFT;
-	end = min_t(u64, (offset + len) >> PAGE_SHIFT, obj->nr_pages);
+	end = min(end, obj->nr_pages);
 	if (index >= end)
 		goto out;
 	/* Private copies stay: they are the processes' anonymous memory. */

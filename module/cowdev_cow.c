@@ -147,9 +147,7 @@ static struct page *cowdev_cow_copy(struct cowdev_object *obj, pgoff_t pgoff,
 	 * With @page locked no new PTE can appear, so an unmapped page needs
 	 * no zap; pfn-mode PTEs are not counted in the mapcount, though.
 	 */
-	if (READ_ONCE(obj->mode) == COWDEV_MODE_PFN ||
-	    folio_mapped(page_folio(page)))
-		unmap_mapping_pages(obj->inode->i_mapping, pgoff, 1, false);
+	cowdev_object_unmap_page(obj, pgoff, page, false);
 	cowdev_count(obj, COWDEV_STAT_COPY);
 	trace_cowdev_copy(obj->id, pgoff);
 	return copy;

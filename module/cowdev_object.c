@@ -791,10 +791,7 @@ static void cowdev_object_truncate(struct cowdev_object *obj, pgoff_t start,
 	unmap_mapping_pages(mapping, start, end - start, even_cows);
 	while ((page = cowdev_object_find_get(obj, &index, end - 1))) {
 		cowdev_lock_page_stable(obj, index, page);
-		/* pfn-mode PTEs are not in the mapcount. */
-		if (READ_ONCE(obj->mode) == COWDEV_MODE_PFN ||
-		    folio_mapped(page_folio(page)))
-			unmap_mapping_pages(mapping, index, 1, even_cows);
+		cowdev_object_unmap_page(obj, index, page, even_cows);
 		erased = cowdev_object_erase(obj, index, page);
 		cowdev_unlock_page(obj, index, page);
 		put_page(page);		/* the lookup's; the pool's stays */
@@ -850,6 +847,45 @@ int cowdev_object_set_size(struct cowdev_object *obj, u64 size)
 }
 
 /**
+ * cowdev_object_range() - the pages of a byte range an ioctl names
+ * @offset: first byte, page-aligned
+ * @len: bytes, page-aligned, not zero
+ * @start: set to the first page offset
+ * @end: set to the page offset past the last
+ *
+ * Return: 0, or -EINVAL for an unaligned or empty range or one that ends
+ * past %COWDEV_MAX_SIZE.
+ */
+int cowdev_object_range(u64 offset, u64 len, pgoff_t *start, pgoff_t *end)
+{
+	if (!len || !PAGE_ALIGNED(offset) || !PAGE_ALIGNED(len) ||
+	    offset > COWDEV_MAX_SIZE || len > COWDEV_MAX_SIZE - offset)
+		return -EINVAL;
+	*start = offset >> PAGE_SHIFT;
+	*end = (offset + len) >> PAGE_SHIFT;
+	return 0;
+}
+
+/**
+ * cowdev_object_unmap_page() - unmap a locked page's PTEs if it may have any
+ * @obj: the object
+ * @pgoff: the page's offset in @obj
+ * @page: the page, locked, so that no new PTE can appear
+ * @even_cows: private copies too (see unmap_mapping_pages())
+ *
+ * An unmapped page needs no zap; pfn-mode PTEs are not in the mapcount,
+ * though, so pfn mode always zaps.
+ */
+void cowdev_object_unmap_page(struct cowdev_object *obj, pgoff_t pgoff,
+			      struct page *page, bool even_cows)
+{
+	VM_WARN_ON_FOLIO(!folio_test_locked(page_folio(page)), page_folio(page));
+	if (READ_ONCE(obj->mode) == COWDEV_MODE_PFN ||
+	    folio_mapped(page_folio(page)))
+		unmap_mapping_pages(obj->inode->i_mapping, pgoff, 1, even_cows);
+}
+
+/**
  * cowdev_object_punch_hole() - free the pages of a range, keeping the size
  * @obj: the object
  * @offset: first byte, page-aligned
@@ -865,12 +901,8 @@ int cowdev_object_punch_hole(struct cowdev_object *obj, u64 offset, u64 len)
 {
 	pgoff_t start, end;
 
-	if (!len || !PAGE_ALIGNED(offset) || !PAGE_ALIGNED(len) ||
-	    offset > COWDEV_MAX_SIZE || len > COWDEV_MAX_SIZE - offset)
+	if (cowdev_object_range(offset, len, &start, &end))
 		return -EINVAL;
-	start = offset >> PAGE_SHIFT;
-	end = (offset + len) >> PAGE_SHIFT;
-
 	if (mutex_lock_killable(&obj->lock))
 		return -EINTR;
 	end = min(end, obj->nr_pages);
