@@ -76,6 +76,9 @@
  * @COWDEV_STAT_PAGES_WRITTEN: pages written to the backing store
  * @COWDEV_STAT_EVICTIONS: pages evicted to the backing store
  * @COWDEV_STAT_IO_ERRORS: failed reads and writes of the backing store
+ * @COWDEV_STAT_READAHEAD_PAGES: pages read ahead of the fault needing them
+ * @COWDEV_STAT_READAHEAD_HITS: pages read ahead that a fault then used
+ * @COWDEV_STAT_READAHEAD_UNUSED: pages read ahead and evicted unused
  * @COWDEV_NR_STATS: the number of counters
  *
  * See Documentation/cowdev.rst for what moves which.  The order is the
@@ -104,6 +107,9 @@ enum cowdev_stat {
 	COWDEV_STAT_PAGES_WRITTEN,
 	COWDEV_STAT_EVICTIONS,
 	COWDEV_STAT_IO_ERRORS,
+	COWDEV_STAT_READAHEAD_PAGES,
+	COWDEV_STAT_READAHEAD_HITS,
+	COWDEV_STAT_READAHEAD_UNUSED,
 	COWDEV_NR_STATS
 };
 
@@ -140,6 +146,34 @@ struct cowdev_wb {
 	unsigned long ended;
 };
 
+/* Readahead windows: the largest, a miss's first, and random access. */
+#define COWDEV_RA_MAX_PAGES	32
+#define COWDEV_RA_INIT_PAGES	4
+#define COWDEV_RA_MISS_MAX	100
+
+/* Readahead's marks on a page's index entry (cowdev_object.c). */
+#define COWDEV_RA_UNUSED	BIT(0)	/* read ahead, no fault used it yet */
+#define COWDEV_RA_NEXT		BIT(1)	/* a fault here starts a window */
+
+/**
+ * struct cowdev_ra - an object's readahead stream (cowdev_readahead.c)
+ * @lock: see the field
+ * @state: the last window chosen, as struct file_ra_state's
+ *	start, size and async_size
+ * @busy: the window @work reads; size 0 when none
+ * @misses: misses less pages read ahead and used, as mmap_miss
+ * @work: reads @busy
+ * @wait: faults waiting for @work (cowdev_wait_readahead())
+ */
+struct cowdev_ra {
+	spinlock_t lock;			/* protects the rest but @work */
+	struct cowdev_ra_window state;
+	struct cowdev_ra_window busy;
+	unsigned int misses;
+	struct work_struct work;
+	wait_queue_head_t wait;
+};
+
 /**
  * struct cowdev_object - the memory object behind one open of /dev/cowdev
  * @pages: page offset -> struct page *, the object's resident pages,
@@ -167,6 +201,7 @@ struct cowdev_wb {
  *	write by CLONE, so that no write needing a fault lands while a clone
  *	shares the pages: a clone is a point-in-time snapshot.
  * @debugfs: the object's file under /sys/kernel/debug/cowdev/objects.
+ * @ra: readahead from the backing store.
  * @id: small number naming the object in debugfs and the ABI.
  * @mode: &enum cowdev_mode of the mappings; fixed once @mapped.
  * @mapped: the object has been mmap()ed.
@@ -190,6 +225,7 @@ struct cowdev_object {
 	enum cowdev_mode mode;
 	bool mapped;
 	struct cowdev_wb wb;
+	struct cowdev_ra ra;
 };
 
 /*
@@ -216,7 +252,9 @@ void cowdev_object_dirty_all(struct cowdev_object *obj);
 bool cowdev_object_evict_page(struct cowdev_object *obj, pgoff_t pgoff,
 			      struct page *page);
 int cowdev_object_fill(struct cowdev_object *obj, pgoff_t pgoff,
-		       struct page *page);
+		       struct page *page, const struct cowdev_ra_window *win);
+void cowdev_object_read_ahead(struct cowdev_object *obj,
+			      const struct cowdev_ra_window *win);
 int cowdev_object_read_evicted(struct cowdev_object *obj);
 void cowdev_object_replace_page(struct cowdev_object *obj, pgoff_t pgoff,
 				struct page *old, struct page *new);
@@ -252,12 +290,24 @@ bool cowdev_cow_may_evict(struct page *page);
 
 /* cowdev_backing.c */
 int cowdev_backing_set(struct cowdev_object *obj, int fd);
-int cowdev_backing_read(struct cowdev_object *obj, pgoff_t pgoff,
-			struct page *page);
+unsigned long cowdev_backing_read(struct cowdev_object *obj, pgoff_t first,
+				  struct page **pages, unsigned int nr);
 int cowdev_backing_write(struct cowdev_object *obj, pgoff_t pgoff,
 			 struct page *page);
 int cowdev_backing_evict(struct cowdev_object *obj, struct cowdev_evict *args);
 void cowdev_backing_put(struct cowdev_object *obj);
+
+/* cowdev_readahead.c */
+void cowdev_readahead_miss(struct cowdev_object *obj,
+			   struct vm_area_struct *vma, pgoff_t pgoff,
+			   struct cowdev_ra_window *win);
+void cowdev_readahead_hit(struct cowdev_object *obj,
+			  struct vm_area_struct *vma, pgoff_t pgoff,
+			  unsigned int marks);
+void cowdev_readahead_used(struct cowdev_object *obj, unsigned int nr);
+bool cowdev_readahead_busy(struct cowdev_object *obj, pgoff_t pgoff);
+void cowdev_readahead_init(struct cowdev_object *obj);
+void cowdev_readahead_fini(struct cowdev_object *obj);
 
 /* cowdev_writeback.c */
 void cowdev_writeback_init(struct cowdev_object *obj);
@@ -272,6 +322,7 @@ vm_fault_t cowdev_fault_error(struct cowdev_object *obj, int err);
 
 /* cowdev_pool.c */
 struct page *cowdev_pool_alloc(void);
+bool cowdev_pool_room(unsigned long nr);
 void cowdev_pool_free(struct page *page);
 int cowdev_pool_init(void);
 void cowdev_pool_exit(void);

@@ -17,12 +17,13 @@
  * offset, so no write can put a page at an offset another page has since
  * taken (a page CLONE shared, replaced by the copy a write made), and no
  * read can fill a page truncation has erased.  The I/O goes through the
- * file's own read and write (kernel_read(), kernel_write()), which take
+ * file's own read and write (vfs_iter_read(), kernel_write()), which take
  * the file's locks (i_rwsem for a write) inside the page lock.  So the
  * file must not be read or written with a mapping of the object it backs
  * as the buffer (O_DIRECT, for one, holds its i_rwsem while it faults on
  * the object), as a swap file is not written behind the kernel's back.
  */
+#include <linux/bvec.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/highmem.h>
@@ -32,6 +33,7 @@
 #include <linux/pagemap.h>
 #include <linux/sched/signal.h>
 #include <linux/string.h>
+#include <linux/uio.h>
 
 #include "cowdev.h"
 #include "cowdev_trace.h"
@@ -153,35 +155,69 @@ static loff_t cowdev_backing_pos(pgoff_t pgoff)
 	return (loff_t)pgoff << PAGE_SHIFT;
 }
 
-/**
- * cowdev_backing_read() - read a page from the backing store
- * @obj: the object, which has a backing store
- * @pgoff: page offset of the page in @obj and in the store
- * @page: the page to fill, locked
- *
- * Return: 0, or -EIO (a short read too).
- */
-int cowdev_backing_read(struct cowdev_object *obj, pgoff_t pgoff,
-			struct page *page)
+static_assert(COWDEV_RA_MAX_PAGES <= BITS_PER_LONG);	/* one bit a page */
+
+/* Read @nr pages from @first into @pages with one read; whole pages read. */
+static unsigned int cowdev_backing_read_run(struct cowdev_object *obj,
+					    pgoff_t first, struct page **pages,
+					    unsigned int nr)
 {
-	loff_t pos = cowdev_backing_pos(pgoff);
-	void *addr = kmap_local_page(page);
+	struct bio_vec bvec[COWDEV_RA_MAX_PAGES];
+	loff_t pos = cowdev_backing_pos(first);
+	struct iov_iter iter;
+	unsigned int i;
 	ssize_t n;
 
-	n = kernel_read(obj->backing, addr, PAGE_SIZE, &pos);
-	kunmap_local(addr);
+	for (i = 0; i < nr; i++) {
+		bvec[i].bv_page = pages[i];
+		bvec[i].bv_len = PAGE_SIZE;
+		bvec[i].bv_offset = 0;
+	}
+	iov_iter_bvec(&iter, ITER_DEST, bvec, nr, (size_t)nr * PAGE_SIZE);
+	n = vfs_iter_read(obj->backing, &iter, &pos, 0);
 	/*
 	 * An evicted page was written whole: a short read means the file was
 	 * cut behind our back, and the zeroes past its end are not the page.
+	 * A fatal signal (filemap_read()) is not the store's fault.
 	 */
-	if (n != PAGE_SIZE) {
-		/* A fatal signal (filemap_read()) is not the store's fault. */
-		if (n != -EINTR)
-			cowdev_count(obj, COWDEV_STAT_IO_ERRORS);
-		return -EIO;
+	if (n != (ssize_t)nr * PAGE_SIZE && n != -EINTR)
+		cowdev_count(obj, COWDEV_STAT_IO_ERRORS);
+	return n > 0 ? n >> PAGE_SHIFT : 0;
+}
+
+/**
+ * cowdev_backing_read() - read pages from the backing store
+ * @obj: the object, which has a backing store
+ * @first: page offset, in @obj and in the store, of @pages[0]
+ * @pages: @nr slots, each a page to fill, locked, or NULL
+ * @nr: at most %COWDEV_RA_MAX_PAGES
+ *
+ * Each run of pages at consecutive offsets is read with one read of the
+ * store, through its page cache: the store's own readahead and the block
+ * layer see one request, not one a page.
+ *
+ * Return: bit i set if @pages[i] was read whole.
+ */
+unsigned long cowdev_backing_read(struct cowdev_object *obj, pgoff_t first,
+				  struct page **pages, unsigned int nr)
+{
+	unsigned long done = 0;
+	unsigned int i = 0, run, got;
+
+	while (i < nr) {
+		if (!pages[i]) {
+			i++;
+			continue;
+		}
+		for (run = 1; i + run < nr && pages[i + run]; run++)
+			;
+		got = cowdev_backing_read_run(obj, first + i, pages + i, run);
+		cowdev_count_add(obj, COWDEV_STAT_PAGES_READ, got);
+		if (got)
+			done |= GENMASK(got - 1, 0) << i;
+		i += run;
 	}
-	cowdev_count(obj, COWDEV_STAT_PAGES_READ);
-	return 0;
+	return done;
 }
 
 /**

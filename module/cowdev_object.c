@@ -49,6 +49,14 @@ MODULE_PARM_DESC(fill_delay_us,
 		 "Microseconds a new page stays locked while it is filled, standing for I/O, or added to a read from the backing store (default 0)");
 
 static struct vfsmount *cowdev_mnt;
+/*
+ * Marks on index entries, set and cleared under the xa_lock here only:
+ * what readahead (cowdev_readahead.c) needs to know of a page.  Erasing
+ * an entry clears its marks; evicting one clears them here.
+ */
+#define COWDEV_MARK_RA_UNUSED	XA_MARK_0	/* read ahead, not yet used */
+#define COWDEV_MARK_RA_NEXT	XA_MARK_1	/* a fault here starts a window */
+
 static DEFINE_IDA(cowdev_ida);
 
 static int cowdev_fs_init_fs_context(struct fs_context *fc)
@@ -105,6 +113,7 @@ struct cowdev_object *cowdev_object_create(void)
 		goto err_ida;
 	}
 	cowdev_writeback_init(obj);
+	cowdev_readahead_init(obj);
 	cowdev_stats_add_object(obj);
 	return obj;
 
@@ -130,6 +139,7 @@ void cowdev_object_destroy(struct cowdev_object *obj)
 
 	cowdev_stats_remove_object(obj);
 	cowdev_writeback_fini(obj);
+	cowdev_readahead_fini(obj);
 	xa_for_each(&obj->pages, index, page)
 		if (!xa_is_value(page))
 			cowdev_cow_put_page(obj, index, page);
@@ -366,33 +376,196 @@ void cowdev_object_dirty_all(struct cowdev_object *obj)
 bool cowdev_object_evict_page(struct cowdev_object *obj, pgoff_t pgoff,
 			      struct page *page)
 {
-	bool evicted;
+	XA_STATE(xas, &obj->pages, pgoff);
+	bool evicted, unused = false;
 
 	VM_WARN_ON_FOLIO(!folio_test_locked(page_folio(page)), page_folio(page));
-	xa_lock(&obj->pages);
-	evicted = __xa_cmpxchg(&obj->pages, pgoff, page, COWDEV_EVICTED,
-			       0) == page;
+	xas_lock(&xas);
+	evicted = xas_load(&xas) == page;
 	if (evicted) {
+		/* A store over an entry allocates nothing, and keeps marks. */
+		xas_store(&xas, COWDEV_EVICTED);
+		unused = xas_get_mark(&xas, COWDEV_MARK_RA_UNUSED);
+		xas_clear_mark(&xas, COWDEV_MARK_RA_UNUSED);
+		xas_clear_mark(&xas, COWDEV_MARK_RA_NEXT);
 		obj->nr_resident--;
 		obj->nr_evicted++;
 		WRITE_ONCE(obj->nr_dropped, obj->nr_dropped + 1);
 	}
-	xa_unlock(&obj->pages);
+	xas_unlock(&xas);
+	if (unused)
+		cowdev_count(obj, COWDEV_STAT_READAHEAD_UNUSED);
 	return evicted;
 }
 
-/* Undo what cowdev_object_add_page() did for a fill that will not be. */
+/* Set @marks (COWDEV_RA_*) on the page indexed at @pgoff, if one is. */
+static void cowdev_object_set_ra_marks(struct cowdev_object *obj,
+				       pgoff_t pgoff, unsigned int marks)
+{
+	XA_STATE(xas, &obj->pages, pgoff);
+	void *entry;
+
+	xas_lock(&xas);
+	entry = xas_load(&xas);
+	if (entry && !xa_is_value(entry)) {
+		if (marks & COWDEV_RA_UNUSED)
+			xas_set_mark(&xas, COWDEV_MARK_RA_UNUSED);
+		if (marks & COWDEV_RA_NEXT)
+			xas_set_mark(&xas, COWDEV_MARK_RA_NEXT);
+	}
+	xas_unlock(&xas);
+}
+
+/*
+ * Clear the readahead marks of the page at @pgoff, which a fault found and
+ * will map, and return them (COWDEV_RA_*).  Costs one test of the index's
+ * flags while no entry is marked.
+ */
+static unsigned int cowdev_object_take_ra_marks(struct cowdev_object *obj,
+						pgoff_t pgoff)
+{
+	XA_STATE(xas, &obj->pages, pgoff);
+	unsigned int marks = 0;
+
+	if (likely(!xa_marked(&obj->pages, COWDEV_MARK_RA_UNUSED) &&
+		   !xa_marked(&obj->pages, COWDEV_MARK_RA_NEXT)))
+		return 0;
+	xas_lock(&xas);
+	xas_load(&xas);
+	if (xas_get_mark(&xas, COWDEV_MARK_RA_UNUSED)) {
+		xas_clear_mark(&xas, COWDEV_MARK_RA_UNUSED);
+		marks |= COWDEV_RA_UNUSED;
+	}
+	if (xas_get_mark(&xas, COWDEV_MARK_RA_NEXT)) {
+		xas_clear_mark(&xas, COWDEV_MARK_RA_NEXT);
+		marks |= COWDEV_RA_NEXT;
+	}
+	xas_unlock(&xas);
+	return marks;
+}
+
+/*
+ * Fault-around maps the pages read ahead at @first + each bit of @unused,
+ * locked: they are used.
+ */
+static void cowdev_object_clear_unused(struct cowdev_object *obj,
+				       pgoff_t first, unsigned long unused)
+{
+	unsigned long i;
+
+	xa_lock(&obj->pages);
+	for_each_set_bit(i, &unused, BITS_PER_LONG)
+		__xa_clear_mark(&obj->pages, first + i, COWDEV_MARK_RA_UNUSED);
+	xa_unlock(&obj->pages);
+	cowdev_readahead_used(obj, hweight_long(unused));
+}
+
+/* A fault found the page at @pgoff: readahead hears of it if marked. */
+static void cowdev_object_note_hit(struct cowdev_object *obj, pgoff_t pgoff,
+				   struct cowdev_fault *cf)
+{
+	unsigned int marks = cowdev_object_take_ra_marks(obj, pgoff);
+
+	if (unlikely(marks))
+		cowdev_readahead_hit(obj, cf->vmf->vma, pgoff, marks);
+}
+
+/* Take back a page indexed for a read that failed: evicted again. */
 static void cowdev_object_unfill(struct cowdev_object *obj, pgoff_t pgoff,
 				 struct page *page)
 {
 	/* Nothing can have replaced it: it is locked, truncation held off. */
 	bool evicted = cowdev_object_evict_page(obj, pgoff, page);
 
-	filemap_invalidate_unlock_shared(obj->inode->i_mapping);
 	cowdev_unlock_page(obj, pgoff, page);
 	put_page(page);
 	if (!WARN_ON_ONCE(!evicted))
 		cowdev_cow_put_page(obj, pgoff, page);
+}
+
+/*
+ * A new page, locked, with a reference for the caller, indexed at @pgoff in
+ * place of the evicted page there, to be read ahead; or NULL when @pgoff
+ * is not evicted (a hole stays a hole) or the pool has no room to spare.
+ */
+static struct page *cowdev_object_add_ahead(struct cowdev_object *obj,
+					    pgoff_t pgoff)
+{
+	XA_STATE(xas, &obj->pages, pgoff);
+	struct page *page;
+	bool added = false;
+
+	if (!xa_is_value(xa_load(&obj->pages, pgoff)) ||
+	    !cowdev_pool_room(COWDEV_RA_MAX_PAGES))
+		return NULL;
+	page = cowdev_pool_alloc();
+	if (IS_ERR(page))
+		return NULL;
+	__folio_set_locked(page_folio(page));
+	cowdev_cow_own_page(page);
+	xas_lock(&xas);
+	if (pgoff < obj->nr_pages && xa_is_value(xas_load(&xas))) {
+		xas_store(&xas, page);	/* over an entry: allocates nothing */
+		obj->nr_resident++;
+		obj->nr_evicted--;
+		added = true;
+	}
+	xas_unlock(&xas);
+	if (added) {
+		get_page(page);
+		return page;
+	}
+	__folio_clear_locked(page_folio(page));
+	cowdev_cow_put_page(obj, pgoff, page);
+	return NULL;
+}
+
+/*
+ * Read the evicted pages of @win, @page at @pgoff among them (NULL for
+ * readahead alone), with the invalidate lock held shared (see
+ * cowdev_object_fill()): each run of them with one read.  The pages read
+ * ahead are marked unused, and unlocked; the first page of the window's
+ * async part is marked to start the next window (cowdev_readahead_hit()).
+ * A page whose read failed is evicted again: only the fault that needs it
+ * gets the error.  Returns whether @page was read.
+ */
+static bool cowdev_object_read_window(struct cowdev_object *obj,
+				      const struct cowdev_ra_window *win,
+				      pgoff_t pgoff, struct page *page)
+{
+	struct page *pages[COWDEV_RA_MAX_PAGES];
+	unsigned int i, ahead = 0;
+	unsigned long done;
+	pgoff_t index;
+
+	for (i = 0; i < win->size; i++) {
+		index = win->start + i;
+		pages[i] = page && index == pgoff ? page :
+			   cowdev_object_add_ahead(obj, index);
+	}
+	done = cowdev_backing_read(obj, win->start, pages, win->size);
+	/* Stands for a slow device: faults on these pages wait meanwhile. */
+	if (cowdev_fill_delay_us)
+		fsleep(cowdev_fill_delay_us);
+	if (win->async_size)
+		cowdev_object_set_ra_marks(obj, win->start + win->size -
+					   win->async_size, COWDEV_RA_NEXT);
+	for (i = 0; i < win->size; i++) {
+		index = win->start + i;
+		if (!pages[i] || pages[i] == page)
+			continue;
+		if (!(done & BIT(i))) {
+			cowdev_object_unfill(obj, index, pages[i]);
+			continue;
+		}
+		/* Before the unlock, so that a fault waiting for it sees it. */
+		cowdev_object_set_ra_marks(obj, index, COWDEV_RA_UNUSED);
+		cowdev_unlock_page(obj, index, pages[i]);
+		put_page(pages[i]);
+		ahead++;
+	}
+	cowdev_count_add(obj, COWDEV_STAT_READAHEAD_PAGES, ahead);
+	return !page || (done & BIT(pgoff - win->start));
 }
 
 /**
@@ -401,6 +574,8 @@ static void cowdev_object_unfill(struct cowdev_object *obj, pgoff_t pgoff,
  * @pgoff: page offset in @obj
  * @page: the page cowdev_object_add_page() indexed there, locked, with a
  *	reference for the caller
+ * @win: the pages to read with it (cowdev_readahead_miss()), @pgoff
+ *	among them; or NULL for @page alone
  *
  * Called with the invalidate lock of @obj's mapping held shared, as
  * filemap_fault() holds it to read a page in, and releases it: truncation
@@ -416,18 +591,36 @@ static void cowdev_object_unfill(struct cowdev_object *obj, pgoff_t pgoff,
  * and the caller's reference dropped.
  */
 int cowdev_object_fill(struct cowdev_object *obj, pgoff_t pgoff,
-		       struct page *page)
+		       struct page *page, const struct cowdev_ra_window *win)
 {
-	int ret = cowdev_backing_read(obj, pgoff, page);
+	struct cowdev_ra_window one = { .start = pgoff, .size = 1 };
+	bool read;
 
-	if (likely(!ret)) {
-		if (cowdev_fill_delay_us)
-			fsleep(cowdev_fill_delay_us);
-		filemap_invalidate_unlock_shared(obj->inode->i_mapping);
-		return 0;
-	}
-	cowdev_object_unfill(obj, pgoff, page);
-	return ret;
+	if (!win || WARN_ON_ONCE(pgoff < win->start ||
+				 pgoff - win->start >= win->size))
+		win = &one;
+	read = cowdev_object_read_window(obj, win, pgoff, page);
+
+	if (!read)
+		cowdev_object_unfill(obj, pgoff, page);
+	filemap_invalidate_unlock_shared(obj->inode->i_mapping);
+	return read ? 0 : -EIO;
+}
+
+/**
+ * cowdev_object_read_ahead() - read a window no fault waits for
+ * @obj: the object
+ * @win: the window (cowdev_readahead_hit())
+ *
+ * From a work item, which may sleep for the invalidate lock as a fault
+ * may not (cowdev_lock_fill()): it holds no page lock meanwhile.
+ */
+void cowdev_object_read_ahead(struct cowdev_object *obj,
+			      const struct cowdev_ra_window *win)
+{
+	filemap_invalidate_lock_shared(obj->inode->i_mapping);
+	cowdev_object_read_window(obj, win, 0, NULL);
+	filemap_invalidate_unlock_shared(obj->inode->i_mapping);
 }
 
 /*
@@ -447,13 +640,16 @@ static struct page *cowdev_object_read_in(struct cowdev_object *obj,
 		cowdev_count(obj, COWDEV_STAT_MAJOR_FAULTS);
 		count_vm_event(PGMAJFAULT);
 		trace_cowdev_major_fault(obj->id, pgoff);
+		cowdev_readahead_miss(obj, cf->vmf->vma, pgoff,
+				      &cf->read_window);
 		if (fault_flag_allow_retry_first(cf->vmf->flags)) {
 			cf->read_page = page;
 			cf->read_pgoff = pgoff;
 			return ERR_PTR(-EAGAIN);
 		}
 	}
-	ret = cowdev_object_fill(obj, pgoff, page);
+	ret = cowdev_object_fill(obj, pgoff, page,
+				 cf ? &cf->read_window : NULL);
 	return ret ? ERR_PTR(ret) : page;
 }
 
@@ -562,6 +758,9 @@ unsigned int cowdev_object_trylock_range(struct cowdev_object *obj,
 					 unsigned long want, struct page **pages)
 {
 	XA_STATE(xas, &obj->pages, first);
+	bool marked = xa_marked(&obj->pages, COWDEV_MARK_RA_NEXT) ||
+		      xa_marked(&obj->pages, COWDEV_MARK_RA_UNUSED);
+	unsigned long unused = 0;
 	unsigned int nr = 0;
 	struct page *page;
 
@@ -570,6 +769,12 @@ unsigned int cowdev_object_trylock_range(struct cowdev_object *obj,
 	xas_for_each(&xas, page, last) {
 		if (xas_retry(&xas, page) || xa_is_value(page) ||
 		    !(want & BIT(xas.xa_index - first)))
+			continue;
+		/*
+		 * As next_uptodate_folio() skips PG_readahead: the fault on
+		 * the mark starts the next window.
+		 */
+		if (marked && xas_get_mark(&xas, COWDEV_MARK_RA_NEXT))
 			continue;
 		/*
 		 * A locked page is skipped before it is referenced, as
@@ -589,6 +794,8 @@ unsigned int cowdev_object_trylock_range(struct cowdev_object *obj,
 			cowdev_unlock_page(obj, xas.xa_index, page);
 			goto put;
 		}
+		if (marked && xas_get_mark(&xas, COWDEV_MARK_RA_UNUSED))
+			unused |= BIT(xas.xa_index - first);
 		pages[xas.xa_index - first] = page;
 		nr++;
 		continue;
@@ -596,6 +803,8 @@ put:
 		put_page(page);
 	}
 	rcu_read_unlock();
+	if (unlikely(unused))
+		cowdev_object_clear_unused(obj, first, unused);
 	return nr;
 }
 
@@ -635,8 +844,13 @@ struct page *cowdev_object_grab_page(struct cowdev_object *obj, pgoff_t pgoff,
 			return ERR_PTR(-EINVAL);
 		page = cowdev_object_find_lock_page(obj, pgoff, cf);
 		if (page) {
-			if (IS_ERR(page) || likely(!PageHWPoison(page)))
+			if (IS_ERR(page))
 				return page;
+			if (likely(!PageHWPoison(page))) {
+				if (cf)
+					cowdev_object_note_hit(obj, pgoff, cf);
+				return page;
+			}
 			cowdev_unlock_page(obj, pgoff, page);
 			put_page(page);
 			return ERR_PTR(-EHWPOISON);
@@ -686,6 +900,8 @@ struct page *cowdev_object_grab_page(struct cowdev_object *obj, pgoff_t pgoff,
 				cf->nowait = true;
 				return ERR_PTR(-EAGAIN);
 			}
+			if (cf && cowdev_wait_readahead(obj, pgoff, cf))
+				return ERR_PTR(-EAGAIN);
 			fill = true;
 			continue;
 		}

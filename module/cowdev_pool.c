@@ -126,6 +126,21 @@ struct page *cowdev_pool_alloc(void)
 }
 
 /**
+ * cowdev_pool_room() - may @nr more pages be taken without reaching the limit?
+ * @nr: pages
+ *
+ * For allocations that are guesses (readahead): a racy read, which is all
+ * a guess needs.
+ *
+ * Return: true if the pool has more than @nr pages left under its limit.
+ */
+bool cowdev_pool_room(unsigned long nr)
+{
+	return atomic_long_read(&cowdev_pool_in_use) + nr <
+	       READ_ONCE(cowdev_pool_limit);
+}
+
+/**
  * cowdev_pool_free() - give a page back to the pool
  * @page: a page from cowdev_pool_alloc() that no object indexes and no
  *	page table maps any more, its page_private() and PG_owner_priv_1

@@ -42,6 +42,9 @@ static const char *const cowdev_stat_names[COWDEV_NR_STATS] = {
 	[COWDEV_STAT_PAGES_WRITTEN] = "pages_written",
 	[COWDEV_STAT_EVICTIONS] = "evictions",
 	[COWDEV_STAT_IO_ERRORS] = "io_errors",
+	[COWDEV_STAT_READAHEAD_PAGES] = "readahead_pages",
+	[COWDEV_STAT_READAHEAD_HITS] = "readahead_hits",
+	[COWDEV_STAT_READAHEAD_UNUSED] = "readahead_unused",
 };
 
 /*
@@ -193,6 +196,10 @@ void cowdev_stats_fill_info(struct cowdev_object *obj, struct cowdev_info *info)
 	info->pages_written = cowdev_stats_sum(s, COWDEV_STAT_PAGES_WRITTEN);
 	info->evictions = cowdev_stats_sum(s, COWDEV_STAT_EVICTIONS);
 	info->io_errors = cowdev_stats_sum(s, COWDEV_STAT_IO_ERRORS);
+	info->readahead_pages = cowdev_stats_sum(s, COWDEV_STAT_READAHEAD_PAGES);
+	info->readahead_hits = cowdev_stats_sum(s, COWDEV_STAT_READAHEAD_HITS);
+	info->readahead_unused = cowdev_stats_sum(s,
+						  COWDEV_STAT_READAHEAD_UNUSED);
 }
 
 /**

@@ -91,6 +91,32 @@ DEFINE_EVENT(cowdev_decision, cowdev_evict,
 	     TP_ARGS(id, pgoff)
 );
 
+/*
+ * A readahead window was chosen: by a miss at @pgoff (read now, with it), or
+ * by a fault on the mark at @pgoff (read asynchronously).
+ */
+TRACE_EVENT(cowdev_readahead,
+	    TP_PROTO(u32 id, unsigned long pgoff, unsigned long start,
+		     unsigned int size, unsigned int async_size, bool async),
+	    TP_ARGS(id, pgoff, start, size, async_size, async),
+	    TP_STRUCT__entry(__field(u32, id)
+			     __field(unsigned long, pgoff)
+			     __field(unsigned long, start)
+			     __field(unsigned int, size)
+			     __field(unsigned int, async_size)
+			     __field(bool, async)),
+	    TP_fast_assign(__entry->id = id;
+			   __entry->pgoff = pgoff;
+			   __entry->start = start;
+			   __entry->size = size;
+			   __entry->async_size = async_size;
+			   __entry->async = async;),
+	    TP_printk("obj=%u pgoff=%lu start=%lu size=%u async_size=%u %s",
+		      __entry->id, __entry->pgoff, __entry->start,
+		      __entry->size, __entry->async_size,
+		      __entry->async ? "async" : "sync")
+);
+
 DECLARE_EVENT_CLASS(cowdev_bit,
 		    TP_PROTO(u32 id, unsigned long pgoff, unsigned int bit),
 		    TP_ARGS(id, pgoff, bit),

@@ -249,6 +249,31 @@ int cowdev_lock_fill(struct cowdev_object *obj, struct cowdev_fault *cf)
 }
 
 /**
+ * cowdev_wait_readahead() - let readahead in flight bring a page in
+ * @obj: the object
+ * @pgoff: an evicted page a fault needs
+ * @cf: the fault
+ *
+ * A fault on a page of the window being read ahead waits for that read,
+ * as filemap_fault() waits on the locked folio an async readahead added,
+ * rather than reading the page a second time: killably, having let go of
+ * its lock (cowdev_fault_finish()), and then retries.  A fault that may
+ * not retry reads the page itself.
+ *
+ * Return: 0 to read the page; -EAGAIN when the wait was put off and the
+ * fault must return VM_FAULT_RETRY.
+ */
+int cowdev_wait_readahead(struct cowdev_object *obj, pgoff_t pgoff,
+			  struct cowdev_fault *cf)
+{
+	if (!cowdev_fault_may_defer(cf) || !cowdev_readahead_busy(obj, pgoff))
+		return 0;
+	cf->wait_ra = true;
+	cf->wait_pgoff = pgoff;
+	return -EAGAIN;
+}
+
+/**
  * cowdev_fault_finish() - the last thing a fault handler does
  * @obj: the object faulting
  * @cf: the fault
@@ -279,12 +304,13 @@ vm_fault_t cowdev_fault_finish(struct cowdev_object *obj,
 	/* VM_FAULT_RETRY exactly when a wait or read was put off or killed. */
 	WARN_ON_ONCE(!!(ret & VM_FAULT_RETRY) !=
 		     (cf->wait_page || cf->read_page || cf->wait_fill ||
-		      cf->killed || cf->nowait));
+		      cf->wait_ra || cf->killed || cf->nowait));
 	if (cf->read_page) {
 		file = get_file(vmf->vma->vm_file);
 		cowdev_release_fault_lock(vmf);
 		/* On a failure the page is gone, and the retry reads again. */
-		if (!cowdev_object_fill(obj, cf->read_pgoff, cf->read_page)) {
+		if (!cowdev_object_fill(obj, cf->read_pgoff, cf->read_page,
+					&cf->read_window)) {
 			cowdev_unlock_page(obj, cf->read_pgoff, cf->read_page);
 			put_page(cf->read_page);
 		}
@@ -298,6 +324,12 @@ vm_fault_t cowdev_fault_finish(struct cowdev_object *obj,
 				filemap_invalidate_unlock_shared(mapping);
 			fput(file);
 		}
+	} else if (cf->wait_ra) {
+		file = get_file(vmf->vma->vm_file);
+		cowdev_release_fault_lock(vmf);
+		wait_event_killable(obj->ra.wait,
+				    !cowdev_readahead_busy(obj, cf->wait_pgoff));
+		fput(file);
 	} else if (cf->wait_page) {
 		if (!(vmf->flags & FAULT_FLAG_RETRY_NOWAIT)) {
 			file = get_file(vmf->vma->vm_file);

@@ -78,6 +78,12 @@ enum cowdev_mode {
  * @evictions: (out) pages evicted: written if dirty, then dropped from
  *	memory and remembered as on the backing store.
  * @io_errors: (out) reads and writes of the backing store that failed.
+ * @readahead_pages: (out) pages read from the backing store ahead of the
+ *	fault that needs them, besides the faulting page (readahead).
+ * @readahead_hits: (out) pages read ahead that a fault then found
+ *	resident (or fault-around mapped).
+ * @readahead_unused: (out) pages read ahead and evicted again before any
+ *	fault used them.
  * @reserved: (in) must be zero; (out) zero.
  */
 struct cowdev_info {
@@ -103,7 +109,10 @@ struct cowdev_info {
 	__u64 pages_written;
 	__u64 evictions;
 	__u64 io_errors;
-	__u64 reserved[10];
+	__u64 readahead_pages;
+	__u64 readahead_hits;
+	__u64 readahead_unused;
+	__u64 reserved[7];
 };
 
 /**

@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Readahead: which evicted pages a fault reads from the backing store
+ * besides its own, and when the next pages are read before any fault asks.
+ * The model is mm/readahead.c's on-demand readahead as filemap_fault()
+ * drives it (do_sync_mmap_readahead(), do_async_mmap_readahead()):
+ *
+ * - A fault on an evicted page (a miss) reads a window with it, in one
+ *   read of the store (cowdev_object_fill()): the initial window,
+ *   %COWDEV_RA_INIT_PAGES around the fault; or, when the miss lands just
+ *   past the last window (a sequential reader no mark sent ahead), the
+ *   next size up, from the fault on.  With MADV_SEQUENTIAL (VM_SEQ_READ)
+ *   the window starts at the fault at the largest size; with MADV_RANDOM
+ *   (VM_RAND_READ) it is the faulting page alone, and nothing is marked.
+ * - The first page of the window's async part is marked (an xarray mark,
+ *   cowdev_object.c clears it when a fault finds the page).  A fault that finds the mark starts
+ *   the next window, where the last one ended, from a work item: nobody
+ *   waits for it unless a fault catches up with its locked pages.  Each
+ *   window is larger than the last (x4 while small, then x2) up to the
+ *   largest, readahead_kb (the kernel's default, 128 KiB).
+ * - Random access collapses the window: a miss away from the last window
+ *   goes back to the initial size; and while misses outnumber pages read
+ *   ahead and used by %COWDEV_RA_MISS_MAX (filemap_fault()'s mmap_miss and
+ *   MMAP_LOTSAMISS), a miss reads its own page only, until misses come in
+ *   order again (4 pages, then growing).
+ *
+ * Where it differs from the kernel's, and why:
+ * - One stream per object, as struct file_ra_state is one per open file
+ *   (an object is one): the mark of a window the state has moved past
+ *   starts nothing.
+ * - The mark is on the index entry, not PG_readahead: pool pages are not
+ *   page cache, and PG_readahead is PG_reclaim, which
+ *   folio_end_writeback() acts on.
+ * - Read-around starts at 4 pages and grows, where filemap_fault() reads
+ *   ra_pages around every miss: a reader of a few random pages pays for 4
+ *   pages each, not 32.
+ * - The next window's pages are indexed by the work, not by the fault that
+ *   found the mark (page_cache_async_ra() adds them locked before it
+ *   returns): a fault that gets there first reads its own page and leaves
+ *   the stream alone.
+ * - Readahead never takes the pool's last window of pages
+ *   (cowdev_pool_room()): a fault that needs a page must not get SIGBUS
+ *   because a guess took it.
+ */
+#include <linux/log2.h>
+#include <linux/mm.h>
+#include <linux/moduleparam.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+
+#include "cowdev.h"
+#include "cowdev_trace.h"
+
+static unsigned int cowdev_readahead_kb = 128;
+module_param_named(readahead_kb, cowdev_readahead_kb, uint, 0644);
+MODULE_PARM_DESC(readahead_kb,
+		 "Largest readahead window from a backing store, in KiB (0: off; at most 32 pages)");
+
+/* The largest window now, in pages: 0 when readahead is off. */
+static unsigned int cowdev_ra_max(void)
+{
+	return min_t(unsigned int,
+		     READ_ONCE(cowdev_readahead_kb) / (PAGE_SIZE / SZ_1K),
+		     COWDEV_RA_MAX_PAGES);
+}
+
+/* get_next_ra_size(): the window after one of @cur pages. */
+static unsigned int cowdev_ra_next_size(unsigned int cur, unsigned int max)
+{
+	if (cur < max / 16)
+		return 4 * cur;
+	if (cur <= max / 2)
+		return 2 * cur;
+	return max;
+}
+
+/* Clip @win to an object of @nr_pages pages. */
+static void cowdev_ra_clip(struct cowdev_ra_window *win, unsigned long nr_pages)
+{
+	if (win->start >= nr_pages) {
+		win->size = 0;
+		win->async_size = 0;
+	} else if (win->start + win->size > nr_pages) {
+		win->size = nr_pages - win->start;
+		win->async_size = min(win->async_size, win->size);
+	}
+}
+
+static bool cowdev_ra_inside(const struct cowdev_ra_window *win, pgoff_t pgoff)
+{
+	return pgoff >= win->start && pgoff - win->start < win->size;
+}
+
+/**
+ * cowdev_readahead_miss() - choose the window a fault on an evicted page reads
+ * @obj: the object
+ * @vma: the faulting VMA, for its MADV_RANDOM and MADV_SEQUENTIAL advice
+ * @pgoff: the evicted page's offset
+ * @win: set to the window, which holds @pgoff
+ *
+ * Called with the page at @pgoff indexed and the invalidate lock held, so
+ * the object does not shrink below it meanwhile.
+ */
+void cowdev_readahead_miss(struct cowdev_object *obj,
+			   struct vm_area_struct *vma, pgoff_t pgoff,
+			   struct cowdev_ra_window *win)
+{
+	struct cowdev_ra *ra = &obj->ra;
+	unsigned int max = cowdev_ra_max();
+
+	*win = (struct cowdev_ra_window){ .start = pgoff, .size = 1 };
+	if (!max || (vma->vm_flags & VM_RAND_READ))
+		return;
+
+	spin_lock(&ra->lock);
+	if (ra->misses < COWDEV_RA_MISS_MAX + 1)
+		ra->misses++;
+	if (ra->busy.size && cowdev_ra_inside(&ra->busy, pgoff)) {
+		/* Its window is being read: this page alone, stream kept. */
+		spin_unlock(&ra->lock);
+		return;
+	}
+	if (vma->vm_flags & VM_SEQ_READ) {
+		*win = (struct cowdev_ra_window){ pgoff, max, max };
+	} else if (ra->state.size &&
+		   pgoff == ra->state.start + ra->state.size) {
+		/* Just past the last window: sequential, so it grows. */
+		win->size = cowdev_ra_next_size(ra->state.size, max);
+		win->async_size = win->size;
+	} else if (ra->misses > COWDEV_RA_MISS_MAX) {
+		/* Mostly misses: random access, read-around is waste. */
+	} else {
+		win->size = min_t(unsigned int, COWDEV_RA_INIT_PAGES, max);
+		win->start = pgoff - min_t(pgoff_t, pgoff, win->size / 2);
+		win->async_size = win->size / 4 ?: 1;
+	}
+	cowdev_ra_clip(win, READ_ONCE(obj->nr_pages));
+	ra->state = *win;
+	spin_unlock(&ra->lock);
+	if (win->size > 1)
+		trace_cowdev_readahead(obj->id, pgoff, win->start, win->size,
+				       win->async_size, false);
+}
+
+/**
+ * cowdev_readahead_hit() - a fault found a page it may map, with marks
+ * @obj: the object
+ * @vma: the faulting VMA
+ * @pgoff: the page's offset
+ * @marks: the marks taken off its index entry, COWDEV_RA_*
+ *
+ * A page read ahead and now used is a hit, which pays back a miss.  A page
+ * marked as the start of a window's async part starts the next window,
+ * unless the VMA was advised MADV_RANDOM since, the mark is of a window the
+ * stream has moved past, or another window is still being read (the mark's
+ * own window may be: its work marks each page once it is read).
+ */
+void cowdev_readahead_hit(struct cowdev_object *obj,
+			  struct vm_area_struct *vma, pgoff_t pgoff,
+			  unsigned int marks)
+{
+	struct cowdev_ra *ra = &obj->ra;
+	struct cowdev_ra_window next;
+	unsigned int max = cowdev_ra_max();
+	bool start = false;
+
+	if (marks & COWDEV_RA_UNUSED)
+		cowdev_readahead_used(obj, 1);
+	if (!(marks & COWDEV_RA_NEXT) || !max || (vma->vm_flags & VM_RAND_READ))
+		return;
+
+	spin_lock(&ra->lock);
+	if ((!ra->busy.size || cowdev_ra_inside(&ra->busy, pgoff)) &&
+	    pgoff == ra->state.start + ra->state.size - ra->state.async_size) {
+		next.start = ra->state.start + ra->state.size;
+		next.size = cowdev_ra_next_size(ra->state.size, max);
+		next.async_size = next.size;
+		cowdev_ra_clip(&next, READ_ONCE(obj->nr_pages));
+		if (next.size) {
+			ra->state = next;
+			ra->busy = next;
+			start = true;
+		}
+	}
+	spin_unlock(&ra->lock);
+	if (!start)
+		return;
+	trace_cowdev_readahead(obj->id, pgoff, next.start, next.size,
+			       next.async_size, true);
+	queue_work(system_unbound_wq, &ra->work);
+}
+
+/**
+ * cowdev_readahead_used() - count pages read ahead that faults used
+ * @obj: the object
+ * @nr: how many
+ */
+void cowdev_readahead_used(struct cowdev_object *obj, unsigned int nr)
+{
+	struct cowdev_ra *ra = &obj->ra;
+
+	cowdev_count_add(obj, COWDEV_STAT_READAHEAD_HITS, nr);
+	spin_lock(&ra->lock);
+	ra->misses -= min(ra->misses, nr);
+	spin_unlock(&ra->lock);
+}
+
+/**
+ * cowdev_readahead_busy() - is a page's window being read ahead?
+ * @obj: the object
+ * @pgoff: a page offset
+ *
+ * Return: true while the work reads a window that holds @pgoff.
+ */
+bool cowdev_readahead_busy(struct cowdev_object *obj, pgoff_t pgoff)
+{
+	struct cowdev_ra *ra = &obj->ra;
+	bool busy;
+
+	spin_lock(&ra->lock);
+	busy = ra->busy.size && cowdev_ra_inside(&ra->busy, pgoff);
+	spin_unlock(&ra->lock);
+	return busy;
+}
+
+/* Read the window a hit started, then let the stream start another. */
+static void cowdev_readahead_work(struct work_struct *work)
+{
+	struct cowdev_ra *ra = container_of(work, struct cowdev_ra, work);
+	struct cowdev_object *obj = container_of(ra, struct cowdev_object, ra);
+	struct cowdev_ra_window win;
+
+	spin_lock(&ra->lock);
+	win = ra->busy;
+	spin_unlock(&ra->lock);
+	cowdev_object_read_ahead(obj, &win);
+	spin_lock(&ra->lock);
+	/* Unless a hit in this window started the next one meanwhile. */
+	if (ra->busy.start == win.start)
+		ra->busy.size = 0;
+	spin_unlock(&ra->lock);
+	wake_up_all(&ra->wait);
+}
+
+/**
+ * cowdev_readahead_init() - set up a new object's readahead
+ * @obj: the object
+ */
+void cowdev_readahead_init(struct cowdev_object *obj)
+{
+	spin_lock_init(&obj->ra.lock);
+	init_waitqueue_head(&obj->ra.wait);
+	INIT_WORK(&obj->ra.work, cowdev_readahead_work);
+}
+
+/**
+ * cowdev_readahead_fini() - wait for an object's readahead to end
+ * @obj: an object being destroyed: no fault can start another window
+ */
+void cowdev_readahead_fini(struct cowdev_object *obj)
+{
+	flush_work(&obj->ra.work);
+}
