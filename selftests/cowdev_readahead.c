@@ -1,0 +1,446 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cowdev readahead tests: a fault on an evicted page reads a window of
+ * pages with it, a fault on the window's mark reads the next one
+ * asynchronously, MADV_RANDOM and MADV_SEQUENTIAL change the window as they
+ * change filemap_fault()'s, random access collapses it, and none of it
+ * reads a page twice, loses a write or brings back a punched page.
+ *
+ * Every test keeps a memfd with the same contents, put through the same
+ * steps (MADV_PAGEOUT for an eviction, the same punch): each page read
+ * back from the object must equal the memfd's.
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+
+#include "cowdev_util.h"
+#include "kselftest_harness.h"
+
+#define NPAGES 256
+
+static char stamp(long i)
+{
+	return 'a' + i % 26;
+}
+
+static long evict(int fd, uint64_t offset, uint64_t len)
+{
+	struct cowdev_evict e = { .offset = offset, .len = len };
+
+	return ioctl(fd, COWDEV_IOC_EVICT, &e) ? -errno : (long)e.pages;
+}
+
+static long major_faults(void)
+{
+	struct rusage ru;
+
+	return getrusage(RUSAGE_SELF, &ru) ? -1 : ru.ru_majflt;
+}
+
+/* The largest window, in pages, as the module computes it. */
+static unsigned int ra_max(void)
+{
+	char buf[32];
+	unsigned long kb;
+
+	if (read_text(COWDEV_PARAMS "/readahead_kb", buf, sizeof(buf)))
+		return 0;
+	kb = strtoul(buf, NULL, 10);
+	return kb * 1024 / page_size() < 32 ? kb * 1024 / page_size() : 32;
+}
+
+#define AROUND_KNOB "/sys/kernel/debug/fault_around_bytes"
+
+/* Knobs a test changed, put back when it ends, however it ends. */
+static struct {
+	char path[96];
+	char value[32];
+} saved[2];
+
+static void restore_knobs(void)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (saved[i].path[0])
+			write_text(saved[i].path, saved[i].value);
+		saved[i].path[0] = 0;
+	}
+}
+
+static int set_knob(const char *path, const char *value)
+{
+	static bool registered;
+	int i;
+
+	for (i = 0; i < 2 && saved[i].path[0] &&
+		    strcmp(saved[i].path, path); i++)
+		;
+	if (i == 2)
+		return -1;
+	if (!saved[i].path[0]) {
+		if (read_text(path, saved[i].value, sizeof(saved[i].value)))
+			return -1;
+		snprintf(saved[i].path, sizeof(saved[i].path), "%s", path);
+	}
+	if (!registered)
+		registered = !atexit(restore_knobs);
+	return write_text(path, value);
+}
+
+static int set_param(const char *name, const char *value)
+{
+	char path[96];
+
+	snprintf(path, sizeof(path), COWDEV_PARAMS "/%s", name);
+	return set_knob(path, value);
+}
+
+/*
+ * No fault-around: a page read ahead is then used only by a fault on it,
+ * which makes the counts of tests that leave pages unused exact.
+ */
+static int no_fault_around(void)
+{
+	char value[32];
+
+	snprintf(value, sizeof(value), "%ld", page_size());
+	return set_knob(AROUND_KNOB, value);
+}
+
+FIXTURE(ra)
+{
+	int fd;
+	int store;
+	int ref;
+	long ps;
+	long npages;
+	char *p;
+	char *r;
+};
+
+FIXTURE_VARIANT(ra)
+{
+	enum cowdev_mode mode;
+	int flags;
+};
+
+FIXTURE_VARIANT_ADD(ra, page)
+{
+	.mode = COWDEV_MODE_PAGE, .flags = MAP_SHARED,
+};
+
+FIXTURE_VARIANT_ADD(ra, pfn)
+{
+	.mode = COWDEV_MODE_PFN, .flags = MAP_SHARED,
+};
+
+FIXTURE_VARIANT_ADD(ra, page_private)
+{
+	.mode = COWDEV_MODE_PAGE, .flags = MAP_PRIVATE,
+};
+
+FIXTURE_VARIANT_ADD(ra, pfn_private)
+{
+	.mode = COWDEV_MODE_PFN, .flags = MAP_PRIVATE,
+};
+
+/*
+ * @npages pages of the object and of the reference memfd, stamped through
+ * shared mappings, then mapped as the variant says, all evicted (the
+ * memfd's paged out).
+ */
+static void ra_open(struct __test_metadata *_metadata,
+		     FIXTURE_DATA(ra) *self, const FIXTURE_VARIANT(ra) *variant,
+		     long npages)
+{
+	size_t len;
+	char *w;
+	long i;
+
+	self->ps = page_size();
+	self->npages = npages;
+	len = npages * self->ps;
+	self->fd = open(COWDEV_DEV, O_RDWR);
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, cowdev_set_size(self->fd, len));
+	if (ioctl(self->fd, COWDEV_IOC_SET_MODE, variant->mode))
+		SKIP(return, "no pfn mode here");
+	self->store = memfd_create("cowdev-store", 0);
+	ASSERT_LE(0, self->store);
+	ASSERT_EQ(0, ioctl(self->fd, COWDEV_IOC_SET_BACKING, self->store));
+	self->ref = memfd_create("reference", 0);
+	ASSERT_LE(0, self->ref);
+	ASSERT_EQ(0, ftruncate(self->ref, len));
+
+	w = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd, 0);
+	ASSERT_NE(MAP_FAILED, w);
+	for (i = 0; i < npages; i++)
+		memset(w + i * self->ps, stamp(i), self->ps);
+	munmap(w, len);
+	w = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, self->ref, 0);
+	ASSERT_NE(MAP_FAILED, w);
+	for (i = 0; i < npages; i++)
+		memset(w + i * self->ps, stamp(i), self->ps);
+	munmap(w, len);
+
+	self->p = mmap(NULL, len, PROT_READ | PROT_WRITE, variant->flags,
+		       self->fd, 0);
+	ASSERT_NE(MAP_FAILED, self->p);
+	self->r = mmap(NULL, len, PROT_READ | PROT_WRITE, variant->flags,
+		       self->ref, 0);
+	ASSERT_NE(MAP_FAILED, self->r);
+	ASSERT_EQ(npages, evict(self->fd, 0, len));
+	madvise(self->r, len, MADV_PAGEOUT);	/* no swap: it stays */
+}
+
+FIXTURE_SETUP(ra)
+{
+	self->p = self->r = NULL;
+	self->fd = self->store = self->ref = -1;
+	ra_open(_metadata, self, variant, NPAGES);
+}
+
+static void ra_close(FIXTURE_DATA(ra) *self)
+{
+	if (self->p && self->p != MAP_FAILED)
+		munmap(self->p, self->npages * self->ps);
+	if (self->r && self->r != MAP_FAILED)
+		munmap(self->r, self->npages * self->ps);
+	close(self->ref);
+	close(self->store);
+	close(self->fd);
+	self->p = self->r = NULL;
+	self->fd = self->store = self->ref = -1;
+}
+
+FIXTURE_TEARDOWN(ra)
+{
+	restore_knobs();
+	ra_close(self);
+}
+
+/* Read page @i of the object and of the reference; true if they agree. */
+static bool same_page(FIXTURE_DATA(ra) *self, long i)
+{
+	return !memcmp(self->p + i * self->ps, self->r + i * self->ps,
+		       self->ps);
+}
+
+static bool page_is_zero(FIXTURE_DATA(ra) *self, long i)
+{
+	return all_bytes(self->p + i * self->ps, self->ps, 0);
+}
+
+/* Both advised alike. */
+static int advise(FIXTURE_DATA(ra) *self, int advice)
+{
+	size_t len = self->npages * self->ps;
+
+	return madvise(self->p, len, advice) || madvise(self->r, len, advice);
+}
+
+/*
+ * A sequential reader: one major fault, then each mark sends the next,
+ * larger window ahead, and every later fault finds its page read or waits
+ * for the window being read.  Each page is read once, and every page read
+ * ahead is used.
+ */
+TEST_F(ra, sequential_one_major_fault)
+{
+	struct cowdev_info info;
+	long i, majflt = major_faults();
+
+	if (!ra_max())
+		SKIP(return, "readahead is off");
+	for (i = 0; i < NPAGES; i++)
+		ASSERT_TRUE(same_page(self, i)) TH_LOG("page %ld", i);
+	EXPECT_LE(1, major_faults() - majflt);
+	ASSERT_EQ(0, cowdev_info(self->fd, &info));
+	EXPECT_EQ(1, info.major_faults);
+	EXPECT_EQ(NPAGES, info.pages_read);
+	EXPECT_EQ(NPAGES - 1, info.readahead_pages);
+	EXPECT_EQ(NPAGES - 1, info.readahead_hits);
+	EXPECT_EQ(0, info.readahead_unused);
+	EXPECT_EQ(0, info.evicted_pages);
+	EXPECT_EQ(NPAGES, info.resident_pages);
+}
+
+/* MADV_RANDOM: each major fault reads its own page, nothing more. */
+TEST_F(ra, madv_random_one_page_a_fault)
+{
+	struct cowdev_info info;
+	long i;
+
+	ASSERT_EQ(0, advise(self, MADV_RANDOM));
+	for (i = 0; i < NPAGES; i++)
+		ASSERT_TRUE(same_page(self, i)) TH_LOG("page %ld", i);
+	ASSERT_EQ(0, cowdev_info(self->fd, &info));
+	EXPECT_EQ(NPAGES, info.major_faults);
+	EXPECT_EQ(NPAGES, info.pages_read);
+	EXPECT_EQ(0, info.readahead_pages);
+	EXPECT_EQ(0, info.readahead_hits);
+}
+
+/* readahead_kb=0 turns it off: as MADV_RANDOM. */
+TEST_F(ra, readahead_off)
+{
+	struct cowdev_info info;
+	long i;
+
+	ASSERT_EQ(0, set_param("readahead_kb", "0"));
+	for (i = 0; i < NPAGES; i++)
+		ASSERT_TRUE(same_page(self, i)) TH_LOG("page %ld", i);
+	ASSERT_EQ(0, cowdev_info(self->fd, &info));
+	EXPECT_EQ(NPAGES, info.major_faults);
+	EXPECT_EQ(0, info.readahead_pages);
+}
+
+/*
+ * A first miss reads a small window around the fault; pages read ahead and
+ * evicted again without a fault count as unused, and cost no write.
+ */
+TEST_F(ra, read_around_then_unused)
+{
+	unsigned int max = ra_max();
+	struct cowdev_info info;
+	long around;
+
+	if (!max)
+		SKIP(return, "readahead is off");
+	around = max < 4 ? max : 4;
+	ASSERT_EQ(0, no_fault_around());
+	ASSERT_TRUE(same_page(self, 100));
+	ASSERT_EQ(0, cowdev_info(self->fd, &info));
+	EXPECT_EQ(1, info.major_faults);
+	EXPECT_EQ(around - 1, info.readahead_pages);
+	/* Centred: half before the fault.  Nothing else came in. */
+	EXPECT_EQ(0, evict(self->fd, 0, (100 - around / 2) * self->ps));
+	EXPECT_EQ(0, evict(self->fd, (100 - around / 2 + around) * self->ps,
+			   (NPAGES - 100) * self->ps));
+	EXPECT_EQ(around, evict(self->fd, 0, NPAGES * self->ps));
+	ASSERT_EQ(0, cowdev_info(self->fd, &info));
+	EXPECT_EQ(around - 1, info.readahead_unused);
+	EXPECT_EQ(0, info.readahead_hits);
+	EXPECT_EQ(NPAGES, info.pages_written);	/* the first eviction's only */
+	EXPECT_TRUE(same_page(self, 99));
+}
+
+/* MADV_SEQUENTIAL: the largest window, from the fault on, none behind. */
+TEST_F(ra, madv_sequential_reads_ahead_only)
+{
+	unsigned int max = ra_max();
+	struct cowdev_info info;
+	long i;
+
+	if (!max)
+		SKIP(return, "readahead is off");
+	ASSERT_EQ(0, advise(self, MADV_SEQUENTIAL));
+	ASSERT_TRUE(same_page(self, 100));
+	ASSERT_EQ(0, cowdev_info(self->fd, &info));
+	EXPECT_EQ(max - 1, info.readahead_pages);
+	EXPECT_EQ(0, evict(self->fd, 0, 100 * self->ps));
+	for (i = 100; i < NPAGES; i++)
+		ASSERT_TRUE(same_page(self, i)) TH_LOG("page %ld", i);
+	ASSERT_EQ(0, cowdev_info(self->fd, &info));
+	EXPECT_EQ(1, info.major_faults);
+	EXPECT_EQ(NPAGES - 100, info.pages_read);
+}
+
+/*
+ * Misses far apart: read-around at first, then, once misses far outnumber
+ * pages read ahead and used, a miss reads its own page only; misses in
+ * order again grow the window back.
+ */
+TEST_F(ra, random_access_collapses)
+{
+	long i, stride = 8, before;
+	struct cowdev_info info;
+
+	if (!ra_max())
+		SKIP(return, "readahead is off");
+	ASSERT_EQ(0, no_fault_around());
+	ra_close(self);
+	ra_open(_metadata, self, variant, 129 * stride + 8);
+	for (i = 0; i < 120; i++)
+		ASSERT_TRUE(same_page(self, i * stride)) TH_LOG("page %ld", i);
+	ASSERT_EQ(0, cowdev_info(self->fd, &info));
+	EXPECT_EQ(120, info.major_faults);
+	EXPECT_LT(0, info.readahead_pages);
+	before = info.readahead_pages;
+	for (i = 120; i < 128; i++)
+		ASSERT_TRUE(same_page(self, i * stride)) TH_LOG("page %ld", i);
+	ASSERT_EQ(0, cowdev_info(self->fd, &info));
+	EXPECT_EQ(128, info.major_faults);
+	EXPECT_EQ(before, info.readahead_pages);
+	/* In order again: the second miss in a row reads ahead. */
+	ASSERT_TRUE(same_page(self, 128 * stride + 2));
+	ASSERT_TRUE(same_page(self, 128 * stride + 3));
+	ASSERT_EQ(0, cowdev_info(self->fd, &info));
+	EXPECT_EQ(130, info.major_faults);
+	EXPECT_LT(before, info.readahead_pages);
+}
+
+/*
+ * A window that runs past the end of a store cut short: the pages read
+ * whole come in, the fault gets its page, and the page that could not be
+ * read stays evicted for the fault that needs it, which gets SIGBUS.
+ */
+TEST_F(ra, read_error_in_window)
+{
+	struct cowdev_info info;
+
+	if (ra_max() < 4)
+		SKIP(return, "a read-around window of 4 pages");
+	ASSERT_EQ(0, ftruncate(self->store, 9 * self->ps + self->ps / 2));
+	EXPECT_FALSE(access_sigbus(self->p + 8 * self->ps, false));
+	EXPECT_TRUE(same_page(self, 8));
+	ASSERT_EQ(0, cowdev_info(self->fd, &info));
+	EXPECT_EQ(3, info.resident_pages);	/* 6, 7 and 8 */
+	EXPECT_EQ(NPAGES - 3, info.evicted_pages);
+	EXPECT_EQ(1, info.io_errors);
+	EXPECT_TRUE(access_sigbus(self->p + 9 * self->ps, false));
+	EXPECT_TRUE(same_page(self, 6));
+	EXPECT_TRUE(same_page(self, 7));
+}
+
+/*
+ * PUNCH_HOLE and a shrink while the next window is read ahead, slowly:
+ * whichever comes first, the range reads back as zeroes, as the memfd's.
+ */
+TEST_F(ra, punch_and_shrink_during_readahead)
+{
+	struct cowdev_info info;
+	long i;
+
+	if (ra_max() < 32)
+		SKIP(return, "the default readahead_kb");
+	ASSERT_EQ(0, set_param("fill_delay_us", "100000"));
+	for (i = 0; i < 4; i++)	/* page 3 is the mark: 4..11 go ahead */
+		ASSERT_TRUE(same_page(self, i)) TH_LOG("page %ld", i);
+	ASSERT_EQ(0, cowdev_punch(self->fd, 4 * self->ps, 8 * self->ps));
+	ASSERT_EQ(0, fallocate(self->ref, FALLOC_FL_PUNCH_HOLE |
+			       FALLOC_FL_KEEP_SIZE, 4 * self->ps, 8 * self->ps));
+	restore_knobs();
+	for (i = 4; i < 12; i++) {
+		ASSERT_TRUE(page_is_zero(self, i)) TH_LOG("page %ld", i);
+		ASSERT_TRUE(same_page(self, i)) TH_LOG("page %ld", i);
+	}
+
+	/* The same with a shrink to 12 pages and back. */
+	ASSERT_EQ(0, set_param("fill_delay_us", "100000"));
+	/* A miss reads 12..27, its mark (12) sends 28..59 ahead. */
+	ASSERT_TRUE(same_page(self, 12));
+	ASSERT_EQ(0, cowdev_set_size(self->fd, 16 * self->ps));
+	ASSERT_EQ(0, cowdev_set_size(self->fd, NPAGES * self->ps));
+	ASSERT_EQ(0, ftruncate(self->ref, 16 * self->ps));
+	ASSERT_EQ(0, ftruncate(self->ref, NPAGES * self->ps));
+	restore_knobs();
+	for (i = 12; i < NPAGES; i++)
+		ASSERT_TRUE(same_page(self, i)) TH_LOG("page %ld", i);
+	ASSERT_EQ(0, cowdev_info(self->fd, &info));
+	EXPECT_EQ(0, info.evicted_pages);
+	EXPECT_EQ(0, info.io_errors);
+}
+
+TEST_HARNESS_MAIN
