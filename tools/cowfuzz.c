@@ -216,6 +216,10 @@ static void fuzz_ioctl(void)
 static void fuzz_mm(void)
 {
 	struct object *o = &objs[rnd() % NOBJ];
+	static const int advice[] = {
+		MADV_DONTNEED, MADV_WILLNEED, MADV_NORMAL, MADV_RANDOM,
+		MADV_SEQUENTIAL,
+	};
 	size_t off = (rnd() % MAP_PAGES) * ps;
 	int prot;
 
@@ -225,7 +229,9 @@ static void fuzz_mm(void)
 		mprotect(o->shared + off, ps, prot);
 		break;
 	case 1:
-		madvise(o->shared + off, ps, rnd() % 2 ? MADV_DONTNEED : MADV_WILLNEED);
+		/* The last three steer readahead from the backing store. */
+		madvise(o->shared + off, (rnd() % 4 + 1) * ps,
+			advice[rnd() % (sizeof(advice) / sizeof(advice[0]))]);
 		break;
 	case 2:
 		munmap(o->private, MAP_PAGES * ps);

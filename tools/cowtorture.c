@@ -148,6 +148,12 @@ static char *map_shared(int fd, size_t len)
 	return p;
 }
 
+/*
+ * Worker n advises its mappings advice[n % 3]: readahead's three ways
+ * (read-around, sequential, none) all meet the chaos thread's evictions.
+ */
+static const int advice[] = { MADV_NORMAL, MADV_SEQUENTIAL, MADV_RANDOM };
+
 struct worker {
 	unsigned int n;
 	uint64_t rng;
@@ -282,6 +288,7 @@ static void worker_mremap(struct worker *w, struct object *o)
 		perror("cowtorture: mremap");
 		exit(2);
 	}
+	madvise(p, len, advice[w->n % 3]);	/* a fresh mapping has none */
 	w->map[o->id - 1] = p;
 }
 
@@ -717,8 +724,10 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < nworkers; i++) {
 		workers[i] = (struct worker){ .n = i, .rng = seed * 31 + i + 1 };
-		for (k = 0; k < NOBJ; k++)
+		for (k = 0; k < NOBJ; k++) {
 			workers[i].map[k] = map_shared(objs[k].fd, npages * ps);
+			madvise(workers[i].map[k], npages * ps, advice[i % 3]);
+		}
 		pthread_create(&th[i], NULL, worker_thread, &workers[i]);
 	}
 	pthread_create(&th[nworkers], NULL, chaos_thread, &chaos_rng);
