@@ -178,9 +178,10 @@ static unsigned int cowdev_backing_read_run(struct cowdev_object *obj,
 	/*
 	 * An evicted page was written whole: a short read means the file was
 	 * cut behind our back, and the zeroes past its end are not the page.
-	 * A fatal signal (filemap_read()) is not the store's fault.
+	 * A fatal signal (filemap_read() stops short, or gives -EINTR) is not
+	 * the store's fault.
 	 */
-	if (n != (ssize_t)nr * PAGE_SIZE && n != -EINTR)
+	if (n != (ssize_t)nr * PAGE_SIZE && !fatal_signal_pending(current))
 		cowdev_count(obj, COWDEV_STAT_IO_ERRORS);
 	return n > 0 ? n >> PAGE_SHIFT : 0;
 }

@@ -565,7 +565,14 @@ static bool cowdev_object_read_window(struct cowdev_object *obj,
 		ahead++;
 	}
 	cowdev_count_add(obj, COWDEV_STAT_READAHEAD_PAGES, ahead);
-	return !page || (done & BIT(pgoff - win->start));
+	if (!page || (done & BIT(pgoff - win->start)))
+		return true;
+	/*
+	 * A read stops at its first error: one of the pages read ahead of
+	 * @page may have kept it from being read.  Read it alone, as
+	 * filemap_fault() reads a folio readahead left !uptodate.
+	 */
+	return win->size > 1 && cowdev_backing_read(obj, pgoff, &page, 1);
 }
 
 /**
@@ -596,8 +603,7 @@ int cowdev_object_fill(struct cowdev_object *obj, pgoff_t pgoff,
 	struct cowdev_ra_window one = { .start = pgoff, .size = 1 };
 	bool read;
 
-	if (!win || WARN_ON_ONCE(pgoff < win->start ||
-				 pgoff - win->start >= win->size))
+	if (!win || pgoff < win->start || pgoff - win->start >= win->size)
 		win = &one;
 	read = cowdev_object_read_window(obj, win, pgoff, page);
 
@@ -613,11 +619,16 @@ int cowdev_object_fill(struct cowdev_object *obj, pgoff_t pgoff,
  * @win: the window (cowdev_readahead_hit())
  *
  * From a work item, which may sleep for the invalidate lock as a fault
- * may not (cowdev_lock_fill()): it holds no page lock meanwhile.
+ * may not (cowdev_lock_fill()): it holds no page lock meanwhile.  With
+ * fill_delay_us it first waits that long, standing for a device that is
+ * slow to start the request: truncation can then come before the pages
+ * are taken, as it can come during their read.
  */
 void cowdev_object_read_ahead(struct cowdev_object *obj,
 			      const struct cowdev_ra_window *win)
 {
+	if (cowdev_fill_delay_us)
+		fsleep(cowdev_fill_delay_us);
 	filemap_invalidate_lock_shared(obj->inode->i_mapping);
 	cowdev_object_read_window(obj, win, 0, NULL);
 	filemap_invalidate_unlock_shared(obj->inode->i_mapping);
@@ -650,7 +661,12 @@ static struct page *cowdev_object_read_in(struct cowdev_object *obj,
 	}
 	ret = cowdev_object_fill(obj, pgoff, page,
 				 cf ? &cf->read_window : NULL);
-	return ret ? ERR_PTR(ret) : page;
+	if (ret)
+		return ERR_PTR(ret);
+	/* What the retry would find: a mark on its own page, maybe. */
+	if (cf)
+		cowdev_object_note_hit(obj, pgoff, cf);
+	return page;
 }
 
 /**
@@ -758,8 +774,6 @@ unsigned int cowdev_object_trylock_range(struct cowdev_object *obj,
 					 unsigned long want, struct page **pages)
 {
 	XA_STATE(xas, &obj->pages, first);
-	bool marked = xa_marked(&obj->pages, COWDEV_MARK_RA_NEXT) ||
-		      xa_marked(&obj->pages, COWDEV_MARK_RA_UNUSED);
 	unsigned long unused = 0;
 	unsigned int nr = 0;
 	struct page *page;
@@ -769,12 +783,6 @@ unsigned int cowdev_object_trylock_range(struct cowdev_object *obj,
 	xas_for_each(&xas, page, last) {
 		if (xas_retry(&xas, page) || xa_is_value(page) ||
 		    !(want & BIT(xas.xa_index - first)))
-			continue;
-		/*
-		 * As next_uptodate_folio() skips PG_readahead: the fault on
-		 * the mark starts the next window.
-		 */
-		if (marked && xas_get_mark(&xas, COWDEV_MARK_RA_NEXT))
 			continue;
 		/*
 		 * A locked page is skipped before it is referenced, as
@@ -794,7 +802,17 @@ unsigned int cowdev_object_trylock_range(struct cowdev_object *obj,
 			cowdev_unlock_page(obj, xas.xa_index, page);
 			goto put;
 		}
-		if (marked && xas_get_mark(&xas, COWDEV_MARK_RA_UNUSED))
+		/*
+		 * Read with the page locked: readahead marks a page before it
+		 * unlocks it.  As next_uptodate_folio() skips PG_readahead,
+		 * the mark is left to the fault on it, which starts the next
+		 * window.
+		 */
+		if (xas_get_mark(&xas, COWDEV_MARK_RA_NEXT)) {
+			cowdev_unlock_page(obj, xas.xa_index, page);
+			goto put;
+		}
+		if (xas_get_mark(&xas, COWDEV_MARK_RA_UNUSED))
 			unused |= BIT(xas.xa_index - first);
 		pages[xas.xa_index - first] = page;
 		nr++;

@@ -21,8 +21,10 @@
  * - Random access collapses the window: a miss away from the last window
  *   goes back to the initial size; and while misses outnumber pages read
  *   ahead and used by %COWDEV_RA_MISS_MAX (filemap_fault()'s mmap_miss and
- *   MMAP_LOTSAMISS), a miss reads its own page only, until misses come in
- *   order again (4 pages, then growing).
+ *   MMAP_LOTSAMISS; counted up to ten times that, as mmap_miss is, so that
+ *   a few hits do not turn read-around back on), a miss reads its own page
+ *   only, until misses come in order again (4 pages, then growing).
+ *   Pages fault-around locked count as used, mapped or not.
  *
  * Where it differs from the kernel's, and why:
  * - One stream per object, as struct file_ra_state is one per open file
@@ -38,9 +40,12 @@
  *   found the mark (page_cache_async_ra() adds them locked before it
  *   returns): a fault that gets there first reads its own page and leaves
  *   the stream alone.
- * - Readahead never takes the pool's last window of pages
- *   (cowdev_pool_room()): a fault that needs a page must not get SIGBUS
- *   because a guess took it.
+ * - Readahead keeps off the pool's last %COWDEV_RA_MAX_PAGES pages
+ *   (cowdev_pool_room(), a racy check: enough for a guess) so that a fault
+ *   is not refused a page a guess took.  Pages read ahead and never used
+ *   stay until evicted.
+ * - The next window is read by a kworker, so its page cache and I/O are
+ *   charged to the root memory and I/O cgroups, not the faulting task's.
  */
 #include <linux/log2.h>
 #include <linux/mm.h>
@@ -99,8 +104,9 @@ static bool cowdev_ra_inside(const struct cowdev_ra_window *win, pgoff_t pgoff)
  * @pgoff: the evicted page's offset
  * @win: set to the window, which holds @pgoff
  *
- * Called with the page at @pgoff indexed and the invalidate lock held, so
- * the object does not shrink below it meanwhile.
+ * Called with the page at @pgoff indexed and the invalidate lock held: a
+ * shrink may have lowered the size below @pgoff already (it takes the lock
+ * after), and waits for the read to erase the page.
  */
 void cowdev_readahead_miss(struct cowdev_object *obj,
 			   struct vm_area_struct *vma, pgoff_t pgoff,
@@ -114,8 +120,6 @@ void cowdev_readahead_miss(struct cowdev_object *obj,
 		return;
 
 	spin_lock(&ra->lock);
-	if (ra->misses < COWDEV_RA_MISS_MAX + 1)
-		ra->misses++;
 	if (ra->busy.size && cowdev_ra_inside(&ra->busy, pgoff)) {
 		/* Its window is being read: this page alone, stream kept. */
 		spin_unlock(&ra->lock);
@@ -128,14 +132,16 @@ void cowdev_readahead_miss(struct cowdev_object *obj,
 		/* Just past the last window: sequential, so it grows. */
 		win->size = cowdev_ra_next_size(ra->state.size, max);
 		win->async_size = win->size;
-	} else if (ra->misses > COWDEV_RA_MISS_MAX) {
+	} else if (++ra->misses > COWDEV_RA_MISS_MAX) {
 		/* Mostly misses: random access, read-around is waste. */
+		ra->misses = min(ra->misses, 10 * COWDEV_RA_MISS_MAX);
 	} else {
 		win->size = min_t(unsigned int, COWDEV_RA_INIT_PAGES, max);
 		win->start = pgoff - min_t(pgoff_t, pgoff, win->size / 2);
 		win->async_size = win->size / 4 ?: 1;
 	}
-	cowdev_ra_clip(win, READ_ONCE(obj->nr_pages));
+	cowdev_ra_clip(win, max_t(unsigned long, READ_ONCE(obj->nr_pages),
+				  pgoff + 1));
 	ra->state = *win;
 	spin_unlock(&ra->lock);
 	if (win->size > 1)
@@ -153,8 +159,9 @@ void cowdev_readahead_miss(struct cowdev_object *obj,
  * A page read ahead and now used is a hit, which pays back a miss.  A page
  * marked as the start of a window's async part starts the next window,
  * unless the VMA was advised MADV_RANDOM since, the mark is of a window the
- * stream has moved past, or another window is still being read (the mark's
- * own window may be: its work marks each page once it is read).
+ * stream has moved past, another window waits to be read or is being
+ * read (the mark's own window may be: its work marks each page once it is
+ * read), or the pool has no room for it.
  */
 void cowdev_readahead_hit(struct cowdev_object *obj,
 			  struct vm_area_struct *vma, pgoff_t pgoff,
@@ -171,13 +178,15 @@ void cowdev_readahead_hit(struct cowdev_object *obj,
 		return;
 
 	spin_lock(&ra->lock);
-	if ((!ra->busy.size || cowdev_ra_inside(&ra->busy, pgoff)) &&
+	if ((!ra->busy.size ||
+	     (cowdev_ra_inside(&ra->busy, pgoff) && !work_pending(&ra->work))) &&
 	    pgoff == ra->state.start + ra->state.size - ra->state.async_size) {
 		next.start = ra->state.start + ra->state.size;
 		next.size = cowdev_ra_next_size(ra->state.size, max);
 		next.async_size = next.size;
 		cowdev_ra_clip(&next, READ_ONCE(obj->nr_pages));
-		if (next.size) {
+		if (next.size &&
+		    cowdev_pool_room(next.size + COWDEV_RA_MAX_PAGES)) {
 			ra->state = next;
 			ra->busy = next;
 			start = true;
@@ -234,11 +243,12 @@ static void cowdev_readahead_work(struct work_struct *work)
 	spin_lock(&ra->lock);
 	win = ra->busy;
 	spin_unlock(&ra->lock);
-	cowdev_object_read_ahead(obj, &win);
+	if (win.size)
+		cowdev_object_read_ahead(obj, &win);
 	spin_lock(&ra->lock);
 	/* Unless a hit in this window started the next one meanwhile. */
-	if (ra->busy.start == win.start)
-		ra->busy.size = 0;
+	if (ra->busy.start == win.start && ra->busy.size == win.size)
+		ra->busy = (struct cowdev_ra_window){ 0 };
 	spin_unlock(&ra->lock);
 	wake_up_all(&ra->wait);
 }

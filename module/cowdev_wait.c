@@ -256,9 +256,11 @@ int cowdev_lock_fill(struct cowdev_object *obj, struct cowdev_fault *cf)
  *
  * A fault on a page of the window being read ahead waits for that read,
  * as filemap_fault() waits on the locked folio an async readahead added,
- * rather than reading the page a second time: killably, having let go of
- * its lock (cowdev_fault_finish()), and then retries.  A fault that may
- * not retry reads the page itself.
+ * rather than reading the page a second time: having let go of its lock
+ * (cowdev_fault_finish()), and then retries.  A fault that may not retry
+ * (the retry itself, when the work could not take the page: no room in
+ * the pool, a failed read) reads the page in place, as filemap_fault()
+ * reads in place on FAULT_FLAG_TRIED.
  *
  * Return: 0 to read the page; -EAGAIN when the wait was put off and the
  * fault must return VM_FAULT_RETRY.
@@ -266,7 +268,8 @@ int cowdev_lock_fill(struct cowdev_object *obj, struct cowdev_fault *cf)
 int cowdev_wait_readahead(struct cowdev_object *obj, pgoff_t pgoff,
 			  struct cowdev_fault *cf)
 {
-	if (!cowdev_fault_may_defer(cf) || !cowdev_readahead_busy(obj, pgoff))
+	if (!fault_flag_allow_retry_first(cf->vmf->flags) ||
+	    !cowdev_readahead_busy(obj, pgoff))
 		return 0;
 	cf->wait_ra = true;
 	cf->wait_pgoff = pgoff;
@@ -327,8 +330,13 @@ vm_fault_t cowdev_fault_finish(struct cowdev_object *obj,
 	} else if (cf->wait_ra) {
 		file = get_file(vmf->vma->vm_file);
 		cowdev_release_fault_lock(vmf);
-		wait_event_killable(obj->ra.wait,
-				    !cowdev_readahead_busy(obj, cf->wait_pgoff));
+		if (vmf->flags & FAULT_FLAG_KILLABLE)
+			wait_event_killable(obj->ra.wait,
+					    !cowdev_readahead_busy(obj,
+								   cf->wait_pgoff));
+		else
+			wait_event(obj->ra.wait,
+				   !cowdev_readahead_busy(obj, cf->wait_pgoff));
 		fput(file);
 	} else if (cf->wait_page) {
 		if (!(vmf->flags & FAULT_FLAG_RETRY_NOWAIT)) {

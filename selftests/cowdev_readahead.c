@@ -12,6 +12,8 @@
  */
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/uio.h>
+#include <time.h>
 
 #include "cowdev_util.h"
 #include "kselftest_harness.h"
@@ -404,9 +406,28 @@ TEST_F(ra, read_error_in_window)
 	EXPECT_TRUE(same_page(self, 7));
 }
 
+/* Wait until the object holds at least @n pages: the work took its window. */
+static bool wait_resident(int fd, uint64_t n)
+{
+	struct timespec t0, t;
+	struct cowdev_info info;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		if (cowdev_info(fd, &info))
+			return false;
+		if (info.resident_pages >= n)
+			return true;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while (t.tv_sec - t0.tv_sec < 30);
+	return false;
+}
+
 /*
- * PUNCH_HOLE and a shrink while the next window is read ahead, slowly:
- * whichever comes first, the range reads back as zeroes, as the memfd's.
+ * PUNCH_HOLE before the readahead work takes its window's pages (it waits
+ * fill_delay_us first), and a shrink while it reads them (it holds them
+ * for fill_delay_us more): either way the range reads back as zeroes, as
+ * the memfd's does.
  */
 TEST_F(ra, punch_and_shrink_during_readahead)
 {
@@ -421,16 +442,17 @@ TEST_F(ra, punch_and_shrink_during_readahead)
 	ASSERT_EQ(0, cowdev_punch(self->fd, 4 * self->ps, 8 * self->ps));
 	ASSERT_EQ(0, fallocate(self->ref, FALLOC_FL_PUNCH_HOLE |
 			       FALLOC_FL_KEEP_SIZE, 4 * self->ps, 8 * self->ps));
-	restore_knobs();
 	for (i = 4; i < 12; i++) {
 		ASSERT_TRUE(page_is_zero(self, i)) TH_LOG("page %ld", i);
 		ASSERT_TRUE(same_page(self, i)) TH_LOG("page %ld", i);
 	}
 
-	/* The same with a shrink to 12 pages and back. */
-	ASSERT_EQ(0, set_param("fill_delay_us", "100000"));
-	/* A miss reads 12..27, its mark (12) sends 28..59 ahead. */
+	/*
+	 * 12 follows the last window: a miss reads 12..27, and its mark
+	 * (12) sends 28..59 ahead; the shrink comes once they are taken.
+	 */
 	ASSERT_TRUE(same_page(self, 12));
+	ASSERT_TRUE(wait_resident(self->fd, 12 + 16 + 32));
 	ASSERT_EQ(0, cowdev_set_size(self->fd, 16 * self->ps));
 	ASSERT_EQ(0, cowdev_set_size(self->fd, NPAGES * self->ps));
 	ASSERT_EQ(0, ftruncate(self->ref, 16 * self->ps));
@@ -441,6 +463,39 @@ TEST_F(ra, punch_and_shrink_during_readahead)
 	ASSERT_EQ(0, cowdev_info(self->fd, &info));
 	EXPECT_EQ(0, info.evicted_pages);
 	EXPECT_EQ(0, info.io_errors);
+}
+
+/*
+ * GUP faults the pages in (process_vm_readv(), which may not retry every
+ * fault): the data is the memfd's, and no page is read twice.
+ */
+TEST_F(ra, gup_reads_each_page_once)
+{
+	size_t len = NPAGES * self->ps;
+	struct iovec local, remote;
+	struct cowdev_info info;
+	char *buf, *ref;
+
+	if (variant->mode == COWDEV_MODE_PFN && variant->flags == MAP_SHARED)
+		SKIP(return, "GUP takes no pfn-mode page");
+	buf = malloc(len);
+	ref = malloc(len);
+	ASSERT_TRUE(buf && ref);
+	local = (struct iovec){ buf, len };
+	remote = (struct iovec){ self->p, len };
+	ASSERT_EQ((ssize_t)len, process_vm_readv(getpid(), &local, 1,
+						 &remote, 1, 0));
+	local.iov_base = ref;
+	remote.iov_base = self->r;
+	ASSERT_EQ((ssize_t)len, process_vm_readv(getpid(), &local, 1,
+						 &remote, 1, 0));
+	EXPECT_EQ(0, memcmp(buf, ref, len));
+	ASSERT_EQ(0, cowdev_info(self->fd, &info));
+	EXPECT_EQ(NPAGES, info.pages_read);
+	EXPECT_EQ(NPAGES, info.major_faults + info.readahead_pages);
+	EXPECT_EQ(0, info.evicted_pages);
+	free(buf);
+	free(ref);
 }
 
 TEST_HARNESS_MAIN
