@@ -147,7 +147,8 @@ struct cowdev_wb {
 };
 
 /* Readahead windows: the largest, a miss's first, and random access. */
-#define COWDEV_RA_MAX_PAGES	32
+#define COWDEV_RA_MAX_PAGES	512
+#define COWDEV_RA_RESERVE	32	/* pool pages readahead leaves alone */
 #define COWDEV_RA_INIT_PAGES	4
 #define COWDEV_RA_MISS_MAX	100
 
@@ -162,6 +163,8 @@ struct cowdev_wb {
  *	start, size and async_size
  * @busy: the window @work reads; size 0 when none
  * @misses: misses less pages read ahead and used, as mmap_miss
+ * @store_pages: the store's own readahead size (its ra_pages); set once,
+ *	before the store is published
  * @work: reads @busy
  * @wait: faults waiting for @work (cowdev_wait_readahead())
  */
@@ -170,6 +173,7 @@ struct cowdev_ra {
 	struct cowdev_ra_window state;
 	struct cowdev_ra_window busy;
 	unsigned int misses;
+	unsigned int store_pages;
 	struct work_struct work;
 	wait_queue_head_t wait;
 };
@@ -290,8 +294,9 @@ bool cowdev_cow_may_evict(struct page *page);
 
 /* cowdev_backing.c */
 int cowdev_backing_set(struct cowdev_object *obj, int fd);
-unsigned long cowdev_backing_read(struct cowdev_object *obj, pgoff_t first,
-				  struct page **pages, unsigned int nr);
+void cowdev_backing_read(struct cowdev_object *obj, pgoff_t first,
+			 struct page **pages, unsigned int nr,
+			 unsigned long *done);
 int cowdev_backing_write(struct cowdev_object *obj, pgoff_t pgoff,
 			 struct page *page);
 int cowdev_backing_evict(struct cowdev_object *obj, struct cowdev_evict *args);
@@ -306,6 +311,8 @@ void cowdev_readahead_hit(struct cowdev_object *obj,
 			  unsigned int marks);
 void cowdev_readahead_used(struct cowdev_object *obj, unsigned int nr);
 bool cowdev_readahead_busy(struct cowdev_object *obj, pgoff_t pgoff);
+void cowdev_readahead_set_store(struct cowdev_object *obj, struct file *file);
+unsigned int cowdev_readahead_max(struct cowdev_object *obj);
 void cowdev_readahead_init(struct cowdev_object *obj);
 void cowdev_readahead_fini(struct cowdev_object *obj);
 

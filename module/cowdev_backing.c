@@ -23,7 +23,9 @@
  * as the buffer (O_DIRECT, for one, holds its i_rwsem while it faults on
  * the object), as a swap file is not written behind the kernel's back.
  */
+#include <linux/bitmap.h>
 #include <linux/bvec.h>
+#include <linux/fadvise.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/highmem.h>
@@ -31,6 +33,7 @@
 #include <linux/mm.h>
 #include <linux/mutex.h>
 #include <linux/pagemap.h>
+#include <linux/slab.h>
 #include <linux/sched/signal.h>
 #include <linux/string.h>
 #include <linux/uio.h>
@@ -119,6 +122,14 @@ int cowdev_backing_set(struct cowdev_object *obj, int fd)
 	ret = cowdev_backing_check(file);
 	if (ret)
 		goto out;
+	/*
+	 * POSIX_FADV_RANDOM: the object's readahead decides what is read
+	 * (cowdev_readahead.c), and the store's page cache reads just that,
+	 * one request a run, not a readahead of its own on top.  Advice is
+	 * only advice: a filesystem that refuses it is still a store.
+	 */
+	cowdev_readahead_set_store(obj, file);
+	vfs_fadvise(file, 0, 0, POSIX_FADV_RANDOM);
 	ret = -EINTR;
 	if (mutex_lock_killable(&obj->lock))
 		goto out;
@@ -155,19 +166,31 @@ static loff_t cowdev_backing_pos(pgoff_t pgoff)
 	return (loff_t)pgoff << PAGE_SHIFT;
 }
 
-static_assert(COWDEV_RA_MAX_PAGES <= BITS_PER_LONG);	/* one bit a page */
-
-/* Read @nr pages from @first into @pages with one read; whole pages read. */
+/*
+ * Read @nr pages from @first into @pages with one read; returns the whole
+ * pages read.  Without memory for the bio_vecs of a long run, a page at a
+ * time.
+ */
 static unsigned int cowdev_backing_read_run(struct cowdev_object *obj,
 					    pgoff_t first, struct page **pages,
 					    unsigned int nr)
 {
-	struct bio_vec bvec[COWDEV_RA_MAX_PAGES];
 	loff_t pos = cowdev_backing_pos(first);
+	struct bio_vec one, *bvec = &one;
 	struct iov_iter iter;
 	unsigned int i;
 	ssize_t n;
 
+	if (nr > 1) {
+		bvec = kmalloc_array(nr, sizeof(*bvec), GFP_KERNEL);
+		if (!bvec) {
+			for (i = 0; i < nr; i++)
+				if (!cowdev_backing_read_run(obj, first + i,
+							     pages + i, 1))
+					break;
+			return i;
+		}
+	}
 	for (i = 0; i < nr; i++) {
 		bvec[i].bv_page = pages[i];
 		bvec[i].bv_len = PAGE_SIZE;
@@ -175,6 +198,8 @@ static unsigned int cowdev_backing_read_run(struct cowdev_object *obj,
 	}
 	iov_iter_bvec(&iter, ITER_DEST, bvec, nr, (size_t)nr * PAGE_SIZE);
 	n = vfs_iter_read(obj->backing, &iter, &pos, 0);
+	if (bvec != &one)
+		kfree(bvec);
 	/*
 	 * An evicted page was written whole: a short read means the file was
 	 * cut behind our back, and the zeroes past its end are not the page.
@@ -192,19 +217,20 @@ static unsigned int cowdev_backing_read_run(struct cowdev_object *obj,
  * @first: page offset, in @obj and in the store, of @pages[0]
  * @pages: @nr slots, each a page to fill, locked, or NULL
  * @nr: at most %COWDEV_RA_MAX_PAGES
+ * @done: a bitmap of @nr bits: bit i is set if @pages[i] was read whole
  *
  * Each run of pages at consecutive offsets is read with one read of the
- * store, through its page cache: the store's own readahead and the block
- * layer see one request, not one a page.
- *
- * Return: bit i set if @pages[i] was read whole.
+ * store, through its page cache, which the store was advised to read no
+ * more of than asked (see cowdev_backing_set()): the block layer sees one
+ * request a run, not one a page.
  */
-unsigned long cowdev_backing_read(struct cowdev_object *obj, pgoff_t first,
-				  struct page **pages, unsigned int nr)
+void cowdev_backing_read(struct cowdev_object *obj, pgoff_t first,
+			 struct page **pages, unsigned int nr,
+			 unsigned long *done)
 {
-	unsigned long done = 0;
 	unsigned int i = 0, run, got;
 
+	bitmap_zero(done, nr);
 	while (i < nr) {
 		if (!pages[i]) {
 			i++;
@@ -214,11 +240,9 @@ unsigned long cowdev_backing_read(struct cowdev_object *obj, pgoff_t first,
 			;
 		got = cowdev_backing_read_run(obj, first + i, pages + i, run);
 		cowdev_count_add(obj, COWDEV_STAT_PAGES_READ, got);
-		if (got)
-			done |= GENMASK(got - 1, 0) << i;
+		bitmap_set(done, i, got);
 		i += run;
 	}
-	return done;
 }
 
 /**

@@ -496,7 +496,7 @@ static struct page *cowdev_object_add_ahead(struct cowdev_object *obj,
 	bool added = false;
 
 	if (!xa_is_value(xa_load(&obj->pages, pgoff)) ||
-	    !cowdev_pool_room(COWDEV_RA_MAX_PAGES))
+	    !cowdev_pool_room(COWDEV_RA_RESERVE))
 		return NULL;
 	page = cowdev_pool_alloc();
 	if (IS_ERR(page))
@@ -533,17 +533,27 @@ static bool cowdev_object_read_window(struct cowdev_object *obj,
 				      const struct cowdev_ra_window *win,
 				      pgoff_t pgoff, struct page *page)
 {
-	struct page *pages[COWDEV_RA_MAX_PAGES];
+	struct cowdev_ra_window one = { .start = pgoff, .size = 1 };
+	DECLARE_BITMAP(done, COWDEV_RA_MAX_PAGES);
+	struct page *single, **pages = &single;
 	unsigned int i, ahead = 0;
-	unsigned long done;
 	pgoff_t index;
 
+	if (win->size > 1) {
+		pages = kmalloc_array(win->size, sizeof(*pages), GFP_KERNEL);
+		if (!pages) {	/* no readahead, then: the fault's page only */
+			if (!page)
+				return true;
+			pages = &single;
+			win = &one;
+		}
+	}
 	for (i = 0; i < win->size; i++) {
 		index = win->start + i;
 		pages[i] = page && index == pgoff ? page :
 			   cowdev_object_add_ahead(obj, index);
 	}
-	done = cowdev_backing_read(obj, win->start, pages, win->size);
+	cowdev_backing_read(obj, win->start, pages, win->size, done);
 	/* Stands for a slow device: faults on these pages wait meanwhile. */
 	if (cowdev_fill_delay_us)
 		fsleep(cowdev_fill_delay_us);
@@ -554,7 +564,7 @@ static bool cowdev_object_read_window(struct cowdev_object *obj,
 		index = win->start + i;
 		if (!pages[i] || pages[i] == page)
 			continue;
-		if (!(done & BIT(i))) {
+		if (!test_bit(i, done)) {
 			cowdev_object_unfill(obj, index, pages[i]);
 			continue;
 		}
@@ -565,14 +575,19 @@ static bool cowdev_object_read_window(struct cowdev_object *obj,
 		ahead++;
 	}
 	cowdev_count_add(obj, COWDEV_STAT_READAHEAD_PAGES, ahead);
-	if (!page || (done & BIT(pgoff - win->start)))
+	if (pages != &single)
+		kfree(pages);
+	if (!page || test_bit(pgoff - win->start, done))
 		return true;
+	if (win->size == 1)
+		return false;
 	/*
 	 * A read stops at its first error: one of the pages read ahead of
 	 * @page may have kept it from being read.  Read it alone, as
 	 * filemap_fault() reads a folio readahead left !uptodate.
 	 */
-	return win->size > 1 && cowdev_backing_read(obj, pgoff, &page, 1);
+	cowdev_backing_read(obj, pgoff, &page, 1, done);
+	return test_bit(0, done);
 }
 
 /**

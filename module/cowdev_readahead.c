@@ -17,7 +17,9 @@
  *   the next window, where the last one ended, from a work item: nobody
  *   waits for it unless a fault catches up with its locked pages.  Each
  *   window is larger than the last (x4 while small, then x2) up to the
- *   largest, readahead_kb (the kernel's default, 128 KiB).
+ *   largest: the store's own readahead size (its device's read_ahead_kb,
+ *   what the kernel would read ahead of the file itself; 128 KiB for a
+ *   store in memory), at most readahead_kb (2 MiB).
  * - Random access collapses the window: a miss away from the last window
  *   goes back to the initial size; and while misses outnumber pages read
  *   ahead and used by %COWDEV_RA_MISS_MAX (filemap_fault()'s mmap_miss and
@@ -40,7 +42,7 @@
  *   found the mark (page_cache_async_ra() adds them locked before it
  *   returns): a fault that gets there first reads its own page and leaves
  *   the stream alone.
- * - Readahead keeps off the pool's last %COWDEV_RA_MAX_PAGES pages
+ * - Readahead keeps off the pool's last %COWDEV_RA_RESERVE pages
  *   (cowdev_pool_room(), a racy check: enough for a guess) so that a fault
  *   is not refused a page a guess took.  Pages read ahead and never used
  *   stay until evicted.
@@ -50,6 +52,7 @@
 #include <linux/log2.h>
 #include <linux/mm.h>
 #include <linux/moduleparam.h>
+#include <linux/pagemap.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
@@ -57,17 +60,38 @@
 #include "cowdev.h"
 #include "cowdev_trace.h"
 
-static unsigned int cowdev_readahead_kb = 128;
+static unsigned int cowdev_readahead_kb = 2048;
 module_param_named(readahead_kb, cowdev_readahead_kb, uint, 0644);
 MODULE_PARM_DESC(readahead_kb,
-		 "Largest readahead window from a backing store, in KiB (0: off; at most 32 pages)");
+		 "Largest readahead window from a backing store, in KiB, if the store's own is larger (0: off)");
 
-/* The largest window now, in pages: 0 when readahead is off. */
-static unsigned int cowdev_ra_max(void)
+/**
+ * cowdev_readahead_max() - the largest readahead window of an object now
+ * @obj: the object, with a backing store
+ *
+ * The store's own readahead size (its device's read_ahead_kb, as
+ * filemap_fault() would use for the file itself; the kernel's default,
+ * 128 KiB, for a store in memory, such as tmpfs, which reads ahead of
+ * nothing), at most readahead_kb and %COWDEV_RA_MAX_PAGES.
+ *
+ * Return: a number of pages; 0 when readahead is off.
+ */
+unsigned int cowdev_readahead_max(struct cowdev_object *obj)
 {
-	return min_t(unsigned int,
-		     READ_ONCE(cowdev_readahead_kb) / (PAGE_SIZE / SZ_1K),
-		     COWDEV_RA_MAX_PAGES);
+	unsigned int kb = READ_ONCE(cowdev_readahead_kb);
+
+	return min3(kb / (unsigned int)(PAGE_SIZE / SZ_1K),
+		    obj->ra.store_pages, (unsigned int)COWDEV_RA_MAX_PAGES);
+}
+
+/**
+ * cowdev_readahead_set_store() - note a new backing store's readahead size
+ * @obj: the object, before @file is published as its store
+ * @file: the store, just opened: its f_ra as its device set it
+ */
+void cowdev_readahead_set_store(struct cowdev_object *obj, struct file *file)
+{
+	obj->ra.store_pages = file->f_ra.ra_pages ?: VM_READAHEAD_PAGES;
 }
 
 /* get_next_ra_size(): the window after one of @cur pages. */
@@ -113,7 +137,7 @@ void cowdev_readahead_miss(struct cowdev_object *obj,
 			   struct cowdev_ra_window *win)
 {
 	struct cowdev_ra *ra = &obj->ra;
-	unsigned int max = cowdev_ra_max();
+	unsigned int max = cowdev_readahead_max(obj);
 
 	*win = (struct cowdev_ra_window){ .start = pgoff, .size = 1 };
 	if (!max || (vma->vm_flags & VM_RAND_READ))
@@ -168,8 +192,8 @@ void cowdev_readahead_hit(struct cowdev_object *obj,
 			  unsigned int marks)
 {
 	struct cowdev_ra *ra = &obj->ra;
+	unsigned int max = cowdev_readahead_max(obj);
 	struct cowdev_ra_window next;
-	unsigned int max = cowdev_ra_max();
 	bool start = false;
 
 	if (marks & COWDEV_RA_UNUSED)
@@ -186,7 +210,7 @@ void cowdev_readahead_hit(struct cowdev_object *obj,
 		next.async_size = next.size;
 		cowdev_ra_clip(&next, READ_ONCE(obj->nr_pages));
 		if (next.size &&
-		    cowdev_pool_room(next.size + COWDEV_RA_MAX_PAGES)) {
+		    cowdev_pool_room(next.size + COWDEV_RA_RESERVE)) {
 			ra->state = next;
 			ra->busy = next;
 			start = true;

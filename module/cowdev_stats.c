@@ -160,6 +160,7 @@ static int cowdev_object_stats_show(struct seq_file *m, void *unused)
 		   READ_ONCE(obj->mode) == COWDEV_MODE_PFN ? "pfn" : "page");
 	seq_printf(m, "resident_pages %lu\n", cowdev_object_resident(obj));
 	seq_printf(m, "evicted_pages %lu\n", cowdev_object_evicted(obj));
+	seq_printf(m, "readahead_max_pages %u\n", cowdev_readahead_max(obj));
 	cowdev_stats_show_counters(m, obj->stats);
 	return 0;
 }
