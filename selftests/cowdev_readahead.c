@@ -12,6 +12,8 @@
  */
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <time.h>
 
@@ -39,16 +41,10 @@ static long major_faults(void)
 	return getrusage(RUSAGE_SELF, &ru) ? -1 : ru.ru_majflt;
 }
 
-/* The largest window, in pages, as the module computes it. */
-static unsigned int ra_max(void)
+/* The object's largest window, in pages: its store's, within limits. */
+static long ra_max(int fd)
 {
-	char buf[32];
-	unsigned long kb;
-
-	if (read_text(COWDEV_PARAMS "/readahead_kb", buf, sizeof(buf)))
-		return 0;
-	kb = strtoul(buf, NULL, 10);
-	return kb * 1024 / page_size() < 32 ? kb * 1024 / page_size() : 32;
+	return object_stat(fd, "readahead_max_pages");
 }
 
 #define AROUND_KNOB "/sys/kernel/debug/fault_around_bytes"
@@ -253,7 +249,7 @@ TEST_F(ra, sequential_one_major_fault)
 	struct cowdev_info info;
 	long i, majflt = major_faults();
 
-	if (!ra_max())
+	if (!ra_max(self->fd))
 		SKIP(return, "readahead is off");
 	for (i = 0; i < NPAGES; i++)
 		ASSERT_TRUE(same_page(self, i)) TH_LOG("page %ld", i);
@@ -304,7 +300,7 @@ TEST_F(ra, readahead_off)
  */
 TEST_F(ra, read_around_then_unused)
 {
-	unsigned int max = ra_max();
+	long max = ra_max(self->fd);
 	struct cowdev_info info;
 	long around;
 
@@ -331,7 +327,7 @@ TEST_F(ra, read_around_then_unused)
 /* MADV_SEQUENTIAL: the largest window, from the fault on, none behind. */
 TEST_F(ra, madv_sequential_reads_ahead_only)
 {
-	unsigned int max = ra_max();
+	long max = ra_max(self->fd);
 	struct cowdev_info info;
 	long i;
 
@@ -359,7 +355,7 @@ TEST_F(ra, random_access_collapses)
 	long i, stride = 8, before;
 	struct cowdev_info info;
 
-	if (!ra_max())
+	if (!ra_max(self->fd))
 		SKIP(return, "readahead is off");
 	ASSERT_EQ(0, no_fault_around());
 	ra_close(self);
@@ -392,7 +388,7 @@ TEST_F(ra, read_error_in_window)
 {
 	struct cowdev_info info;
 
-	if (ra_max() < 4)
+	if (ra_max(self->fd) < 4)
 		SKIP(return, "a read-around window of 4 pages");
 	ASSERT_EQ(0, ftruncate(self->store, 9 * self->ps + self->ps / 2));
 	EXPECT_FALSE(access_sigbus(self->p + 8 * self->ps, false));
@@ -434,7 +430,7 @@ TEST_F(ra, punch_and_shrink_during_readahead)
 	struct cowdev_info info;
 	long i;
 
-	if (ra_max() < 32)
+	if (ra_max(self->fd) < 32)
 		SKIP(return, "the default readahead_kb");
 	ASSERT_EQ(0, set_param("fill_delay_us", "100000"));
 	for (i = 0; i < 4; i++)	/* page 3 is the mark: 4..11 go ahead */
@@ -496,6 +492,61 @@ TEST_F(ra, gup_reads_each_page_once)
 	EXPECT_EQ(0, info.evicted_pages);
 	free(buf);
 	free(ref);
+}
+
+/*
+ * The largest window is the store's device's own readahead size
+ * (read_ahead_kb, what filemap_fault() reads ahead of the file itself),
+ * within readahead_kb: a store on the guest's disk, read with
+ * MADV_SEQUENTIAL, reads one such window from the fault on.
+ */
+TEST(window_follows_store_device)
+{
+	const char *dir = getenv("COWDEV_DIRECT_DIR");
+	long ps = page_size(), npages = 1024, dev_kb, param_kb, max;
+	char path[128], buf[32];
+	struct cowdev_info info;
+	struct stat st;
+	int fd, store;
+	char *p;
+
+	if (!dir)
+		SKIP(return, "no disk in this guest (COWDEV_DIRECT_DIR)");
+	ASSERT_EQ(0, stat(dir, &st));
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/queue/read_ahead_kb",
+		 major(st.st_dev), minor(st.st_dev));
+	ASSERT_EQ(0, read_text(path, buf, sizeof(buf)));
+	dev_kb = atol(buf);
+	ASSERT_EQ(0, read_text(COWDEV_PARAMS "/readahead_kb", buf, sizeof(buf)));
+	param_kb = atol(buf);
+	max = (dev_kb < param_kb ? dev_kb : param_kb) * 1024 / ps;
+	if (max > 512)
+		max = 512;
+	if (max > npages)
+		SKIP(return, "a window larger than the object");
+
+	snprintf(path, sizeof(path), "%s/cowdev-store-XXXXXX", dir);
+	store = mkstemp(path);
+	ASSERT_LE(0, store);
+	unlink(path);
+	fd = open(COWDEV_DEV, O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, cowdev_set_size(fd, npages * ps));
+	ASSERT_EQ(0, ioctl(fd, COWDEV_IOC_SET_BACKING, store));
+	EXPECT_EQ(max, object_stat(fd, "readahead_max_pages"));
+	p = mmap(NULL, npages * ps, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	memset(p, 'x', npages * ps);
+	ASSERT_EQ(npages, evict(fd, 0, npages * ps));
+	ASSERT_EQ(0, madvise(p, npages * ps, MADV_SEQUENTIAL));
+	EXPECT_EQ('x', p[0]);
+	ASSERT_EQ(0, cowdev_info(fd, &info));
+	EXPECT_EQ(1, info.major_faults);
+	EXPECT_LE(max - 1, info.readahead_pages);	/* maybe the next too */
+	EXPECT_TRUE(all_bytes(p, npages * ps, 'x'));
+	munmap(p, npages * ps);
+	close(fd);
+	close(store);
 }
 
 TEST_HARNESS_MAIN
