@@ -4,6 +4,7 @@
  * kernel's tmpfs) and on anonymous memory, measured in one boot.
  *
  *   cowbench [-d] [-p PAGES] [-r REPEATS] [-t LABEL] paths|scaling
+ *   cowbench [-p PAGES] [-r REPEATS] [-t LABEL] -D DIR paging
  *
  * -d measures cowdev only (for the instrumentation comparisons).
  * "paths" times each path once per repeat over PAGES fresh pages; "scaling"
@@ -12,6 +13,14 @@
  * page of work, except the scaling_2_threads row, a plain ratio (one
  * thread's time per page over two threads').  Run under QEMU's -icount,
  * the guest clock counts instructions, which makes path costs repeatable.
+ *
+ * "paging" reads back PAGES pages that left memory, in order and in a
+ * random order under MADV_RANDOM: an evicted cowdev object whose store is a
+ * file in DIR, and a file in DIR itself (filemap_fault() and its
+ * readahead).  DIR's filesystem caches are dropped first, so every read
+ * reaches the block device.  Besides guest ns per page it prints, per
+ * page, the major faults (*_majflt) and the reads the block device under
+ * DIR completed (*_reads).
  *
  * memfd has no write notification of its own; its equivalent here is a
  * write to a page whose PTE /proc/self/clear_refs made read-only (the
@@ -28,6 +37,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -419,13 +431,208 @@ static void bench_scaling(void)
 	}
 }
 
+/* Paging: where evicted pages go, and how they come back. */
+enum paged { PAGED_DEV_PAGE, PAGED_DEV_PFN, PAGED_EXT4, NR_PAGED };
+
+static const char *const paged_names[NR_PAGED] = {
+	"cowdev-page", "cowdev-pfn", "ext4",
+};
+
+static const char *paging_dir;
+
+/* A new, unlinked file in paging_dir. */
+static int paging_file(void)
+{
+	char path[4096];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/cowbench-XXXXXX", paging_dir);
+	fd = mkstemp(path);
+	if (fd < 0)
+		die(path);
+	unlink(path);
+	return fd;
+}
+
+/* Reads completed by the block device holding paging_dir. */
+static unsigned long long disk_reads(void)
+{
+	unsigned long long reads = 0;
+	char path[64];
+	struct stat st;
+	FILE *f;
+
+	if (stat(paging_dir, &st))
+		die(paging_dir);
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/stat",
+		 major(st.st_dev), minor(st.st_dev));
+	f = fopen(path, "r");
+	if (!f || fscanf(f, "%llu", &reads) != 1)
+		die(path);
+	fclose(f);
+	return reads;
+}
+
+static long majflt(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru))
+		die("getrusage");
+	return ru.ru_majflt;
+}
+
+static void drop_caches(void)
+{
+	int fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
+
+	sync();
+	if (fd < 0 || write(fd, "3", 1) != 1)
+		die("/proc/sys/vm/drop_caches");
+	close(fd);
+}
+
+struct paging_run {
+	uint64_t ns;
+	uint64_t majflt;
+	uint64_t reads;
+};
+
+/* A new object of kind @b, PAGES pages long, and its store if it has one. */
+static int paging_open(enum paged b, int *store)
+{
+	__u64 size = pages * ps;
+	int fd;
+
+	*store = -1;
+	fd = b == PAGED_EXT4 ? paging_file() : open("/dev/cowdev", O_RDWR);
+	if (fd < 0)
+		die("paging object");
+	if (b == PAGED_EXT4) {
+		if (ftruncate(fd, size))
+			die("ftruncate");
+		return fd;
+	}
+	*store = paging_file();
+	if (ioctl(fd, COWDEV_IOC_SET_MODE, b == PAGED_DEV_PFN ?
+		  COWDEV_MODE_PFN : COWDEV_MODE_PAGE) ||
+	    ioctl(fd, COWDEV_IOC_SET_SIZE, &size) ||
+	    ioctl(fd, COWDEV_IOC_SET_BACKING, *store))
+		die("/dev/cowdev with a store");
+	return fd;
+}
+
+/*
+ * Fill @b with PAGES stamped pages, send them out, drop the caches, then
+ * time reading one byte of each, in order or (@random) in @order under
+ * MADV_RANDOM.
+ */
+static void run_paging(enum paged b, bool random, const size_t *order,
+		       struct paging_run *run)
+{
+	struct cowdev_evict ev = { .len = pages * ps };
+	int store, fd = paging_open(b, &store);
+	uint64_t start, reads, flt;
+	size_t i, k;
+	char *p;
+
+	p = mmap(NULL, pages * ps, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		die("mmap");
+	for (i = 0; i < pages; i++)
+		memset(p + i * ps, 'a' + i % 26, ps);
+	if (b != PAGED_EXT4 &&
+	    (ioctl(fd, COWDEV_IOC_EVICT, &ev) || ev.pages != pages))
+		die("COWDEV_IOC_EVICT");
+	munmap(p, pages * ps);
+	drop_caches();
+	p = mmap(NULL, pages * ps, PROT_READ, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED ||
+	    madvise(p, pages * ps, random ? MADV_RANDOM : MADV_NORMAL))
+		die("mmap");
+	reads = disk_reads();
+	flt = majflt();
+	start = now_ns();
+	for (i = 0; i < pages; i++) {
+		k = random ? order[i] : i;
+		if (p[k * ps] != 'a' + (char)(k % 26))
+			die("paging: wrong data");
+	}
+	run->ns = now_ns() - start;
+	run->majflt = majflt() - flt;
+	run->reads = disk_reads() - reads;
+	munmap(p, pages * ps);
+	close(fd);
+	if (store >= 0)
+		close(store);
+}
+
+/* A row of counts per page: the median, min and max over the repeats. */
+static void report_per_page(const char *row, const char *backing,
+			    uint64_t *v, int n)
+{
+	qsort(v, n, sizeof(*v), cmp_u64);
+	printf("%s,%s,%s,%d,%.4f,%.4f,%.4f\n", row, backing, label, n,
+	       (double)v[n / 2] / pages, (double)v[0] / pages,
+	       (double)v[n - 1] / pages);
+	fflush(stdout);
+}
+
+static void bench_paging(void)
+{
+	static const char *const rows[2] = {
+		"paging_sequential", "paging_random",
+	};
+	uint64_t ns[64], flt[64], reads[64], s = 88172645463325252ULL;
+	size_t *order = calloc(pages, sizeof(*order)), i, j, t;
+	struct paging_run run;
+	int random, b, k;
+	char name[64];
+
+	if (!order)
+		die("calloc");
+	for (i = 0; i < pages; i++)
+		order[i] = i;
+	for (i = pages - 1; i > 0; i--) {	/* one fixed permutation */
+		s ^= s << 13;
+		s ^= s >> 7;
+		s ^= s << 17;
+		j = s % (i + 1);
+		t = order[i];
+		order[i] = order[j];
+		order[j] = t;
+	}
+	for (random = 0; random < 2; random++)
+		for (b = 0; b < NR_PAGED; b++) {
+			if ((b == PAGED_DEV_PAGE || b == PAGED_DEV_PFN) &&
+			    access("/dev/cowdev", F_OK))
+				continue;
+			run_paging(b, random, order, &run);	/* warm */
+			for (k = 0; k < repeats; k++) {
+				run_paging(b, random, order, &run);
+				ns[k] = run.ns;
+				flt[k] = run.majflt;
+				reads[k] = run.reads;
+			}
+			report(rows[random], paged_names[b], ns, repeats, pages);
+			snprintf(name, sizeof(name), "%s_majflt", rows[random]);
+			report_per_page(name, paged_names[b], flt, repeats);
+			snprintf(name, sizeof(name), "%s_reads", rows[random]);
+			report_per_page(name, paged_names[b], reads, repeats);
+		}
+	free(order);
+}
+
 int main(int argc, char **argv)
 {
 	int opt;
 
 	ps = sysconf(_SC_PAGESIZE);
-	while ((opt = getopt(argc, argv, "dp:r:t:")) != -1) {
+	while ((opt = getopt(argc, argv, "dD:p:r:t:")) != -1) {
 		switch (opt) {
+		case 'D':
+			paging_dir = optarg;
+			break;
 		case 'd':
 			device_only = true;
 			break;
@@ -448,10 +655,13 @@ int main(int argc, char **argv)
 		bench_paths();
 	else if (!strcmp(argv[optind], "scaling"))
 		bench_scaling();
+	else if (!strcmp(argv[optind], "paging") && paging_dir)
+		bench_paging();
 	else
 		goto usage;
 	return 0;
 usage:
-	fprintf(stderr, "usage: cowbench [-d] [-p PAGES] [-r REPEATS 1..64] [-t LABEL] paths|scaling\n");
+	fprintf(stderr, "usage: cowbench [-d] [-p PAGES] [-r REPEATS 1..64] [-t LABEL] paths|scaling\n"
+			"       cowbench [-p PAGES] [-r REPEATS 1..64] [-t LABEL] -D DIR paging\n");
 	return 2;
 }
