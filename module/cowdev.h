@@ -163,8 +163,9 @@ struct cowdev_wb {
  *	start, size and async_size
  * @busy: the window @work reads; size 0 when none
  * @misses: misses less pages read ahead and used, as mmap_miss
- * @store_pages: the store's own readahead size (its ra_pages); set once,
- *	before the store is published
+ * @store_pages: the store's own readahead size
+ *	(cowdev_readahead_store_pages()); set with the store, under the
+ *	object's lock
  * @work: reads @busy
  * @wait: faults waiting for @work (cowdev_wait_readahead())
  */
@@ -311,7 +312,8 @@ void cowdev_readahead_hit(struct cowdev_object *obj,
 			  unsigned int marks);
 void cowdev_readahead_used(struct cowdev_object *obj, unsigned int nr);
 bool cowdev_readahead_busy(struct cowdev_object *obj, pgoff_t pgoff);
-void cowdev_readahead_set_store(struct cowdev_object *obj, struct file *file);
+unsigned int cowdev_readahead_store_pages(struct file *file);
+void cowdev_readahead_set_store(struct cowdev_object *obj, unsigned int pages);
 unsigned int cowdev_readahead_max(struct cowdev_object *obj);
 void cowdev_readahead_init(struct cowdev_object *obj);
 void cowdev_readahead_fini(struct cowdev_object *obj);

@@ -99,6 +99,7 @@ static int cowdev_backing_check(struct file *file)
 int cowdev_backing_set(struct cowdev_object *obj, int fd)
 {
 	struct file *file = fget(fd);
+	unsigned int ra_pages;
 	struct file *mine;
 	int ret;
 
@@ -128,13 +129,16 @@ int cowdev_backing_set(struct cowdev_object *obj, int fd)
 	 * one request a run, not a readahead of its own on top.  Advice is
 	 * only advice: a filesystem that refuses it is still a store.
 	 */
-	cowdev_readahead_set_store(obj, file);
-	vfs_fadvise(file, 0, 0, POSIX_FADV_RANDOM);
+	ra_pages = cowdev_readahead_store_pages(file);
+	/* (On 7.2 it also costs the store's page cache its large folios.) */
+	(void)vfs_fadvise(file, 0, 0, POSIX_FADV_RANDOM);
 	ret = -EINTR;
 	if (mutex_lock_killable(&obj->lock))
 		goto out;
 	ret = -EBUSY;
 	if (!obj->backing && cowdev_backing_claim(obj, file)) {
+		/* Before any page is evicted: that takes the lock we hold. */
+		cowdev_readahead_set_store(obj, ra_pages);
 		/* Outside the stores' lock: it may wait on page locks. */
 		cowdev_object_dirty_all(obj);
 		file = NULL;
@@ -166,30 +170,37 @@ static loff_t cowdev_backing_pos(pgoff_t pgoff)
 	return (loff_t)pgoff << PAGE_SHIFT;
 }
 
+/* bio_vecs a read takes from the stack: longer runs allocate theirs. */
+#define COWDEV_BACKING_STACK_BVECS	16
+
 /*
  * Read @nr pages from @first into @pages with one read; returns the whole
- * pages read.  Without memory for the bio_vecs of a long run, a page at a
- * time.
+ * pages read.  Without memory for the bio_vecs of a long run (a guess
+ * does not make the fault reclaim hard), in reads of the stack's.
  */
 static unsigned int cowdev_backing_read_run(struct cowdev_object *obj,
 					    pgoff_t first, struct page **pages,
 					    unsigned int nr)
 {
+	struct bio_vec stack[COWDEV_BACKING_STACK_BVECS], *bvec = stack;
 	loff_t pos = cowdev_backing_pos(first);
-	struct bio_vec one, *bvec = &one;
 	struct iov_iter iter;
-	unsigned int i;
+	unsigned int i, got, chunk;
 	ssize_t n;
 
-	if (nr > 1) {
-		bvec = kmalloc_array(nr, sizeof(*bvec), GFP_KERNEL);
-		if (!bvec) {
-			for (i = 0; i < nr; i++)
-				if (!cowdev_backing_read_run(obj, first + i,
-							     pages + i, 1))
-					break;
-			return i;
+	if (nr > COWDEV_BACKING_STACK_BVECS)
+		bvec = kmalloc_array(nr, sizeof(*bvec), GFP_KERNEL |
+				     __GFP_NORETRY | __GFP_NOWARN);
+	if (!bvec) {
+		for (i = 0; i < nr; i += got) {
+			chunk = min_t(unsigned int, nr - i,
+				      COWDEV_BACKING_STACK_BVECS);
+			got = cowdev_backing_read_run(obj, first + i, pages + i,
+						      chunk);
+			if (!got)
+				break;
 		}
+		return min(i, nr);
 	}
 	for (i = 0; i < nr; i++) {
 		bvec[i].bv_page = pages[i];
@@ -198,7 +209,7 @@ static unsigned int cowdev_backing_read_run(struct cowdev_object *obj,
 	}
 	iov_iter_bvec(&iter, ITER_DEST, bvec, nr, (size_t)nr * PAGE_SIZE);
 	n = vfs_iter_read(obj->backing, &iter, &pos, 0);
-	if (bvec != &one)
+	if (bvec != stack)
 		kfree(bvec);
 	/*
 	 * An evicted page was written whole: a short read means the file was
@@ -230,6 +241,8 @@ void cowdev_backing_read(struct cowdev_object *obj, pgoff_t first,
 {
 	unsigned int i = 0, run, got;
 
+	if (WARN_ON_ONCE(nr > COWDEV_RA_MAX_PAGES))
+		nr = COWDEV_RA_MAX_PAGES;
 	bitmap_zero(done, nr);
 	while (i < nr) {
 		if (!pages[i]) {

@@ -398,6 +398,17 @@ bool cowdev_object_evict_page(struct cowdev_object *obj, pgoff_t pgoff,
 	return evicted;
 }
 
+/*
+ * Does the entry @xas points at carry @mark?  The index's own flag first,
+ * one load, clear unless some entry has the mark: fault-around asks for
+ * every page it maps.
+ */
+static bool cowdev_object_ra_marked(struct cowdev_object *obj,
+				    struct xa_state *xas, xa_mark_t mark)
+{
+	return xa_marked(&obj->pages, mark) && xas_get_mark(xas, mark);
+}
+
 /* Set @marks (COWDEV_RA_*) on the page indexed at @pgoff, if one is. */
 static void cowdev_object_set_ra_marks(struct cowdev_object *obj,
 				       pgoff_t pgoff, unsigned int marks)
@@ -540,7 +551,8 @@ static bool cowdev_object_read_window(struct cowdev_object *obj,
 	pgoff_t index;
 
 	if (win->size > 1) {
-		pages = kmalloc_array(win->size, sizeof(*pages), GFP_KERNEL);
+		pages = kmalloc_array(win->size, sizeof(*pages), GFP_KERNEL |
+				      __GFP_NORETRY | __GFP_NOWARN);
 		if (!pages) {	/* no readahead, then: the fault's page only */
 			if (!page)
 				return true;
@@ -823,11 +835,11 @@ unsigned int cowdev_object_trylock_range(struct cowdev_object *obj,
 		 * the mark is left to the fault on it, which starts the next
 		 * window.
 		 */
-		if (xas_get_mark(&xas, COWDEV_MARK_RA_NEXT)) {
+		if (cowdev_object_ra_marked(obj, &xas, COWDEV_MARK_RA_NEXT)) {
 			cowdev_unlock_page(obj, xas.xa_index, page);
 			goto put;
 		}
-		if (xas_get_mark(&xas, COWDEV_MARK_RA_UNUSED))
+		if (cowdev_object_ra_marked(obj, &xas, COWDEV_MARK_RA_UNUSED))
 			unused |= BIT(xas.xa_index - first);
 		pages[xas.xa_index - first] = page;
 		nr++;

@@ -49,6 +49,9 @@
  * - The next window is read by a kworker, so its page cache and I/O are
  *   charged to the root memory and I/O cgroups, not the faulting task's.
  */
+#include <linux/backing-dev.h>
+#include <linux/fs.h>
+#include <linux/lockdep.h>
 #include <linux/log2.h>
 #include <linux/mm.h>
 #include <linux/moduleparam.h>
@@ -63,16 +66,16 @@
 static unsigned int cowdev_readahead_kb = 2048;
 module_param_named(readahead_kb, cowdev_readahead_kb, uint, 0644);
 MODULE_PARM_DESC(readahead_kb,
-		 "Largest readahead window from a backing store, in KiB, if the store's own is larger (0: off)");
+		 "Largest readahead window from a backing store, in KiB, if the store's own is larger (below a page: off)");
 
 /**
  * cowdev_readahead_max() - the largest readahead window of an object now
  * @obj: the object, with a backing store
  *
  * The store's own readahead size (its device's read_ahead_kb, as
- * filemap_fault() would use for the file itself; the kernel's default,
- * 128 KiB, for a store in memory, such as tmpfs, which reads ahead of
- * nothing), at most readahead_kb and %COWDEV_RA_MAX_PAGES.
+ * filemap_fault() would use for the file itself: see
+ * cowdev_readahead_store_pages()), at most readahead_kb and
+ * %COWDEV_RA_MAX_PAGES.
  *
  * Return: a number of pages; 0 when readahead is off.
  */
@@ -81,17 +84,36 @@ unsigned int cowdev_readahead_max(struct cowdev_object *obj)
 	unsigned int kb = READ_ONCE(cowdev_readahead_kb);
 
 	return min3(kb / (unsigned int)(PAGE_SIZE / SZ_1K),
-		    obj->ra.store_pages, (unsigned int)COWDEV_RA_MAX_PAGES);
+		    READ_ONCE(obj->ra.store_pages),
+		    (unsigned int)COWDEV_RA_MAX_PAGES);
 }
 
 /**
- * cowdev_readahead_set_store() - note a new backing store's readahead size
- * @obj: the object, before @file is published as its store
- * @file: the store, just opened: its f_ra as its device set it
+ * cowdev_readahead_store_pages() - the readahead size of a store
+ * @file: the store, just opened, its f_ra as its device set it
+ *
+ * A store in memory (tmpfs: no backing device) reads ahead nothing for
+ * itself, but the object's faults still gain from reading runs; a device
+ * whose read_ahead_kb is 0 means no readahead, as it does for its files.
+ *
+ * Return: a number of pages for cowdev_readahead_set_store().
  */
-void cowdev_readahead_set_store(struct cowdev_object *obj, struct file *file)
+unsigned int cowdev_readahead_store_pages(struct file *file)
 {
-	obj->ra.store_pages = file->f_ra.ra_pages ?: VM_READAHEAD_PAGES;
+	if (file_inode(file)->i_sb->s_bdi == &noop_backing_dev_info)
+		return VM_READAHEAD_PAGES;
+	return file->f_ra.ra_pages;
+}
+
+/**
+ * cowdev_readahead_set_store() - note the readahead size of a new store
+ * @obj: the object, given its store under its lock
+ * @pages: cowdev_readahead_store_pages() of the store
+ */
+void cowdev_readahead_set_store(struct cowdev_object *obj, unsigned int pages)
+{
+	lockdep_assert_held(&obj->lock);
+	WRITE_ONCE(obj->ra.store_pages, pages);
 }
 
 /* get_next_ra_size(): the window after one of @cur pages. */
@@ -267,6 +289,10 @@ static void cowdev_readahead_work(struct work_struct *work)
 	spin_lock(&ra->lock);
 	win = ra->busy;
 	spin_unlock(&ra->lock);
+	/*
+	 * Without memory for the window's arrays nothing is read: the
+	 * stream's next miss starts again at the first window's size.
+	 */
 	if (win.size)
 		cowdev_object_read_ahead(obj, &win);
 	spin_lock(&ra->lock);
