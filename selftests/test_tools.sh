@@ -44,6 +44,22 @@ cowdemo_frames_move() {
 	}'
 }
 
+# Read cowdemo's paging chapter: the first read of an evicted page is one
+# major fault that reads a window (readahead), and of two threads reading
+# an evicted page, one reads it and the other waits on its lock.
+cowdemo_pages_back() {
+	awk '
+	/^== / { sec = $0 }
+	/^   object / && sec ~ /^== read the first 4/ {
+		if ($0 ~ / major_faults \+1( |$)/ && $0 ~ / readahead_pages \+[1-9]/) ok1 = 1
+	}
+	/^   getrusage: ru_majflt \+1$/ { ok2 = 1 }
+	/^   object / && sec ~ /^== evicted again; two threads/ {
+		if ($0 ~ / major_faults \+1( |$)/ && $0 ~ / lock_waits \+[12]( |$)/) ok3 = 1
+	}
+	END { exit !(ok1 && ok2 && ok3) }'
+}
+
 # The tools, as a user runs them (in the guest they are on PATH).
 if command -v cowstat > /dev/null && command -v cowtrace > /dev/null; then
 	cowstat | grep -q '^faults  *[0-9]'
@@ -72,6 +88,10 @@ if command -v cowstat > /dev/null && command -v cowtrace > /dev/null; then
 	result $? "cowtrace -- cowdemo counts events and shows wait histograms"
 	echo "$trace" | cowdemo_frames_move
 	result $? "cowdemo's pagemap lines: fork and CLONE share a frame, a write moves it"
+	echo "$trace" | cowdemo_pages_back &&
+		echo "$trace" | grep -q '^cowdev_major_fault ' &&
+		echo "$trace" | grep -q '^cowdev_readahead '
+	result $? "cowdemo's paging chapter: a major fault reads a window, a second reader waits on its lock"
 	[ "$(cat /sys/kernel/tracing/events/cowdev/enable)" = 0 ] &&
 		[ "$(grep -c cowdev /sys/kernel/tracing/trace)" -eq 0 ] &&
 		[ "$(kib)" -ge "$size" ] && [ "$(kib)" -lt 4096 ]

@@ -10,8 +10,10 @@
  * /proc/self/pagemap says before and after: the physical frame, and whether
  * the page is mapped once (exclusive) and soft-dirty, so that a reader sees
  * a parent and child share a frame after fork and part after the copy, and
- * a write after CLONE move to a new frame.  Run it under cowtrace to see
- * the waits as a histogram.  Needs the module loaded, debugfs mounted and
+ * a write after CLONE move to a new frame.  The last chapter pages: an
+ * object with a backing store is evicted and read back by major faults,
+ * with readahead, and a second thread waits on the page lock while the
+ * first reads.  Run it under cowtrace to see the waits as a histogram.  Needs the module loaded, debugfs mounted and
  * root (it sets fill_delay_us for one step; pagemap shows frames to
  * CAP_SYS_ADMIN only).
  */
@@ -24,6 +26,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -40,6 +43,8 @@ static const struct {
 	F(pfn_mkwrite), F(reuse), F(copy), F(cow_faults), F(faultaround_pages),
 	F(resident_pages),
 	F(lock_waits), F(writeback_waits),
+	F(evictions), F(pages_written), F(major_faults), F(pages_read),
+	F(readahead_pages), F(readahead_hits),
 #undef F
 };
 
@@ -149,10 +154,11 @@ static void step(struct object *o, const char *what, const char *path,
 	printf("\n== %s\n   %s\n   object %llu:", what, path,
 	       (unsigned long long)now.id);
 	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-		unsigned long long d = field(&now, fields[i].offset) -
-				       field(&o->last, fields[i].offset);
+		/* Signed: a level (resident_pages) also goes down. */
+		long long d = field(&now, fields[i].offset) -
+			      field(&o->last, fields[i].offset);
 		if (d)
-			printf(" %s +%llu", fields[i].name, d);
+			printf(" %s %+lld", fields[i].name, d);
 	}
 	o->last = now;
 	core_copy = object_counter(o, "core_copy");
@@ -258,6 +264,86 @@ static void fork_step(char *private)
 		       frame_str(parent.pme[i], buf, sizeof(buf)));
 }
 
+static long majflt(void)
+{
+	struct rusage ru;
+
+	return getrusage(RUSAGE_SELF, &ru) ? 0 : ru.ru_majflt;
+}
+
+static void evict_all(struct object *o, size_t len)
+{
+	struct cowdev_evict ev = { .len = len };
+
+	if (ioctl(o->fd, COWDEV_IOC_EVICT, &ev)) {
+		perror("COWDEV_IOC_EVICT");
+		exit(1);
+	}
+}
+
+/*
+ * Demand paging: a memfd for a backing store, eviction, major faults with
+ * readahead, and a fault that waits on PG_locked while another reads.
+ */
+static void paging_chapter(void)
+{
+	const size_t npages = 64, len = npages * ps;
+	struct object o = { 0 };
+	struct frames before;
+	__u64 size = len;
+	pthread_t th[2];
+	long flt;
+	char *p;
+	int store, i;
+
+	o.fd = open("/dev/cowdev", O_RDWR);
+	store = memfd_create("cowdemo-store", 0);
+	if (o.fd < 0 || store < 0 ||
+	    ioctl(o.fd, COWDEV_IOC_SET_SIZE, &size) ||
+	    ioctl(o.fd, COWDEV_IOC_SET_BACKING, store)) {
+		perror("cowdemo: an object with a backing store");
+		exit(1);
+	}
+	close(store);	/* the object holds it */
+	get_info(&o, &o.last);
+	p = map(&o, len, MAP_SHARED, 0);
+	memset(p, 'x', len);
+	get_info(&o, &o.last);
+
+	evict_all(&o, len);
+	frames_read(p, &before);
+	step(&o, "COWDEV_IOC_EVICT of 64 written pages",
+	     "written to the store, unmapped, and gone from memory",
+	     &before, PAGES);
+
+	flt = majflt();
+	touch(p, 0, &before);
+	step(&o, "read the first 4: a major fault, and readahead",
+	     "->fault: VM_FAULT_RETRY | VM_FAULT_MAJOR, reads a window", &before,
+	     PAGES);
+	printf("   getrusage: ru_majflt +%ld\n", majflt() - flt);
+	for (i = PAGES; i < (int)npages; i++)
+		(void)((volatile char *)p)[i * ps];
+	step(&o, "read on to the end",
+	     "each window's mark sends the next, larger one ahead", &before, 0);
+
+	evict_all(&o, len);
+	get_info(&o, &o.last);
+	set_fill_delay("50000");
+	frames_read(p, &before);
+	pthread_barrier_init(&start_together, NULL, 2);
+	for (i = 0; i < 2; i++)
+		pthread_create(&th[i], NULL, read_first_page, p);
+	for (i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	set_fill_delay("0");
+	step(&o, "evicted again; two threads read page 0, read back for 50 ms",
+	     "one reads with the page locked, the other sleeps on PG_locked",
+	     &before, 1);
+	munmap(p, len);
+	close(o.fd);
+}
+
 int main(void)
 {
 	struct object src = { 0 }, clone = { 0 };
@@ -355,6 +441,8 @@ int main(void)
 	munmap(private, 2 * PAGES * ps);
 	close(clone.fd);
 	close(src.fd);
+
+	paging_chapter();
 	close(pagemap_fd);
 	return 0;
 }
