@@ -75,8 +75,9 @@ static int cowdev_backing_check(struct file *file)
 	    (FMODE_READ | FMODE_WRITE))
 		return -EBADF;
 	/*
-	 * O_APPEND would put every page at the end; kernel_read() and
-	 * kernel_write() hand O_DIRECT a kernel buffer it cannot pin.
+	 * O_APPEND would put every page at the end; kernel_write() hands
+	 * O_DIRECT a kernel buffer it cannot pin, and a direct read takes
+	 * i_rwsem (ext4), which a read in place would take under mmap_lock.
 	 */
 	if (!(file->f_mode & FMODE_CAN_READ) ||
 	    !(file->f_mode & FMODE_CAN_WRITE) ||

@@ -191,6 +191,22 @@ static void set_fill_delay(const char *us)
 	}
 }
 
+/* Two threads read page @p at once while a fill or read back takes 50 ms. */
+static void two_readers(char *p)
+{
+	pthread_t th[2];
+	int i;
+
+	set_fill_delay("50000");
+	pthread_barrier_init(&start_together, NULL, 2);
+	for (i = 0; i < 2; i++)
+		pthread_create(&th[i], NULL, read_first_page, p);
+	for (i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&start_together);
+	set_fill_delay("0");
+}
+
 /* Note the frames at @p in @before, then touch its pages. */
 static void touch(char *p, int write, struct frames *before)
 {
@@ -291,7 +307,6 @@ static void paging_chapter(void)
 	struct object o = { 0 };
 	struct frames before;
 	__u64 size = len;
-	pthread_t th[2];
 	long flt;
 	char *p;
 	int store, i;
@@ -329,14 +344,8 @@ static void paging_chapter(void)
 
 	evict_all(&o, len);
 	get_info(&o, &o.last);
-	set_fill_delay("50000");
 	frames_read(p, &before);
-	pthread_barrier_init(&start_together, NULL, 2);
-	for (i = 0; i < 2; i++)
-		pthread_create(&th[i], NULL, read_first_page, p);
-	for (i = 0; i < 2; i++)
-		pthread_join(th[i], NULL);
-	set_fill_delay("0");
+	two_readers(p);
 	step(&o, "evicted again; two threads read page 0, read back for 50 ms",
 	     "one reads with the page locked, the other sleeps on PG_locked",
 	     &before, 1);
@@ -350,8 +359,6 @@ int main(void)
 	struct cowdev_writeback wb = { .delay_us = 50000 };
 	char *shared, *private, *c;
 	struct frames before;
-	pthread_t th[2];
-	int i;
 
 	ps = sysconf(_SC_PAGESIZE);
 	pagemap_fd = open("/proc/self/pagemap", O_RDONLY);
@@ -415,14 +422,8 @@ int main(void)
 	     "->page_mkwrite finds the page its own now: reuse",
 	     &before, PAGES);
 
-	set_fill_delay("50000");
 	frames_read(c + 3 * PAGES * ps, &before);
-	pthread_barrier_init(&start_together, NULL, 2);
-	for (i = 0; i < 2; i++)
-		pthread_create(&th[i], NULL, read_first_page, c + 3 * PAGES * ps);
-	for (i = 0; i < 2; i++)
-		pthread_join(th[i], NULL);
-	set_fill_delay("0");
+	two_readers(c + 3 * PAGES * ps);
 	step(&clone, "two threads fault a fresh page filled for 50 ms",
 	     "the second sleeps on PG_locked until the first has mapped it",
 	     &before, 1);
