@@ -37,27 +37,12 @@ static int set_backing(int fd, int store)
 	return ioctl(fd, COWDEV_IOC_SET_BACKING, store) ? -errno : 0;
 }
 
-/* Evict [@offset, @offset + @len); the pages evicted, or -errno. */
-static long evict(int fd, uint64_t offset, uint64_t len)
-{
-	struct cowdev_evict e = { .offset = offset, .len = len };
-
-	return ioctl(fd, COWDEV_IOC_EVICT, &e) ? -errno : (long)e.pages;
-}
-
 /* Write back and wait: 0 or -errno (the store's error, once). */
 static int writeback(int fd)
 {
 	struct cowdev_writeback wb = { .flags = COWDEV_WRITEBACK_WAIT };
 
 	return ioctl(fd, COWDEV_IOC_WRITEBACK, &wb) ? -errno : 0;
-}
-
-static long major_faults(void)
-{
-	struct rusage ru;
-
-	return getrusage(RUSAGE_SELF, &ru) ? -1 : ru.ru_majflt;
 }
 
 /* A store of @kind: a memfd, or a new file in COWDEV_DIRECT_DIR; or -1. */
@@ -146,7 +131,7 @@ TEST(set_backing_refuses)
 	}
 
 	/* Without a store there is nothing to evict to. */
-	EXPECT_EQ(-EOPNOTSUPP, evict(obj, 0, page_size()));
+	EXPECT_EQ(-EOPNOTSUPP, cowdev_evict(obj, 0, page_size()));
 
 	EXPECT_EQ(0, set_backing(obj, store));
 	EXPECT_EQ(-EBUSY, set_backing(obj, store));	/* once, for life */
@@ -177,19 +162,19 @@ TEST(evict_refuses)
 	ASSERT_LE(0, obj);
 	ASSERT_LE(0, ro);
 	ASSERT_EQ(0, set_backing(obj, store));
-	EXPECT_EQ(-EINVAL, evict(obj, 0, 0));
-	EXPECT_EQ(-EINVAL, evict(obj, 1, ps));
-	EXPECT_EQ(-EINVAL, evict(obj, 0, ps + 1));
-	EXPECT_EQ(-EINVAL, evict(obj, COWDEV_MAX_SIZE, ps));
-	EXPECT_EQ(-EINVAL, evict(obj, ps, COWDEV_MAX_SIZE));
+	EXPECT_EQ(-EINVAL, cowdev_evict(obj, 0, 0));
+	EXPECT_EQ(-EINVAL, cowdev_evict(obj, 1, ps));
+	EXPECT_EQ(-EINVAL, cowdev_evict(obj, 0, ps + 1));
+	EXPECT_EQ(-EINVAL, cowdev_evict(obj, COWDEV_MAX_SIZE, ps));
+	EXPECT_EQ(-EINVAL, cowdev_evict(obj, ps, COWDEV_MAX_SIZE));
 	e.reserved[4] = 1;
 	EXPECT_EQ(-1, ioctl(obj, COWDEV_IOC_EVICT, &e));
 	EXPECT_EQ(EINVAL, errno);
 	EXPECT_EQ(-1, ioctl(obj, COWDEV_IOC_EVICT, (void *)16));
 	EXPECT_EQ(EFAULT, errno);
-	EXPECT_EQ(-EBADF, evict(ro, 0, ps));
+	EXPECT_EQ(-EBADF, cowdev_evict(ro, 0, ps));
 	/* Past the end is ignored, as PUNCH_HOLE ignores it. */
-	EXPECT_EQ(0, evict(obj, COWDEV_MAX_SIZE - ps, ps));
+	EXPECT_EQ(0, cowdev_evict(obj, COWDEV_MAX_SIZE - ps, ps));
 	close(store);
 	close(ro);
 	close(obj);
@@ -287,7 +272,7 @@ static long page_out(FIXTURE_DATA(store) *self,
 	if (variant->backing == MEMFD)
 		return madvise(self->p + first * self->ps, n * self->ps,
 			       MADV_PAGEOUT) ? -errno : n;
-	return evict(self->fd, first * self->ps, n * self->ps);
+	return cowdev_evict(self->fd, first * self->ps, n * self->ps);
 }
 
 /*
@@ -395,7 +380,7 @@ TEST(set_backing_late)
 	ASSERT_NE(MAP_FAILED, p);
 	ASSERT_EQ(0, writeback(obj));		/* clean, but on no store */
 	ASSERT_EQ(0, set_backing(obj, store));
-	ASSERT_EQ(NPAGES, evict(obj, 0, NPAGES * ps));
+	ASSERT_EQ(NPAGES, cowdev_evict(obj, 0, NPAGES * ps));
 	ASSERT_EQ(0, cowdev_info(obj, &info));
 	EXPECT_EQ(NPAGES, info.pages_written);
 	for (i = 0; i < NPAGES; i++)
@@ -537,7 +522,7 @@ TEST_F(store, clone_of_evicted)
 	EXPECT_EQ(NPAGES, info.pages_read);	/* read back to be shared */
 	EXPECT_EQ(0, info.evicted_pages);
 	/* Shared pages stay in memory. */
-	EXPECT_EQ(0, evict(self->fd, 0, self->len));
+	EXPECT_EQ(0, cowdev_evict(self->fd, 0, self->len));
 
 	store2 = memfd_create("store2", 0);
 	ASSERT_LE(0, store2);
@@ -546,8 +531,8 @@ TEST_F(store, clone_of_evicted)
 	ASSERT_NE(MAP_FAILED, q);
 	for (i = 0; i < NPAGES; i++)
 		self->p[i * self->ps] = '+';	/* the source copies */
-	ASSERT_EQ(NPAGES, evict(clone, 0, self->len));
-	ASSERT_EQ(NPAGES, evict(self->fd, 0, self->len));
+	ASSERT_EQ(NPAGES, cowdev_evict(clone, 0, self->len));
+	ASSERT_EQ(NPAGES, cowdev_evict(self->fd, 0, self->len));
 	ASSERT_EQ(0, cowdev_info(clone, &info));
 	EXPECT_EQ(NPAGES, info.pages_written);
 	for (i = 0; i < NPAGES; i++) {
@@ -584,7 +569,7 @@ TEST_F(store, writeback_of_replaced_page)
 	ASSERT_LE(0, clone);
 	for (i = 0; i < NPAGES; i++)
 		self->p[i * self->ps] = '+';
-	ASSERT_EQ(NPAGES, evict(self->fd, 0, self->len));
+	ASSERT_EQ(NPAGES, cowdev_evict(self->fd, 0, self->len));
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ASSERT_EQ(0, writeback(self->fd));	/* waits for the first one */
 	for (i = 0; i < NPAGES; i++) {
@@ -623,7 +608,7 @@ TEST_F(store, storeless_clone_writeback)
 	ASSERT_NE(MAP_FAILED, q);
 	for (i = 0; i < NPAGES; i++)
 		q[i * self->ps] = '-';		/* the clone copies */
-	ASSERT_EQ(NPAGES, evict(self->fd, 0, self->len));
+	ASSERT_EQ(NPAGES, cowdev_evict(self->fd, 0, self->len));
 	ASSERT_EQ(0, cowdev_info(self->fd, &info));
 	EXPECT_EQ(NPAGES, info.pages_written);
 	for (i = 0; i < NPAGES; i++) {
@@ -746,7 +731,7 @@ TEST(write_error_keeps_pages)
 
 	EXPECT_EQ(-EPERM, writeback(obj));
 	/* The first write that fails ends an eviction. */
-	EXPECT_EQ(-EPERM, evict(obj, 0, NPAGES * ps));
+	EXPECT_EQ(-EPERM, cowdev_evict(obj, 0, NPAGES * ps));
 	ASSERT_EQ(0, cowdev_info(obj, &info));
 	EXPECT_EQ(NPAGES + 1, info.io_errors);
 	EXPECT_EQ(0, info.pages_written);
@@ -788,7 +773,7 @@ TEST(enospc_keeps_pages)
 	p = map_stamped(obj);
 	ASSERT_NE(MAP_FAILED, p);
 
-	evicted = evict(obj, 0, NPAGES * ps);
+	evicted = cowdev_evict(obj, 0, NPAGES * ps);
 	EXPECT_EQ(-ENOSPC, evicted);
 	ASSERT_EQ(0, cowdev_info(obj, &info));
 	EXPECT_EQ(4, info.evicted_pages);

@@ -11,6 +11,7 @@
  * back from the object must equal the memfd's.
  */
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -25,20 +26,6 @@
 static char stamp(long i)
 {
 	return 'a' + i % 26;
-}
-
-static long evict(int fd, uint64_t offset, uint64_t len)
-{
-	struct cowdev_evict e = { .offset = offset, .len = len };
-
-	return ioctl(fd, COWDEV_IOC_EVICT, &e) ? -errno : (long)e.pages;
-}
-
-static long major_faults(void)
-{
-	struct rusage ru;
-
-	return getrusage(RUSAGE_SELF, &ru) ? -1 : ru.ru_majflt;
 }
 
 /* The object's largest window, in pages: its store's, within limits. */
@@ -188,7 +175,7 @@ static void ra_open(struct __test_metadata *_metadata,
 	self->r = mmap(NULL, len, PROT_READ | PROT_WRITE, variant->flags,
 		       self->ref, 0);
 	ASSERT_NE(MAP_FAILED, self->r);
-	ASSERT_EQ(npages, evict(self->fd, 0, len));
+	ASSERT_EQ(npages, cowdev_evict(self->fd, 0, len));
 	madvise(self->r, len, MADV_PAGEOUT);	/* no swap: it stays */
 }
 
@@ -228,6 +215,26 @@ static bool same_page(FIXTURE_DATA(ra) *self, long i)
 static bool page_is_zero(FIXTURE_DATA(ra) *self, long i)
 {
 	return all_bytes(self->p + i * self->ps, self->ps, 0);
+}
+
+/*
+ * Wait until the counter at @field of the object's info reaches @n: the
+ * readahead work has taken or read its window.  True if it did within 30 s.
+ */
+static bool wait_info(int fd, size_t field, uint64_t n)
+{
+	struct timespec t0, t;
+	struct cowdev_info info;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		if (cowdev_info(fd, &info))
+			return false;
+		if (*(uint64_t *)((char *)&info + field) >= n)
+			return true;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while (t.tv_sec - t0.tv_sec < 30);
+	return false;
 }
 
 /* Both advised alike. */
@@ -313,10 +320,10 @@ TEST_F(ra, read_around_then_unused)
 	EXPECT_EQ(1, info.major_faults);
 	EXPECT_EQ(around - 1, info.readahead_pages);
 	/* Centred: half before the fault.  Nothing else came in. */
-	EXPECT_EQ(0, evict(self->fd, 0, (100 - around / 2) * self->ps));
-	EXPECT_EQ(0, evict(self->fd, (100 - around / 2 + around) * self->ps,
+	EXPECT_EQ(0, cowdev_evict(self->fd, 0, (100 - around / 2) * self->ps));
+	EXPECT_EQ(0, cowdev_evict(self->fd, (100 - around / 2 + around) * self->ps,
 			   (NPAGES - 100) * self->ps));
-	EXPECT_EQ(around, evict(self->fd, 0, NPAGES * self->ps));
+	EXPECT_EQ(around, cowdev_evict(self->fd, 0, NPAGES * self->ps));
 	ASSERT_EQ(0, cowdev_info(self->fd, &info));
 	EXPECT_EQ(around - 1, info.readahead_unused);
 	EXPECT_EQ(0, info.readahead_hits);
@@ -324,20 +331,26 @@ TEST_F(ra, read_around_then_unused)
 	EXPECT_TRUE(same_page(self, 99));
 }
 
-/* MADV_SEQUENTIAL: the largest window, from the fault on, none behind. */
+/*
+ * MADV_SEQUENTIAL: the largest window, from the fault on, none behind; the
+ * mark on its first page sends the next window ahead at once.
+ */
 TEST_F(ra, madv_sequential_reads_ahead_only)
 {
-	long max = ra_max(self->fd);
+	long max = ra_max(self->fd), ahead;
 	struct cowdev_info info;
 	long i;
 
 	if (!max)
 		SKIP(return, "readahead is off");
+	ahead = (100 + 2 * max < NPAGES ? 100 + 2 * max : NPAGES) - 100 - 1;
 	ASSERT_EQ(0, advise(self, MADV_SEQUENTIAL));
 	ASSERT_TRUE(same_page(self, 100));
+	ASSERT_TRUE(wait_info(self->fd, offsetof(struct cowdev_info,
+						 readahead_pages), ahead));
 	ASSERT_EQ(0, cowdev_info(self->fd, &info));
-	EXPECT_EQ(max - 1, info.readahead_pages);
-	EXPECT_EQ(0, evict(self->fd, 0, 100 * self->ps));
+	EXPECT_EQ(ahead, info.readahead_pages);
+	EXPECT_EQ(0, cowdev_evict(self->fd, 0, 100 * self->ps));
 	for (i = 100; i < NPAGES; i++)
 		ASSERT_TRUE(same_page(self, i)) TH_LOG("page %ld", i);
 	ASSERT_EQ(0, cowdev_info(self->fd, &info));
@@ -402,23 +415,6 @@ TEST_F(ra, read_error_in_window)
 	EXPECT_TRUE(same_page(self, 7));
 }
 
-/* Wait until the object holds at least @n pages: the work took its window. */
-static bool wait_resident(int fd, uint64_t n)
-{
-	struct timespec t0, t;
-	struct cowdev_info info;
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	do {
-		if (cowdev_info(fd, &info))
-			return false;
-		if (info.resident_pages >= n)
-			return true;
-		clock_gettime(CLOCK_MONOTONIC, &t);
-	} while (t.tv_sec - t0.tv_sec < 30);
-	return false;
-}
-
 /*
  * PUNCH_HOLE before the readahead work takes its window's pages (it waits
  * fill_delay_us first), and a shrink while it reads them (it holds them
@@ -448,7 +444,8 @@ TEST_F(ra, punch_and_shrink_during_readahead)
 	 * (12) sends 28..59 ahead; the shrink comes once they are taken.
 	 */
 	ASSERT_TRUE(same_page(self, 12));
-	ASSERT_TRUE(wait_resident(self->fd, 12 + 16 + 32));
+	ASSERT_TRUE(wait_info(self->fd, offsetof(struct cowdev_info,
+						 resident_pages), 12 + 16 + 32));
 	ASSERT_EQ(0, cowdev_set_size(self->fd, 16 * self->ps));
 	ASSERT_EQ(0, cowdev_set_size(self->fd, NPAGES * self->ps));
 	ASSERT_EQ(0, ftruncate(self->ref, 16 * self->ps));
@@ -537,7 +534,7 @@ TEST(window_follows_store_device)
 	p = mmap(NULL, npages * ps, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	memset(p, 'x', npages * ps);
-	ASSERT_EQ(npages, evict(fd, 0, npages * ps));
+	ASSERT_EQ(npages, cowdev_evict(fd, 0, npages * ps));
 	ASSERT_EQ(0, madvise(p, npages * ps, MADV_SEQUENTIAL));
 	EXPECT_EQ('x', p[0]);
 	ASSERT_EQ(0, cowdev_info(fd, &info));

@@ -178,6 +178,21 @@ static inline long minor_faults(void)
 }
 
 /* Free the pages of [offset, offset + len): 0 or -errno. */
+/* Evict [@offset, @offset + @len): the pages evicted, or -errno. */
+static inline long cowdev_evict(int fd, uint64_t offset, uint64_t len)
+{
+	struct cowdev_evict e = { .offset = offset, .len = len };
+
+	return ioctl(fd, COWDEV_IOC_EVICT, &e) ? -errno : (long)e.pages;
+}
+
+static inline long major_faults(void)
+{
+	struct rusage ru;
+
+	return getrusage(RUSAGE_SELF, &ru) ? -1 : ru.ru_majflt;
+}
+
 static inline int cowdev_punch(int fd, uint64_t offset, uint64_t len)
 {
 	struct cowdev_range r = { .offset = offset, .len = len };
