@@ -317,15 +317,25 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/*
+ * Print one CSV row from @r[0..n): its median, min and max per @per units,
+ * with @digits decimals.
+ */
+static void report_digits(const char *row, const char *backing, uint64_t *r,
+			  int n, size_t per, int digits)
+{
+	qsort(r, n, sizeof(*r), cmp_u64);
+	printf("%s,%s,%s,%d,%.*f,%.*f,%.*f\n", row, backing, label, n,
+	       digits, (double)r[n / 2] / per, digits, (double)r[0] / per,
+	       digits, (double)r[n - 1] / per);
+	fflush(stdout);
+}
+
 /* Print one CSV row from @r[0..n), nanoseconds per @per units. */
 static void report(const char *row, const char *backing, uint64_t *r, int n,
 		   size_t per)
 {
-	qsort(r, n, sizeof(*r), cmp_u64);
-	printf("%s,%s,%s,%d,%.2f,%.2f,%.2f\n", row, backing, label, n,
-	       (double)r[n / 2] / per, (double)r[0] / per,
-	       (double)r[n - 1] / per);
-	fflush(stdout);
+	report_digits(row, backing, r, n, per, 2);
 }
 
 static void bench_paths(void)
@@ -567,17 +577,6 @@ static void run_paging(enum paged b, bool random, const size_t *order,
 		close(store);
 }
 
-/* A row of counts per page: the median, min and max over the repeats. */
-static void report_per_page(const char *row, const char *backing,
-			    uint64_t *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_u64);
-	printf("%s,%s,%s,%d,%.4f,%.4f,%.4f\n", row, backing, label, n,
-	       (double)v[n / 2] / pages, (double)v[0] / pages,
-	       (double)v[n - 1] / pages);
-	fflush(stdout);
-}
-
 static void bench_paging(void)
 {
 	static const char *const rows[2] = {
@@ -616,9 +615,9 @@ static void bench_paging(void)
 			}
 			report(rows[random], paged_names[b], ns, repeats, pages);
 			snprintf(name, sizeof(name), "%s_majflt", rows[random]);
-			report_per_page(name, paged_names[b], flt, repeats);
+			report_digits(name, paged_names[b], flt, repeats, pages, 4);
 			snprintf(name, sizeof(name), "%s_reads", rows[random]);
-			report_per_page(name, paged_names[b], reads, repeats);
+			report_digits(name, paged_names[b], reads, repeats, pages, 4);
 		}
 	free(order);
 }
