@@ -79,6 +79,8 @@
  * @COWDEV_STAT_READAHEAD_PAGES: pages read ahead of the fault needing them
  * @COWDEV_STAT_READAHEAD_HITS: pages read ahead that a fault then used
  * @COWDEV_STAT_READAHEAD_UNUSED: pages read ahead and evicted unused
+ * @COWDEV_STAT_RECLAIMED: pages the reclaimer evicted (at the pool's limit
+ *	or under memory pressure), of @COWDEV_STAT_EVICTIONS
  * @COWDEV_NR_STATS: the number of counters
  *
  * See Documentation/cowdev.rst for what moves which.  The order is the
@@ -110,6 +112,7 @@ enum cowdev_stat {
 	COWDEV_STAT_READAHEAD_PAGES,
 	COWDEV_STAT_READAHEAD_HITS,
 	COWDEV_STAT_READAHEAD_UNUSED,
+	COWDEV_STAT_RECLAIMED,
 	COWDEV_NR_STATS
 };
 
@@ -197,6 +200,8 @@ struct cowdev_ra {
  * @backing: the backing store (cowdev_backing.c), or NULL; set once, under
  *	@lock and the xa_lock of @pages, and never changed again.
  * @backing_link: in the list of objects with a store (cowdev_backing.c).
+ * @reclaim_hand: where the reclaimer's clock looks next (cowdev_reclaim.c);
+ *	under @lock.
  * @nr_dropped: entries ever erased or replaced, each with its page locked
  *	and under the xa_lock of @pages; while it is zero, a page found at
  *	an offset is still there (see cowdev_object_page_valid()).
@@ -222,6 +227,7 @@ struct cowdev_object {
 	unsigned long nr_dropped;
 	struct file *backing;
 	struct list_head backing_link;
+	unsigned long reclaim_hand;
 	struct mutex lock;		/* serialises size, holes, clone, writeback */
 	spinlock_t mode_lock;		/* protects mode and mapped */
 	struct percpu_rw_semaphore clone_sem;
@@ -301,7 +307,40 @@ void cowdev_backing_read(struct cowdev_object *obj, pgoff_t first,
 int cowdev_backing_write(struct cowdev_object *obj, pgoff_t pgoff,
 			 struct page *page);
 int cowdev_backing_evict(struct cowdev_object *obj, struct cowdev_evict *args);
+int cowdev_backing_evict_page(struct cowdev_object *obj, pgoff_t index,
+			      struct page *page, bool wait);
+void cowdev_backing_unlist(struct cowdev_object *obj);
 void cowdev_backing_put(struct cowdev_object *obj);
+bool cowdev_backing_any(void);
+unsigned long cowdev_backing_reclaim(unsigned long nr,
+				     unsigned long (*scan)(struct cowdev_object *,
+							   unsigned long));
+
+/* cowdev_reclaim.c */
+#define COWDEV_RECLAIM_BATCH	32UL	/* SWAP_CLUSTER_MAX */
+void cowdev_reclaim_wake(void);
+bool cowdev_reclaim_wait(void);
+void cowdev_reclaim_show(struct seq_file *m);
+void cowdev_reclaim_reset(void);
+int cowdev_reclaim_init(void);
+void cowdev_reclaim_exit(void);
+
+/**
+ * cowdev_reclaim_referenced() - tell the reclaimer's clock a fault used a page
+ * @obj: the object faulting
+ * @page: its page, found resident
+ *
+ * PG_referenced, which the core's zap_pte_range() also sets from a young
+ * PTE of a page-mode mapping (mark_page_accessed()), and the clock takes
+ * (cowdev_reclaim.c).  Only objects with a store have a clock; the bit is
+ * tested first so that a hot page's struct page is not written each fault.
+ */
+static inline void cowdev_reclaim_referenced(struct cowdev_object *obj,
+					     struct page *page)
+{
+	if (READ_ONCE(obj->backing) && !folio_test_referenced(page_folio(page)))
+		folio_set_referenced(page_folio(page));
+}
 
 /* cowdev_readahead.c */
 void cowdev_readahead_miss(struct cowdev_object *obj,
@@ -330,7 +369,8 @@ int cowdev_mmap(struct file *file, struct vm_area_struct *vma);
 vm_fault_t cowdev_fault_error(struct cowdev_object *obj, int err);
 
 /* cowdev_pool.c */
-struct page *cowdev_pool_alloc(void);
+struct page *cowdev_pool_alloc(bool reclaim);
+long cowdev_pool_used(void);
 bool cowdev_pool_room(unsigned long nr);
 void cowdev_pool_free(struct page *page);
 int cowdev_pool_init(void);

@@ -47,6 +47,8 @@
  */
 static LIST_HEAD(cowdev_backing_stores);
 static DEFINE_MUTEX(cowdev_backing_stores_lock);
+/* Objects on the list; changed under its lock, read without. */
+static unsigned int cowdev_backing_nr_stores;
 
 /* Claim @file's inode for @obj's store; false if another object has it. */
 static bool cowdev_backing_claim(struct cowdev_object *obj, struct file *file)
@@ -60,7 +62,9 @@ static bool cowdev_backing_claim(struct cowdev_object *obj, struct file *file)
 			ok = false;
 	if (ok) {
 		cowdev_object_set_backing(obj, file);
-		list_add(&obj->backing_link, &cowdev_backing_stores);
+		list_add_tail(&obj->backing_link, &cowdev_backing_stores);
+		WRITE_ONCE(cowdev_backing_nr_stores,
+			   cowdev_backing_nr_stores + 1);
 	}
 	mutex_unlock(&cowdev_backing_stores_lock);
 	return ok;
@@ -153,17 +157,86 @@ out:
 }
 
 /**
- * cowdev_backing_put() - let go of an object's backing store
- * @obj: an object being destroyed, with no I/O in flight
+ * cowdev_backing_unlist() - take an object off the list of stores
+ * @obj: an object being destroyed
+ *
+ * First thing in its destruction: once off the list, the reclaimer
+ * (cowdev_backing_reclaim()) can no longer be at work on it.  Its store
+ * stays open for its writeback and readahead to finish with.
  */
-void cowdev_backing_put(struct cowdev_object *obj)
+void cowdev_backing_unlist(struct cowdev_object *obj)
 {
 	if (!obj->backing)
 		return;
 	mutex_lock(&cowdev_backing_stores_lock);
 	list_del(&obj->backing_link);
+	WRITE_ONCE(cowdev_backing_nr_stores, cowdev_backing_nr_stores - 1);
 	mutex_unlock(&cowdev_backing_stores_lock);
-	fput(obj->backing);
+}
+
+/**
+ * cowdev_backing_put() - let go of an object's backing store
+ * @obj: an object being destroyed, unlisted, with no I/O in flight
+ */
+void cowdev_backing_put(struct cowdev_object *obj)
+{
+	if (obj->backing)
+		fput(obj->backing);
+}
+
+/**
+ * cowdev_backing_any() - does any object have a backing store?
+ *
+ * Return: a racy answer, for the pool to decide whether a reclaimer could
+ * make room.
+ */
+bool cowdev_backing_any(void)
+{
+	return READ_ONCE(cowdev_backing_nr_stores);
+}
+
+/**
+ * cowdev_backing_reclaim() - evict pages from the objects with a store
+ * @nr: how many pages to evict
+ * @scan: evicts up to its second argument's pages of one object, whose
+ *	lock is held, and says how many it evicted
+ *
+ * Round robin over the objects, at most %COWDEV_RECLAIM_BATCH pages from
+ * one before the next has its turn, until @nr are evicted or every object
+ * has had a turn that evicted nothing.  An object busy with an ioctl
+ * (its lock taken: a CLONE, a truncation, an EVICT) is passed over, so
+ * the reclaimer never waits on anything a fault waiting for it may hold.
+ * The list's lock is held for one object's turn at a time: it is what
+ * keeps the object alive (cowdev_backing_unlist()).
+ *
+ * Return: the pages evicted.
+ */
+unsigned long cowdev_backing_reclaim(unsigned long nr,
+				     unsigned long (*scan)(struct cowdev_object *,
+							   unsigned long))
+{
+	unsigned long freed = 0, got;
+	struct cowdev_object *obj;
+	unsigned int idle = 0;
+
+	mutex_lock(&cowdev_backing_stores_lock);
+	while (freed < nr && idle < cowdev_backing_nr_stores) {
+		obj = list_first_entry(&cowdev_backing_stores,
+				       struct cowdev_object, backing_link);
+		list_move_tail(&obj->backing_link, &cowdev_backing_stores);
+		got = 0;
+		if (mutex_trylock(&obj->lock)) {
+			got = scan(obj, min(nr - freed, COWDEV_RECLAIM_BATCH));
+			mutex_unlock(&obj->lock);
+		}
+		freed += got;
+		idle = got ? 0 : idle + 1;
+		mutex_unlock(&cowdev_backing_stores_lock);
+		cond_resched();
+		mutex_lock(&cowdev_backing_stores_lock);
+	}
+	mutex_unlock(&cowdev_backing_stores_lock);
+	return freed;
 }
 
 static loff_t cowdev_backing_pos(pgoff_t pgoff)
@@ -296,18 +369,35 @@ int cowdev_backing_write(struct cowdev_object *obj, pgoff_t pgoff,
 	return err;
 }
 
-/*
- * Evict the page at @index, with the lookup's reference, which this
- * consumes.  Returns 1 if it was evicted, 0 if it stays, or the error of
- * its write.
+/**
+ * cowdev_backing_evict_page() - evict one page of an object
+ * @obj: the object, which has a backing store; its lock held
+ * @index: page offset of @page in @obj
+ * @page: a page the caller found at @index, with a reference, which this
+ *	consumes
+ * @wait: wait for the page's lock and writeback; without, a page someone
+ *	holds locked or under writeback is left where it is (the reclaimer,
+ *	which must never wait on a fault that waits for it: see
+ *	cowdev_reclaim.c)
+ *
+ * Return: 1 if the page was evicted, 0 if it stays, or the error of its
+ * write (recorded in the object's mapping).
  */
-static int cowdev_backing_evict_page(struct cowdev_object *obj,
-				     pgoff_t index, struct page *page)
+int cowdev_backing_evict_page(struct cowdev_object *obj, pgoff_t index,
+			      struct page *page, bool wait)
 {
 	struct folio *folio = page_folio(page);
 	int ret = 0;
 
-	cowdev_lock_page_stable(obj, index, page);
+	lockdep_assert_held(&obj->lock);
+	if (wait) {
+		cowdev_lock_page_stable(obj, index, page);
+	} else if (!folio_trylock(folio)) {
+		put_page(page);
+		return 0;
+	} else if (folio_test_writeback(folio)) {
+		goto unlock;
+	}
 	if (!cowdev_object_page_valid(obj, index, page))
 		goto unlock;
 	/*
@@ -381,7 +471,7 @@ int cowdev_backing_evict(struct cowdev_object *obj, struct cowdev_evict *args)
 			ret = -EINTR;
 			break;
 		}
-		ret = cowdev_backing_evict_page(obj, index, page);
+		ret = cowdev_backing_evict_page(obj, index, page, true);
 		if (ret < 0) {
 			ret = 0;
 			break;

@@ -125,7 +125,7 @@ void cowdev_cow_put_page(struct cowdev_object *obj, pgoff_t pgoff,
 static struct page *cowdev_cow_copy(struct cowdev_object *obj, pgoff_t pgoff,
 				    struct page *page)
 {
-	struct page *copy = cowdev_pool_alloc();
+	struct page *copy = cowdev_pool_alloc(true);
 
 	if (IS_ERR(copy))
 		return copy;
@@ -324,7 +324,7 @@ static int cowdev_cow_clone_page(struct cowdev_object *src,
 		return ret;
 	}
 
-	copy = cowdev_pool_alloc();
+	copy = cowdev_pool_alloc(true);
 	if (IS_ERR(copy))
 		return PTR_ERR(copy);
 	copy_highpage(copy, page);

@@ -225,9 +225,12 @@ static int __init cowdev_init(void)
 	ret = cowdev_pool_init();
 	if (ret)
 		goto err_stats;
-	ret = cowdev_object_init();
+	ret = cowdev_reclaim_init();
 	if (ret)
 		goto err_pool;
+	ret = cowdev_object_init();
+	if (ret)
+		goto err_reclaim;
 	cowdev_probe_init();
 	ret = misc_register(&cowdev_misc);
 	if (ret)
@@ -237,6 +240,8 @@ static int __init cowdev_init(void)
 err_probe:
 	cowdev_probe_exit();
 	cowdev_object_exit();
+err_reclaim:
+	cowdev_reclaim_exit();
 err_pool:
 	cowdev_pool_exit();
 err_stats:
@@ -249,6 +254,7 @@ static void __exit cowdev_exit(void)
 	misc_deregister(&cowdev_misc);
 	cowdev_probe_exit();
 	cowdev_object_exit();
+	cowdev_reclaim_exit();
 	cowdev_pool_exit();
 	cowdev_stats_exit();
 }

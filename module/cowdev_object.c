@@ -137,6 +137,7 @@ void cowdev_object_destroy(struct cowdev_object *obj)
 	struct page *page;
 	unsigned long index;
 
+	cowdev_backing_unlist(obj);
 	cowdev_stats_remove_object(obj);
 	cowdev_writeback_fini(obj);
 	cowdev_readahead_fini(obj);
@@ -509,7 +510,7 @@ static struct page *cowdev_object_add_ahead(struct cowdev_object *obj,
 	if (!xa_is_value(xa_load(&obj->pages, pgoff)) ||
 	    !cowdev_pool_room(COWDEV_RA_RESERVE))
 		return NULL;
-	page = cowdev_pool_alloc();
+	page = cowdev_pool_alloc(false);
 	if (IS_ERR(page))
 		return NULL;
 	__folio_set_locked(page_folio(page));
@@ -770,8 +771,11 @@ struct page *cowdev_object_find_lock_page(struct cowdev_object *obj,
 			}
 			valid = cowdev_object_page_valid(obj, pgoff, page);
 		}
-		if (likely(valid))
+		if (likely(valid)) {
+			if (cf)
+				cowdev_reclaim_referenced(obj, page);
 			return page;
+		}
 		/* Truncated or replaced before we had the lock. */
 		cowdev_unlock_page(obj, pgoff, page);
 		put_page(page);
@@ -841,6 +845,7 @@ unsigned int cowdev_object_trylock_range(struct cowdev_object *obj,
 		}
 		if (cowdev_object_ra_marked(obj, &xas, COWDEV_MARK_RA_UNUSED))
 			unused |= BIT(xas.xa_index - first);
+		cowdev_reclaim_referenced(obj, page);
 		pages[xas.xa_index - first] = page;
 		nr++;
 		continue;
@@ -901,7 +906,7 @@ struct page *cowdev_object_grab_page(struct cowdev_object *obj, pgoff_t pgoff,
 			return ERR_PTR(-EHWPOISON);
 		}
 
-		page = cowdev_pool_alloc();
+		page = cowdev_pool_alloc(true);
 		if (IS_ERR(page))
 			return page;
 		/*

@@ -92,23 +92,42 @@ static void cowdev_pool_note_peak(long in_use)
 		;
 }
 
+/* Take a place under the limit; false when the pool is at it. */
+static bool cowdev_pool_charge(void)
+{
+	long in_use = atomic_long_inc_return(&cowdev_pool_in_use);
+	long limit = READ_ONCE(cowdev_pool_limit);
+
+	if (in_use > limit) {
+		atomic_long_dec(&cowdev_pool_in_use);
+		return false;
+	}
+	cowdev_pool_note_peak(in_use);
+	/* kswapd's low watermark: room is made before anyone must wait. */
+	if (unlikely(in_use + COWDEV_RECLAIM_BATCH > limit) &&
+	    cowdev_backing_any())
+		cowdev_reclaim_wake();
+	return true;
+}
+
 /**
  * cowdev_pool_alloc() - take a zeroed page from the pool
+ * @reclaim: at the limit, wait for the reclaimer to evict pages of objects
+ *	with a backing store (cowdev_reclaim_wait()) and try again, as long
+ *	as it evicts some; false for guesses (readahead)
  *
  * Return: a zeroed page with one reference, which the caller owns;
  * ERR_PTR(-ENOSPC) when the pool is at its limit; ERR_PTR(-ENOMEM) when the
  * system has no page to give.
  */
-struct page *cowdev_pool_alloc(void)
+struct page *cowdev_pool_alloc(bool reclaim)
 {
-	long in_use = atomic_long_inc_return(&cowdev_pool_in_use);
 	struct page *page;
 
-	if (in_use > READ_ONCE(cowdev_pool_limit)) {
-		atomic_long_dec(&cowdev_pool_in_use);
-		return ERR_PTR(-ENOSPC);
+	while (!cowdev_pool_charge()) {
+		if (!reclaim || !cowdev_backing_any() || !cowdev_reclaim_wait())
+			return ERR_PTR(-ENOSPC);
 	}
-	cowdev_pool_note_peak(in_use);
 
 	page = cowdev_pool_cache_pop();
 	/* Poisoned while cached: never handed out (see cowdev_pool_free()). */
@@ -123,6 +142,16 @@ struct page *cowdev_pool_alloc(void)
 		return ERR_PTR(-ENOMEM);
 	}
 	return page;
+}
+
+/**
+ * cowdev_pool_used() - pages the pool has handed out and not had back
+ *
+ * Return: a racy count, for the reclaimer's targets.
+ */
+long cowdev_pool_used(void)
+{
+	return atomic_long_read(&cowdev_pool_in_use);
 }
 
 /**

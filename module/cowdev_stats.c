@@ -45,6 +45,7 @@ static const char *const cowdev_stat_names[COWDEV_NR_STATS] = {
 	[COWDEV_STAT_READAHEAD_PAGES] = "readahead_pages",
 	[COWDEV_STAT_READAHEAD_HITS] = "readahead_hits",
 	[COWDEV_STAT_READAHEAD_UNUSED] = "readahead_unused",
+	[COWDEV_STAT_RECLAIMED] = "reclaimed",
 };
 
 /*
@@ -107,6 +108,7 @@ static int cowdev_stats_show(struct seq_file *m, void *unused)
 		   (COWDEV_HAVE_PFN_MODE ? "page,pfn" : "page") :
 		   (COWDEV_HAVE_PFN_MODE ? "pfn" : "none"));
 	cowdev_pool_show(m);
+	cowdev_reclaim_show(m);
 	return 0;
 }
 
@@ -123,6 +125,7 @@ static void cowdev_stats_reset(void)
 		memset(per_cpu_ptr(cowdev_global_stats, cpu), 0,
 		       sizeof(struct cowdev_counters));
 	cowdev_pool_reset_peak();
+	cowdev_reclaim_reset();
 }
 
 static ssize_t cowdev_stats_write(struct file *file, const char __user *ubuf,

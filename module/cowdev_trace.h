@@ -117,6 +117,17 @@ TRACE_EVENT(cowdev_readahead,
 		      __entry->async ? "async" : "sync")
 );
 
+/* A pass of the reclaimer: pages it was to evict, and did. */
+TRACE_EVENT(cowdev_reclaim,
+	    TP_PROTO(unsigned long nr, unsigned long evicted),
+	    TP_ARGS(nr, evicted),
+	    TP_STRUCT__entry(__field(unsigned long, nr)
+			     __field(unsigned long, evicted)),
+	    TP_fast_assign(__entry->nr = nr;
+			   __entry->evicted = evicted;),
+	    TP_printk("nr=%lu evicted=%lu", __entry->nr, __entry->evicted)
+);
+
 DECLARE_EVENT_CLASS(cowdev_bit,
 		    TP_PROTO(u32 id, unsigned long pgoff, unsigned int bit),
 		    TP_ARGS(id, pgoff, bit),

@@ -48,19 +48,9 @@ static int writeback(int fd)
 /* A store of @kind: a memfd, or a new file in COWDEV_DIRECT_DIR; or -1. */
 static int open_store(enum store kind)
 {
-	const char *dir = getenv("COWDEV_DIRECT_DIR");
-	char path[PATH_MAX];
-	int fd;
-
 	if (kind == STORE_MEMFD)
 		return memfd_create("cowdev-store", 0);
-	if (!dir)
-		return -1;
-	snprintf(path, sizeof(path), "%s/cowdev-store-XXXXXX", dir);
-	fd = mkstemp(path);
-	if (fd >= 0)
-		unlink(path);
-	return fd;
+	return open_disk_store();
 }
 
 /* Every byte of page @i of @p is @c. */

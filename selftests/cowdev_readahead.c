@@ -217,26 +217,6 @@ static bool page_is_zero(FIXTURE_DATA(ra) *self, long i)
 	return all_bytes(self->p + i * self->ps, self->ps, 0);
 }
 
-/*
- * Wait until the counter at @field of the object's info reaches @n: the
- * readahead work has taken or read its window.  True if it did within 30 s.
- */
-static bool wait_info(int fd, size_t field, uint64_t n)
-{
-	struct timespec t0, t;
-	struct cowdev_info info;
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	do {
-		if (cowdev_info(fd, &info))
-			return false;
-		if (*(uint64_t *)((char *)&info + field) >= n)
-			return true;
-		clock_gettime(CLOCK_MONOTONIC, &t);
-	} while (t.tv_sec - t0.tv_sec < 30);
-	return false;
-}
-
 /* Both advised alike. */
 static int advise(FIXTURE_DATA(ra) *self, int advice)
 {
@@ -347,7 +327,7 @@ TEST_F(ra, madv_sequential_reads_ahead_only)
 	ASSERT_EQ(0, advise(self, MADV_SEQUENTIAL));
 	ASSERT_TRUE(same_page(self, 100));
 	ASSERT_TRUE(wait_info(self->fd, offsetof(struct cowdev_info,
-						 readahead_pages), ahead));
+						 readahead_pages), ahead, false));
 	ASSERT_EQ(0, cowdev_info(self->fd, &info));
 	EXPECT_EQ(ahead, info.readahead_pages);
 	EXPECT_EQ(0, cowdev_evict(self->fd, 0, 100 * self->ps));
@@ -444,8 +424,9 @@ TEST_F(ra, punch_and_shrink_during_readahead)
 	 * (12) sends 28..59 ahead; the shrink comes once they are taken.
 	 */
 	ASSERT_TRUE(same_page(self, 12));
-	ASSERT_TRUE(wait_info(self->fd, offsetof(struct cowdev_info,
-						 resident_pages), 12 + 16 + 32));
+	ASSERT_TRUE(wait_info(self->fd,
+			      offsetof(struct cowdev_info, resident_pages),
+			      12 + 16 + 32, false));
 	ASSERT_EQ(0, cowdev_set_size(self->fd, 16 * self->ps));
 	ASSERT_EQ(0, cowdev_set_size(self->fd, NPAGES * self->ps));
 	ASSERT_EQ(0, ftruncate(self->ref, 16 * self->ps));

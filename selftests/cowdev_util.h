@@ -8,8 +8,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +21,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kselftest.h"
@@ -209,6 +212,46 @@ static inline bool all_bytes(const char *p, size_t len, char c)
 		if (p[i] != c)
 			return false;
 	return true;
+}
+
+/*
+ * Wait until the counter at @field (offsetof(struct cowdev_info, ...)) of
+ * the object's info reaches @n, from below or, with @down, from above:
+ * the work of a readahead or of the reclaimer has moved it.  True if it
+ * did within 30 s.
+ */
+static inline bool wait_info(int fd, size_t field, uint64_t n, bool down)
+{
+	struct timespec t0, t;
+	struct cowdev_info info;
+	uint64_t v;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		if (cowdev_info(fd, &info))
+			return false;
+		v = *(uint64_t *)((char *)&info + field);
+		if (down ? v <= n : v >= n)
+			return true;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while (t.tv_sec - t0.tv_sec < 30);
+	return false;
+}
+
+/* A new, unlinked file in COWDEV_DIRECT_DIR (ext4 on a disk); or -1. */
+static inline int open_disk_store(void)
+{
+	const char *dir = getenv("COWDEV_DIRECT_DIR");
+	char path[PATH_MAX];
+	int fd;
+
+	if (!dir)
+		return -1;
+	snprintf(path, sizeof(path), "%s/cowdev-store-XXXXXX", dir);
+	fd = mkstemp(path);
+	if (fd >= 0)
+		unlink(path);
+	return fd;
 }
 
 #endif /* _COWDEV_UTIL_H */

@@ -1,0 +1,465 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cowdev reclaim tests: an object with a backing store is not bounded by
+ * the pool.  At pool_limit_pages a fault waits for the reclaimer to evict
+ * pages and goes on; under memory pressure the shrinker has it evict.
+ * Nothing is lost either way, which each test checks byte for byte
+ * against a memfd written alike; and what must stay in memory (pages
+ * clones share) stays.
+ */
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "cowdev_util.h"
+#include "kselftest_harness.h"
+
+#define LIMIT 256	/* pool_limit_pages for these tests */
+
+/* A store: a file on the guest's disk if it has one, else a memfd. */
+static int open_store(bool disk)
+{
+	int fd = disk ? open_disk_store() : -1;
+
+	return fd >= 0 ? fd : memfd_create("cowdev-store", 0);
+}
+
+/* An object of @npages in @mode with a store; or -1. */
+static int open_backed(long npages, enum cowdev_mode mode, bool disk,
+		       int *store)
+{
+	int fd = open(COWDEV_DEV, O_RDWR);
+
+	*store = -1;
+	if (fd < 0 || cowdev_set_size(fd, npages * page_size()) ||
+	    ioctl(fd, COWDEV_IOC_SET_MODE, mode))
+		goto fail;
+	*store = open_store(disk);
+	if (*store < 0 || ioctl(fd, COWDEV_IOC_SET_BACKING, *store))
+		goto fail;
+	return fd;
+fail:
+	if (*store >= 0)
+		close(*store);
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+/* Fill page @i of @p with a byte that says which page and which round. */
+static void stamp_page(char *p, long i, int round)
+{
+	memset(p + i * page_size(), (int)(i * 7 + round * 13) | 1,
+	       page_size());
+}
+
+static bool same_page(const char *a, const char *b, long i)
+{
+	return !memcmp(a + i * page_size(), b + i * page_size(), page_size());
+}
+
+/* Is page @i of @p as stamp_page(@p, @i, @round) left it? */
+static bool page_stamped(const char *p, long i, int round)
+{
+	return all_bytes(p + i * page_size(), page_size(),
+			 (char)((i * 7 + round * 13) | 1));
+}
+
+/* Pages the kernel's reclaim has scanned since boot. */
+static long long pages_scanned(void)
+{
+	return read_stat("/proc/vmstat", "pgscan_kswapd") +
+	       read_stat("/proc/vmstat", "pgscan_direct");
+}
+
+/*
+ * Memory pressure from another process, forked before the test opens
+ * anything (a child would keep the objects it inherited alive): once
+ * told to go, anonymous memory, 4 MiB at a time, until the kernel starts
+ * to reclaim (its pgscan counters move); then, 16 MiB given back so
+ * that the test has room to work, the rest touched again and again
+ * until it is killed.  The guest has no swap: should the OOM killer come
+ * all the same, it takes this process, which says so (oom_score_adj),
+ * and the pressure has been applied.
+ */
+struct pressure {
+	pid_t pid;
+	int go;		/* written to start it */
+	int ready;	/* it writes a byte here once it is pressing */
+};
+
+static void pressure_child(int go, int ready)
+{
+	size_t len = 0, max = (size_t)64 << 30, chunk = 4 << 20, off;
+	long long scanned;
+	char c = 0;
+	char *p;
+
+	if (write_text("/proc/self/oom_score_adj", "1000") ||
+	    read(go, &c, 1) != 1)
+		_exit(1);
+	scanned = pages_scanned();
+	p = mmap(NULL, max, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		_exit(1);
+	while (pages_scanned() == scanned && len < max) {
+		memset(p + len, 1, chunk);
+		len += chunk;
+	}
+	/* At the watermarks, not past them: some room for the test. */
+	len = len > 4 * chunk ? len - 4 * chunk : 0;
+	munmap(p + len, max - len);
+	if (write(ready, &c, 1) != 1)
+		_exit(1);
+	for (;;)
+		for (off = 0; off < len; off += page_size())
+			p[off]++;
+}
+
+static int pressure_fork(struct pressure *pr)
+{
+	int go[2], ready[2];
+
+	if (pipe(go))
+		return -1;
+	if (pipe(ready)) {
+		close(go[0]);
+		close(go[1]);
+		return -1;
+	}
+	pr->pid = fork();
+	if (pr->pid == 0) {
+		close(go[1]);
+		close(ready[0]);
+		pressure_child(go[0], ready[1]);
+	}
+	close(go[0]);
+	close(ready[1]);
+	pr->go = go[1];
+	pr->ready = ready[0];
+	return pr->pid < 0 ? -1 : 0;
+}
+
+/* Start it; false if it died before it pressed, other than by OOM. */
+static bool pressure_start(struct pressure *pr)
+{
+	int status;
+	char c = 0;
+
+	if (write(pr->go, &c, 1) != 1)
+		return false;
+	if (read(pr->ready, &c, 1) == 1)
+		return true;
+	waitpid(pr->pid, &status, 0);
+	pr->pid = 0;
+	return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+}
+
+static void pressure_stop(struct pressure *pr)
+{
+	if (pr->pid > 0) {
+		kill(pr->pid, SIGKILL);
+		waitpid(pr->pid, NULL, 0);
+	}
+	close(pr->go);
+	close(pr->ready);
+}
+
+FIXTURE(reclaim)
+{
+	char saved_limit[32];
+	struct pressure pressure;
+};
+
+FIXTURE_VARIANT(reclaim)
+{
+	enum cowdev_mode mode;
+	bool private;
+	bool disk;
+	bool pressure;
+};
+
+FIXTURE_VARIANT_ADD(reclaim, page_shared)
+{
+	.mode = COWDEV_MODE_PAGE, .disk = true,
+};
+
+FIXTURE_VARIANT_ADD(reclaim, page_private)
+{
+	.mode = COWDEV_MODE_PAGE, .private = true, .disk = true,
+};
+
+FIXTURE_VARIANT_ADD(reclaim, pfn_shared)
+{
+	.mode = COWDEV_MODE_PFN, .disk = true,
+};
+
+FIXTURE_VARIANT_ADD(reclaim, pfn_private)
+{
+	.mode = COWDEV_MODE_PFN, .private = true, .disk = true,
+};
+
+FIXTURE_VARIANT_ADD(reclaim, page_shared_tmpfs)
+{
+	.mode = COWDEV_MODE_PAGE,
+};
+
+FIXTURE_VARIANT_ADD(reclaim, page_shared_pressure)
+{
+	.mode = COWDEV_MODE_PAGE, .disk = true, .pressure = true,
+};
+
+FIXTURE_VARIANT_ADD(reclaim, pfn_private_pressure)
+{
+	.mode = COWDEV_MODE_PFN, .private = true, .disk = true,
+	.pressure = true,
+};
+
+FIXTURE_SETUP(reclaim)
+{
+	char limit[32];
+
+	self->pressure.pid = -1;
+	ASSERT_EQ(0, read_text(COWDEV_PARAMS "/pool_limit_pages",
+			       self->saved_limit, sizeof(self->saved_limit)));
+	ASSERT_EQ(0, global_stat("pool_in_use"));
+	snprintf(limit, sizeof(limit), "%d", LIMIT);
+	ASSERT_EQ(0, write_text(COWDEV_PARAMS "/pool_limit_pages", limit));
+	ASSERT_EQ(0, write_text(COWDEV_DEBUGFS "/stats", "reset"));
+	if (variant->pressure)
+		ASSERT_EQ(0, pressure_fork(&self->pressure));
+}
+
+FIXTURE_TEARDOWN(reclaim)
+{
+	if (self->pressure.pid >= 0)
+		pressure_stop(&self->pressure);
+	write_text(COWDEV_PARAMS "/pool_limit_pages", self->saved_limit);
+}
+
+/*
+ * An object four times the pool's limit is written in full, read back in
+ * full and written and read again: each fault past the limit waits for
+ * the reclaimer, nothing is lost, no fault gets SIGBUS, and the pool never
+ * holds more than its limit.
+ */
+TEST_F(reclaim, four_times_the_limit)
+{
+	long i, npages = 4 * LIMIT, ps = page_size();
+	size_t len = npages * ps;
+	long long pgscan, fails = global_stat("alloc_fail");
+	int fd, ref, store, round;
+	char *w, *r, *m;
+
+	fd = open_backed(npages, variant->mode, variant->disk, &store);
+	if (fd < 0 && variant->mode == COWDEV_MODE_PFN)
+		SKIP(return, "no pfn mode here");
+	ASSERT_LE(0, fd);
+	ref = memfd_create("reference", 0);
+	ASSERT_LE(0, ref);
+	ASSERT_EQ(0, ftruncate(ref, len));
+	w = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, ref, 0);
+	ASSERT_NE(MAP_FAILED, w);
+	ASSERT_NE(MAP_FAILED, m);
+	/* Once the object has pages, for the shrinker to have some to ask. */
+	pgscan = pages_scanned();
+	if (variant->pressure) {
+		touch_pages(w, LIMIT * ps, false, 0);
+		ASSERT_TRUE(pressure_start(&self->pressure));
+	}
+
+	for (round = 0; round < 2; round++) {
+		for (i = 0; i < npages; i++) {
+			stamp_page(w, i, round);
+			stamp_page(m, i, round);
+		}
+		r = variant->private ?
+		    mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0) :
+		    w;
+		ASSERT_NE(MAP_FAILED, r);
+		for (i = 0; i < npages; i++)
+			ASSERT_TRUE(same_page(r, m, i)) TH_LOG("page %ld", i);
+		if (!variant->private)
+			continue;
+		/* Private writes are the process's own: not the object's. */
+		for (i = 0; i < npages; i += 8)
+			r[i * ps] ^= 0x55;
+		for (i = 0; i < npages; i++) {
+			ASSERT_TRUE(same_page(w, m, i)) TH_LOG("page %ld", i);
+			EXPECT_EQ(m[i * ps] ^ (i % 8 ? 0 : 0x55), r[i * ps]);
+		}
+		munmap(r, len);
+	}
+	EXPECT_EQ(fails, global_stat("alloc_fail"));
+	EXPECT_GE(LIMIT, global_stat("pool_peak"));
+	/* 8 * LIMIT pages were made or read back; at most LIMIT fit. */
+	EXPECT_LE(3 * LIMIT, object_stat(fd, "reclaimed"));
+	EXPECT_LT(0, global_stat("reclaim_passes"));
+	/*
+	 * The pressure was real: the kernel reclaimed meanwhile.  Whether it
+	 * got as far as cowdev's shrinker is its call (a shrinker of a few
+	 * hundred pages is scanned only at low priorities): drop_caches
+	 * makes sure of that in shrinker_evicts.
+	 */
+	if (variant->pressure) {
+		EXPECT_LT(pgscan, pages_scanned());
+		TH_LOG("shrinker asked for %lld pages",
+		       global_stat("reclaim_shrinker_asked"));
+	}
+	munmap(w, len);
+	munmap(m, len);
+	close(ref);
+	close(store);
+	close(fd);
+}
+
+/* Tests of the pool at LIMIT pages, without a variant's dimensions. */
+FIXTURE(limit)
+{
+	char saved_limit[32];
+};
+
+FIXTURE_SETUP(limit)
+{
+	char limit[32];
+
+	ASSERT_EQ(0, read_text(COWDEV_PARAMS "/pool_limit_pages",
+			       self->saved_limit, sizeof(self->saved_limit)));
+	ASSERT_EQ(0, global_stat("pool_in_use"));
+	snprintf(limit, sizeof(limit), "%d", LIMIT);
+	ASSERT_EQ(0, write_text(COWDEV_PARAMS "/pool_limit_pages", limit));
+}
+
+FIXTURE_TEARDOWN(limit)
+{
+	write_text(COWDEV_PARAMS "/pool_limit_pages", self->saved_limit);
+}
+
+/*
+ * The pool is shared: an object without a store, at the limit, takes the
+ * room an object with a store gives up, and the latter loses nothing.
+ */
+TEST_F(limit, storeless_object_takes_room)
+{
+	long i, ps = page_size();
+	size_t len = LIMIT * ps;
+	int backed, plain, store;
+	char *b, *p;
+
+	backed = open_backed(LIMIT, COWDEV_MODE_PAGE, false, &store);
+	ASSERT_LE(0, backed);
+	b = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, backed, 0);
+	ASSERT_NE(MAP_FAILED, b);
+	for (i = 0; i < LIMIT; i++)
+		stamp_page(b, i, 0);
+
+	plain = open(COWDEV_DEV, O_RDWR);
+	ASSERT_LE(0, plain);
+	ASSERT_EQ(0, cowdev_set_size(plain, len));
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, plain, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	for (i = 0; i < LIMIT / 2; i++)
+		ASSERT_FALSE(access_sigbus(p + i * ps, true)) TH_LOG("page %ld", i);
+	EXPECT_LE(LIMIT / 2, object_stat(backed, "reclaimed"));
+
+	/*
+	 * And the rest, until the pool is all its own, and pages of an
+	 * object without a store never leave: the first object's evicted
+	 * page has nowhere to come back to.
+	 */
+	for (i = LIMIT / 2; i < LIMIT; i++)
+		EXPECT_FALSE(access_sigbus(p + i * ps, true)) TH_LOG("page %ld", i);
+	EXPECT_TRUE(access_sigbus(b, false));
+	munmap(p, len);
+	close(plain);
+
+	/* Its pages free, the first object reads back every byte. */
+	for (i = 0; i < LIMIT; i++)
+		ASSERT_TRUE(page_stamped(b, i, 0)) TH_LOG("page %ld", i);
+	munmap(b, len);
+	close(store);
+	close(backed);
+}
+
+/*
+ * Pages clones share stay in memory (each sharer would read its own copy
+ * back): another object's faults at the limit evict its own pages, and
+ * the sharers keep theirs, byte for byte.
+ */
+TEST_F(limit, shared_pages_stay)
+{
+	long i, ps = page_size(), shared = LIMIT / 2, npages = 2 * LIMIT;
+	int src, clone, other, s1, s2;
+	char *a, *c, *o;
+
+	src = open_backed(shared, COWDEV_MODE_PAGE, true, &s1);
+	ASSERT_LE(0, src);
+	a = mmap(NULL, shared * ps, PROT_READ | PROT_WRITE, MAP_SHARED, src, 0);
+	ASSERT_NE(MAP_FAILED, a);
+	for (i = 0; i < shared; i++)
+		stamp_page(a, i, 0);
+	clone = ioctl(src, COWDEV_IOC_CLONE, 0);
+	ASSERT_LE(0, clone);
+	c = mmap(NULL, shared * ps, PROT_READ, MAP_SHARED, clone, 0);
+	ASSERT_NE(MAP_FAILED, c);
+
+	other = open_backed(npages, COWDEV_MODE_PAGE, true, &s2);
+	ASSERT_LE(0, other);
+	o = mmap(NULL, npages * ps, PROT_READ | PROT_WRITE, MAP_SHARED, other, 0);
+	ASSERT_NE(MAP_FAILED, o);
+	for (i = 0; i < npages; i++)
+		stamp_page(o, i, 1);
+	for (i = 0; i < npages; i++)
+		ASSERT_TRUE(page_stamped(o, i, 1)) TH_LOG("page %ld", i);
+	EXPECT_EQ(0, object_stat(src, "evictions"));
+	EXPECT_EQ(0, object_stat(clone, "evictions"));
+	EXPECT_LE(npages - (LIMIT - shared), object_stat(other, "reclaimed"));
+	for (i = 0; i < shared; i++) {
+		EXPECT_TRUE(page_stamped(a, i, 0)) TH_LOG("page %ld", i);
+		EXPECT_TRUE(page_stamped(c, i, 0)) TH_LOG("page %ld", i);
+	}
+	munmap(o, npages * ps);
+	munmap(c, shared * ps);
+	munmap(a, shared * ps);
+	close(other);
+	close(clone);
+	close(src);
+	close(s1);
+	close(s2);
+}
+
+/*
+ * drop_caches=2 runs every shrinker as memory pressure would: the
+ * reclaimer is asked for the pool's pages and evicts them, the dirty ones
+ * written first, and every byte comes back.
+ */
+TEST(shrinker_evicts)
+{
+	long i, npages = 64, ps = page_size();
+	struct cowdev_info info;
+	int fd, store;
+	char *p;
+
+	ASSERT_EQ(0, global_stat("pool_in_use"));
+	fd = open_backed(npages, COWDEV_MODE_PAGE, true, &store);
+	ASSERT_LE(0, fd);
+	p = mmap(NULL, npages * ps, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	for (i = 0; i < npages; i++)
+		stamp_page(p, i, 2);
+	ASSERT_EQ(0, write_text("/proc/sys/vm/drop_caches", "2"));
+	ASSERT_TRUE(wait_info(fd, offsetof(struct cowdev_info, resident_pages),
+			      0, true));
+	ASSERT_EQ(0, cowdev_info(fd, &info));
+	EXPECT_EQ(npages, info.evicted_pages);
+	EXPECT_EQ(npages, info.pages_written);
+	EXPECT_EQ(npages, object_stat(fd, "reclaimed"));
+	for (i = 0; i < npages; i++)
+		ASSERT_TRUE(page_stamped(p, i, 2)) TH_LOG("page %ld", i);
+	munmap(p, npages * ps);
+	close(store);
+	close(fd);
+}
+
+TEST_HARNESS_MAIN
