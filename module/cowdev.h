@@ -24,6 +24,18 @@
  *   ->mmap: mmap_lock (write)
  *     cowdev_object.mode_lock (spinlock; ->mmap and SET_MODE)
  *
+ *   the reclaimer (a work item, cowdev_reclaim.c):
+ *     cowdev_backing_stores_lock (mutex; also SET_BACKING, inside
+ *     cowdev_object.lock, and an object's destruction)
+ *       cowdev_object.lock, tried only
+ *         page lock, tried only; then as an ioctl's
+ *
+ * An allocation at the pool's limit waits for the reclaimer holding
+ * whatever its caller holds (mmap_lock, a page lock, clone_sem, an
+ * object's lock): the reclaimer takes none of the objects' locks but by
+ * trying, and the wait is bounded, since the store's own locks can hold
+ * the reclaimer up (cowdev_reclaim_wait()).
+ *
  * cowdev_object.lock and mmap_lock are never held together: ioctls copy
  * their arguments before taking the former, and ->mmap takes only
  * mode_lock, so an ioctl sleeping on a page or a writeback never holds up
@@ -297,6 +309,7 @@ struct page *cowdev_cow_unshare(struct cowdev_object *obj, pgoff_t pgoff,
 				struct page *page);
 struct cowdev_object *cowdev_cow_clone(struct cowdev_object *src);
 bool cowdev_cow_shared(struct page *page);
+bool cowdev_cow_stays(struct page *page);
 bool cowdev_cow_may_evict(struct page *page);
 
 /* cowdev_backing.c */
@@ -307,17 +320,35 @@ void cowdev_backing_read(struct cowdev_object *obj, pgoff_t first,
 int cowdev_backing_write(struct cowdev_object *obj, pgoff_t pgoff,
 			 struct page *page);
 int cowdev_backing_evict(struct cowdev_object *obj, struct cowdev_evict *args);
+/**
+ * enum cowdev_evict_how - how cowdev_backing_evict_page() takes its page
+ * @COWDEV_EVICT_WAIT: wait for the page's lock and writeback (EVICT)
+ * @COWDEV_EVICT_TRY: leave a page that is locked, under writeback or
+ *	mlocked (the reclaimer, which must not wait on a fault that may be
+ *	waiting for it, and honours mlock as the kernel's reclaim does)
+ * @COWDEV_EVICT_CLEAN: as @COWDEV_EVICT_TRY, and leave dirty pages too
+ */
+enum cowdev_evict_how {
+	COWDEV_EVICT_WAIT,
+	COWDEV_EVICT_TRY,
+	COWDEV_EVICT_CLEAN,
+};
+
 int cowdev_backing_evict_page(struct cowdev_object *obj, pgoff_t index,
-			      struct page *page, bool wait);
+			      struct page *page, enum cowdev_evict_how how);
 void cowdev_backing_unlist(struct cowdev_object *obj);
 void cowdev_backing_put(struct cowdev_object *obj);
 bool cowdev_backing_any(void);
 unsigned long cowdev_backing_reclaim(unsigned long nr,
 				     unsigned long (*scan)(struct cowdev_object *,
-							   unsigned long));
+							   unsigned long),
+				     bool *busy);
 
 /* cowdev_reclaim.c */
 #define COWDEV_RECLAIM_BATCH	32UL	/* SWAP_CLUSTER_MAX */
+#define COWDEV_RECLAIM_WAIT	(HZ / 5)	/* a wait for the reclaimer */
+#define COWDEV_RECLAIM_TRIES	16	/* MAX_RECLAIM_RETRIES */
+unsigned long cowdev_reclaim_low(unsigned long limit);
 void cowdev_reclaim_wake(void);
 bool cowdev_reclaim_wait(void);
 void cowdev_reclaim_show(struct seq_file *m);
@@ -330,9 +361,10 @@ void cowdev_reclaim_exit(void);
  * @obj: the object faulting
  * @page: its page, found resident
  *
- * PG_referenced, which the core's zap_pte_range() also sets from a young
- * PTE of a page-mode mapping (mark_page_accessed()), and the clock takes
- * (cowdev_reclaim.c).  Only objects with a store have a clock; the bit is
+ * PG_referenced, which the clock takes (cowdev_reclaim.c).  The core's
+ * zap_pte_range() also marks a page-mode page it unmaps from a young PTE
+ * (mark_page_accessed(): a first mark sets the bit, a second clears it,
+ * meaning to activate a page on an LRU).  Only objects with a store have a clock; the bit is
  * tested first so that a hot page's struct page is not written each fault.
  */
 static inline void cowdev_reclaim_referenced(struct cowdev_object *obj,
@@ -371,6 +403,7 @@ vm_fault_t cowdev_fault_error(struct cowdev_object *obj, int err);
 /* cowdev_pool.c */
 struct page *cowdev_pool_alloc(bool reclaim);
 long cowdev_pool_used(void);
+void cowdev_pool_trim(void);
 bool cowdev_pool_room(unsigned long nr);
 void cowdev_pool_free(struct page *page);
 int cowdev_pool_init(void);

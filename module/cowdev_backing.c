@@ -199,21 +199,23 @@ bool cowdev_backing_any(void)
  * cowdev_backing_reclaim() - evict pages from the objects with a store
  * @nr: how many pages to evict
  * @scan: evicts up to its second argument's pages of one object, whose
- *	lock is held, and says how many it evicted
+ *	lock is held, and says how many it evicted (cowdev_reclaim.c's clock)
+ * @busy: set if an object was passed over
  *
  * Round robin over the objects, at most %COWDEV_RECLAIM_BATCH pages from
  * one before the next has its turn, until @nr are evicted or every object
- * has had a turn that evicted nothing.  An object busy with an ioctl
- * (its lock taken: a CLONE, a truncation, an EVICT) is passed over, so
- * the reclaimer never waits on anything a fault waiting for it may hold.
- * The list's lock is held for one object's turn at a time: it is what
- * keeps the object alive (cowdev_backing_unlist()).
+ * has had a turn that evicted nothing.  An object busy with an ioctl (its
+ * lock taken: a CLONE, a truncation, an EVICT) is passed over: a fault
+ * waiting for the reclaimer may hold what that ioctl waits for.  The
+ * list's lock is held for one object's turn at a time, I/O included: it
+ * is what keeps the object alive (cowdev_backing_unlist()).
  *
  * Return: the pages evicted.
  */
 unsigned long cowdev_backing_reclaim(unsigned long nr,
 				     unsigned long (*scan)(struct cowdev_object *,
-							   unsigned long))
+							   unsigned long),
+				     bool *busy)
 {
 	unsigned long freed = 0, got;
 	struct cowdev_object *obj;
@@ -228,6 +230,8 @@ unsigned long cowdev_backing_reclaim(unsigned long nr,
 		if (mutex_trylock(&obj->lock)) {
 			got = scan(obj, min(nr - freed, COWDEV_RECLAIM_BATCH));
 			mutex_unlock(&obj->lock);
+		} else {
+			*busy = true;
 		}
 		freed += got;
 		idle = got ? 0 : idle + 1;
@@ -375,30 +379,28 @@ int cowdev_backing_write(struct cowdev_object *obj, pgoff_t pgoff,
  * @index: page offset of @page in @obj
  * @page: a page the caller found at @index, with a reference, which this
  *	consumes
- * @wait: wait for the page's lock and writeback; without, a page someone
- *	holds locked or under writeback is left where it is (the reclaimer,
- *	which must never wait on a fault that waits for it: see
- *	cowdev_reclaim.c)
+ * @how: what to wait for, and what to leave (&enum cowdev_evict_how)
  *
  * Return: 1 if the page was evicted, 0 if it stays, or the error of its
- * write (recorded in the object's mapping).
+ * write (recorded in the object's mapping, as a writeback's is).
  */
 int cowdev_backing_evict_page(struct cowdev_object *obj, pgoff_t index,
-			      struct page *page, bool wait)
+			      struct page *page, enum cowdev_evict_how how)
 {
 	struct folio *folio = page_folio(page);
 	int ret = 0;
 
 	lockdep_assert_held(&obj->lock);
-	if (wait) {
+	if (how == COWDEV_EVICT_WAIT) {
 		cowdev_lock_page_stable(obj, index, page);
 	} else if (!folio_trylock(folio)) {
 		put_page(page);
 		return 0;
-	} else if (folio_test_writeback(folio)) {
+	} else if (folio_test_writeback(folio) || folio_test_mlocked(folio) ||
+		   (how == COWDEV_EVICT_CLEAN && folio_test_dirty(folio))) {
 		goto unlock;
 	}
-	if (!cowdev_object_page_valid(obj, index, page))
+	if (!cowdev_object_page_valid(obj, index, page) || cowdev_cow_stays(page))
 		goto unlock;
 	/*
 	 * With the page locked no fault can map it again: what was mapped
@@ -471,7 +473,8 @@ int cowdev_backing_evict(struct cowdev_object *obj, struct cowdev_evict *args)
 			ret = -EINTR;
 			break;
 		}
-		ret = cowdev_backing_evict_page(obj, index, page, true);
+		ret = cowdev_backing_evict_page(obj, index, page,
+						COWDEV_EVICT_WAIT);
 		if (ret < 0) {
 			ret = 0;
 			break;

@@ -270,24 +270,37 @@ static bool cowdev_cow_page_held(struct page *page)
 }
 
 /**
+ * cowdev_cow_stays() - must @page stay in memory, mapped or not?
+ * @page: a locked page
+ *
+ * If clones share it (each sharer would read it back into a page of its
+ * own), if it is poisoned (a fault on it must get SIGBUS, not the store's
+ * copy, and reading it for the write is the error), or if it carries the
+ * copy mark of a write that has not landed yet (a page read back has no
+ * mark, and the write would be counted twice).  Asked before the page is
+ * unmapped, so that a page that stays keeps its PTEs.
+ *
+ * Return: true if @page may not be evicted.
+ */
+bool cowdev_cow_stays(struct page *page)
+{
+	return cowdev_sharers(page) != 1 || PageHWPoison(page) ||
+	       folio_test_checked(page_folio(page));
+}
+
+/**
  * cowdev_cow_may_evict() - may @page leave memory for its backing store?
  * @page: a locked page, not under writeback, that the caller holds a
  *	reference to and has unmapped from its object's mappings
  *
- * Not if clones share it (each sharer would read it back into a page of
- * its own), if it is poisoned (a fault on it must get SIGBUS, not the
- * store's copy, and reading it for the write is the error), if someone
- * holds it (a pinned page's later writes would be
- * lost), or if it carries the copy mark of a write that has not landed yet
- * (a page read back has no mark, and the write would be counted twice).
+ * Not if it stays (cowdev_cow_stays()), nor if someone holds it (a
+ * pinned page's later writes would be lost).
  *
  * Return: true if @page may be evicted.
  */
 bool cowdev_cow_may_evict(struct page *page)
 {
-	return cowdev_sharers(page) == 1 && !PageHWPoison(page) &&
-	       !folio_test_checked(page_folio(page)) &&
-	       !cowdev_cow_page_held(page);
+	return !cowdev_cow_stays(page) && !cowdev_cow_page_held(page);
 }
 
 /* Index @src's locked @page in @dst too, or a copy of it if it is held. */

@@ -845,7 +845,6 @@ unsigned int cowdev_object_trylock_range(struct cowdev_object *obj,
 		}
 		if (cowdev_object_ra_marked(obj, &xas, COWDEV_MARK_RA_UNUSED))
 			unused |= BIT(xas.xa_index - first);
-		cowdev_reclaim_referenced(obj, page);
 		pages[xas.xa_index - first] = page;
 		nr++;
 		continue;
@@ -906,7 +905,20 @@ struct page *cowdev_object_grab_page(struct cowdev_object *obj, pgoff_t pgoff,
 			return ERR_PTR(-EHWPOISON);
 		}
 
-		page = cowdev_pool_alloc(true);
+		/*
+		 * A fault that must not wait for the reclaimer is retried
+		 * once it has made room, as one that must not wait for a
+		 * read is.
+		 */
+		page = cowdev_pool_alloc(!cf || !(cf->vmf->flags &
+						  FAULT_FLAG_RETRY_NOWAIT));
+		if (PTR_ERR(page) == -ENOSPC && cf &&
+		    (cf->vmf->flags & FAULT_FLAG_RETRY_NOWAIT) &&
+		    cowdev_backing_any()) {
+			cowdev_reclaim_wake();
+			cf->nowait = true;
+			return ERR_PTR(-EAGAIN);
+		}
 		if (IS_ERR(page))
 			return page;
 		/*

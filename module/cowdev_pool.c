@@ -104,7 +104,7 @@ static bool cowdev_pool_charge(void)
 	}
 	cowdev_pool_note_peak(in_use);
 	/* kswapd's low watermark: room is made before anyone must wait. */
-	if (unlikely(in_use + COWDEV_RECLAIM_BATCH > limit) &&
+	if (unlikely(in_use + cowdev_reclaim_low(limit) > limit) &&
 	    cowdev_backing_any())
 		cowdev_reclaim_wake();
 	return true;
@@ -114,7 +114,9 @@ static bool cowdev_pool_charge(void)
  * cowdev_pool_alloc() - take a zeroed page from the pool
  * @reclaim: at the limit, wait for the reclaimer to evict pages of objects
  *	with a backing store (cowdev_reclaim_wait()) and try again, as long
- *	as it evicts some; false for guesses (readahead)
+ *	as it evicts some, at most %COWDEV_RECLAIM_TRIES times (as
+ *	should_reclaim_retry() bounds the page allocator's); false for
+ *	guesses (readahead) and faults that must not wait
  *
  * Return: a zeroed page with one reference, which the caller owns;
  * ERR_PTR(-ENOSPC) when the pool is at its limit; ERR_PTR(-ENOMEM) when the
@@ -122,10 +124,12 @@ static bool cowdev_pool_charge(void)
  */
 struct page *cowdev_pool_alloc(bool reclaim)
 {
+	unsigned int tries = 0;
 	struct page *page;
 
 	while (!cowdev_pool_charge()) {
-		if (!reclaim || !cowdev_backing_any() || !cowdev_reclaim_wait())
+		if (!reclaim || !cowdev_backing_any() ||
+		    ++tries > COWDEV_RECLAIM_TRIES || !cowdev_reclaim_wait())
 			return ERR_PTR(-ENOSPC);
 	}
 
@@ -189,9 +193,10 @@ void cowdev_pool_free(struct page *page)
 		put_page(page);
 		return;
 	}
-	/* Flags the core may have set while it was mapped. */
+	/* Flags the core may have set while it was mapped (workingset: MGLRU). */
 	folio_clear_dirty(page_folio(page));
 	folio_clear_referenced(page_folio(page));
+	folio_clear_workingset(page_folio(page));
 	clear_highpage(page);
 	if (!cowdev_pool_cache_push(page))
 		put_page(page);
@@ -231,6 +236,17 @@ static unsigned long cowdev_pool_drain(unsigned long nr)
 		}
 	}
 	return freed;
+}
+
+/**
+ * cowdev_pool_trim() - give every cached free page back to the system
+ *
+ * For the reclaimer under memory pressure: the pages it freed are what
+ * the system is short of.
+ */
+void cowdev_pool_trim(void)
+{
+	cowdev_pool_drain(ULONG_MAX);
 }
 
 static unsigned long cowdev_pool_shrink_count(struct shrinker *shrinker,

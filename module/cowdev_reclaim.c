@@ -6,20 +6,23 @@
  *
  * When:
  * - At the pool's limit.  An allocation that would pass pool_limit_pages
- *   waits for one pass of the reclaimer and tries again, as an allocation
- *   enters direct reclaim; a pass that evicts nothing leaves it -ENOSPC
- *   (SIGBUS for a fault), as before there was reclaim.  So that faults
- *   seldom wait, the reclaimer is woken early, once fewer than
- *   %COWDEV_RECLAIM_BATCH pages are left under the limit (kswapd's low
- *   watermark), and evicts until twice that many are (its high one).
+ *   asks the reclaimer for a pass and waits until it has evicted a page,
+ *   then tries again, as an allocation enters direct reclaim; when a pass
+ *   evicts nothing it gets -ENOSPC (SIGBUS for a fault), as before there
+ *   was reclaim.  So that faults seldom wait, the reclaimer is woken
+ *   early, once fewer than cowdev_reclaim_low() pages are left under the
+ *   limit (kswapd's low watermark), and evicts until twice that many are
+ *   (its high one).  After a pass that found nothing it could evict, only
+ *   allocations that must wait start one.
  * - Under memory pressure.  The shrinker asks the reclaimer for the
- *   pages the kernel wanted scanned; the pages go back to the pool, whose
- *   own shrinker gives its free pages back to the system.
+ *   pages the kernel wanted scanned; the pass then gives the pool's free
+ *   pages back to the system (cowdev_pool_trim()).
  *
  * Which: a second-chance clock over each object's pages in offset order,
  * the objects taking turns (cowdev_backing_reclaim()).  A page a fault has
  * found since the hand last passed (PG_referenced: see
- * cowdev_reclaim_referenced()) loses the bit and stays for one more turn;
+ * cowdev_reclaim_referenced(); fault-around does not mark, as the core
+ * maps what it prefaults old) loses the bit and stays for one more turn;
  * any other is evicted as COWDEV_IOC_EVICT evicts it: unmapped from every
  * mapping, written first if dirty.  Pages mapped and used without a fault
  * look idle to the clock: pool pages are in no rmap the kernel could ask
@@ -31,14 +34,21 @@
  * the fault already holds, and only for objects with a store.
  *
  * What stays: what COWDEV_IOC_EVICT leaves (a page clones share, a page
- * someone holds, a poisoned page, the copy mark of a write in flight),
- * and what someone holds locked or under writeback: the reclaimer only
- * tries locks, the object's too, so it never waits on a fault or ioctl
- * that may be waiting for it.
+ * someone holds, a poisoned page, the copy mark of a write in flight,
+ * each left mapped), and what someone holds locked, under writeback or
+ * mlocked.  The reclaimer only tries the objects' locks and their pages'
+ * (but for the lock of a page it has just evicted, which nobody can be
+ * waiting on with anything held: cowdev_cow_put_page()), so a fault or
+ * an ioctl that waits for it never holds what it waits on.
  *
- * Writes to a store take its filesystem's locks (ext4's i_rwsem), which
- * the VFS takes before mmap_lock: a fault, which holds mmap_lock, must
- * not write, and waits for the reclaimer, a work item, to do it.
+ * Writes to a store take its filesystem's locks (sb_writers, i_rwsem),
+ * which the VFS takes before mmap_lock: a fault, which holds mmap_lock,
+ * must not write, and leaves it to the reclaimer, a work item.  Since the
+ * store can still hold the reclaimer up (frozen, throttled, or written by
+ * someone faulting on an object), a wait for it is bounded, as direct
+ * reclaim's waits for writeback are (cowdev_reclaim_wait()).  Writes made
+ * by the reclaimer are charged to the root memory cgroup, and a failed
+ * one is reported by the next WRITEBACK or EVICT, as a writeback's is.
  */
 #include <linux/atomic.h>
 #include <linux/mm.h>
@@ -58,21 +68,27 @@
  * @lock: see the field
  * @work: a pass of the reclaimer
  * @wait: allocations waiting for a pass
- * @asked: passes asked for by waiting allocations
- * @done: of those, the passes started before the last one ended
- * @evicted: pages the last pass evicted
+ * @asked: passes asked for by waiting allocations (a ticket each)
+ * @done: @asked as the last pass to end read it when it started: the
+ *	tickets up to it are served
+ * @busy: the last pass passed over an object busy with an ioctl
+ * @futile: the last pass had pages to evict and evicted none; until one
+ *	does, only allocations that must wait start passes
+ * @evicted: pages evicted by passes, ever: waiters wake on each
  * @pressure: pages the shrinker has asked for and no pass has taken yet
  * @passes: passes run, for debugfs
  * @waits: allocations that waited for a pass, for debugfs
  * @asked_by_shrinker: pages the shrinker asked for, for debugfs
  */
 struct cowdev_reclaimer {
-	spinlock_t lock;		/* protects asked, done and evicted */
+	spinlock_t lock;		/* protects asked, done and busy */
 	struct work_struct work;
 	wait_queue_head_t wait;
 	unsigned long asked;
 	unsigned long done;
-	unsigned long evicted;
+	bool busy;
+	bool futile;
+	atomic_long_t evicted;
 	atomic_long_t pressure;
 	atomic_long_t passes;
 	atomic_long_t waits;
@@ -86,14 +102,17 @@ static struct shrinker *cowdev_reclaim_shrinker;
 /*
  * One object's turn of the clock, under its lock: evict up to @nr pages,
  * looking at each resident page at most twice (once to take its bit, once
- * to evict it).  The hand stays where the turn ended.
+ * to evict it), so from the hand round to it twice over.  The hand stays
+ * where the turn ended.  A store that fails a write is not written again
+ * this turn: its clean pages can still go.  Each page evicted wakes the
+ * allocations waiting for one.
  */
 static unsigned long cowdev_reclaim_scan(struct cowdev_object *obj,
 					 unsigned long nr)
 {
 	unsigned long budget = 2 * cowdev_object_resident(obj);
 	unsigned long index = obj->reclaim_hand, freed = 0;
-	bool wrapped = false;
+	unsigned int wraps = 0, how = COWDEV_EVICT_TRY;
 	struct page *page;
 	int ret;
 
@@ -101,9 +120,8 @@ static unsigned long cowdev_reclaim_scan(struct cowdev_object *obj,
 	while (freed < nr && budget) {
 		page = cowdev_object_find_get(obj, &index, ULONG_MAX);
 		if (!page) {
-			if (wrapped)
+			if (++wraps > 2)
 				break;
-			wrapped = true;
 			index = 0;
 			continue;
 		}
@@ -111,13 +129,15 @@ static unsigned long cowdev_reclaim_scan(struct cowdev_object *obj,
 		if (folio_test_clear_referenced(page_folio(page))) {
 			put_page(page);
 		} else {
-			ret = cowdev_backing_evict_page(obj, index, page,
-							false);
-			if (ret < 0)	/* the store failed: not this turn */
-				break;
-			if (ret) {
+			ret = cowdev_backing_evict_page(obj, index, page, how);
+			if (ret < 0)
+				how = COWDEV_EVICT_CLEAN;
+			if (ret > 0) {
 				freed++;
 				cowdev_count(obj, COWDEV_STAT_RECLAIMED);
+				atomic_long_inc(&cowdev_reclaimer.evicted);
+				if (wq_has_sleeper(&cowdev_reclaimer.wait))
+					wake_up_all(&cowdev_reclaimer.wait);
 			}
 		}
 		index++;
@@ -127,90 +147,150 @@ static unsigned long cowdev_reclaim_scan(struct cowdev_object *obj,
 	return freed;
 }
 
-/* Pages a pass evicts: down to the high watermark, and what was asked. */
-static unsigned long cowdev_reclaim_target(void)
+/**
+ * cowdev_reclaim_low() - the pool's low watermark, as pages under its limit
+ * @limit: the limit
+ *
+ * Return: %COWDEV_RECLAIM_BATCH, or a quarter of a smaller pool; the
+ * reclaimer is woken with fewer pages than this left, and makes twice as
+ * many.
+ */
+unsigned long cowdev_reclaim_low(unsigned long limit)
 {
-	long want = cowdev_pool_used() + 2 * COWDEV_RECLAIM_BATCH -
-		    READ_ONCE(cowdev_pool_limit);
+	return min(COWDEV_RECLAIM_BATCH, limit / 4);
+}
 
-	return max(want, 0L) +
-	       atomic_long_xchg(&cowdev_reclaimer.pressure, 0);
+/* Pages a pass evicts: down to the high watermark, and what was asked. */
+static unsigned long cowdev_reclaim_target(unsigned long pressure)
+{
+	unsigned long limit = READ_ONCE(cowdev_pool_limit);
+	long want = cowdev_pool_used() + 2 * cowdev_reclaim_low(limit) - limit;
+
+	return max(want, 0L) + pressure;
 }
 
 static void cowdev_reclaim_work(struct work_struct *work)
 {
 	struct cowdev_reclaimer *r = &cowdev_reclaimer;
-	unsigned long asked, nr, evicted = 0;
+	unsigned long asked, nr, pressure, evicted;
+	bool busy = false;
 
 	spin_lock(&r->lock);
 	asked = r->asked;
 	spin_unlock(&r->lock);
 
-	nr = cowdev_reclaim_target();
-	if (nr)
-		evicted = cowdev_backing_reclaim(nr, cowdev_reclaim_scan);
+	pressure = atomic_long_xchg(&r->pressure, 0);
+	nr = cowdev_reclaim_target(pressure);
+	evicted = nr ? cowdev_backing_reclaim(nr, cowdev_reclaim_scan, &busy) : 0;
+	/* Under pressure, the pages go back to the system, not the cache. */
+	if (pressure)
+		cowdev_pool_trim();
 	atomic_long_inc(&r->passes);
 	trace_cowdev_reclaim(nr, evicted);
 
 	spin_lock(&r->lock);
 	r->done = asked;
-	r->evicted = evicted;
+	r->busy = busy;
 	spin_unlock(&r->lock);
+	WRITE_ONCE(r->futile, nr && !evicted && !busy);
 	wake_up_all(&r->wait);
 }
 
 /**
  * cowdev_reclaim_wake() - start a pass unless one is on its way
  *
- * From the pool, when it is close to its limit: no waiting.
+ * From the pool, when it is close to its limit: no waiting.  Not after a
+ * futile pass: a pool full of pages nothing can evict would otherwise
+ * have every allocation near the limit start a scan of them all.
  */
 void cowdev_reclaim_wake(void)
 {
-	queue_work(cowdev_reclaim_wq, &cowdev_reclaimer.work);
+	if (!READ_ONCE(cowdev_reclaimer.futile))
+		queue_work(cowdev_reclaim_wq, &cowdev_reclaimer.work);
 }
 
-/* Has the pass that @ticket asked for ended? */
-static bool cowdev_reclaim_done(unsigned long ticket)
+/* Ask for a pass: the ticket of the pass that serves the caller. */
+static unsigned long cowdev_reclaim_ask(void)
 {
-	unsigned long done;
+	unsigned long ticket;
 
 	spin_lock(&cowdev_reclaimer.lock);
-	done = cowdev_reclaimer.done;
+	ticket = ++cowdev_reclaimer.asked;
 	spin_unlock(&cowdev_reclaimer.lock);
-	return (long)(done - ticket) >= 0;
+	/* Queued again if a pass is running: it read @asked too early. */
+	queue_work(cowdev_reclaim_wq, &cowdev_reclaimer.work);
+	return ticket;
+}
+
+/* Has the pass for @ticket ended, and was an object passed over? */
+static bool cowdev_reclaim_done(unsigned long ticket, bool *busy)
+{
+	bool done;
+
+	spin_lock(&cowdev_reclaimer.lock);
+	done = (long)(cowdev_reclaimer.done - ticket) >= 0;
+	*busy = cowdev_reclaimer.busy;
+	spin_unlock(&cowdev_reclaimer.lock);
+	return done;
+}
+
+/* Was a page evicted since @evicted was read, or the pass for @ticket done? */
+static bool cowdev_reclaim_moved(long evicted, unsigned long ticket)
+{
+	bool busy;
+
+	return atomic_long_read(&cowdev_reclaimer.evicted) != evicted ||
+	       cowdev_reclaim_done(ticket, &busy);
 }
 
 /**
- * cowdev_reclaim_wait() - wait for a pass of the reclaimer
+ * cowdev_reclaim_wait() - wait for the reclaimer to evict a page
  *
  * Context: an allocation the pool's limit refused, which may hold
- * mmap_lock, page locks, and an object's lock or clone_sem, none of which
- * the reclaimer takes but by trying.  The pass asked for starts after
- * this call, so it sees the pool as the caller did.
+ * mmap_lock, page locks, and an object's lock or clone_sem.  The
+ * reclaimer takes those of the objects' only by trying, but it writes to
+ * stores, whose filesystems take their own locks (sb_writers, i_rwsem)
+ * and may be frozen or throttled: so the wait is bounded, as direct
+ * reclaim's waits for writeback are (reclaim_throttle()), and not a
+ * dependency that can deadlock.  A pass that passed over an object busy
+ * with an ioctl is asked for again, within the same bound.
  *
- * Return: true if the pass evicted pages or the pool has room again, and
- * the allocation should be tried again; false if neither, or if a fatal
- * signal came.
+ * Return: true if a page was evicted since the call, or the pool has
+ * room again, and the allocation should be tried again; false if the
+ * pass asked for evicted none, the bound ran out, or a fatal signal came.
  */
 bool cowdev_reclaim_wait(void)
 {
 	struct cowdev_reclaimer *r = &cowdev_reclaimer;
-	unsigned long ticket;
-	bool evicted;
+	long evicted = atomic_long_read(&r->evicted);
+	unsigned long ticket = cowdev_reclaim_ask();
+	unsigned int tries;
+	bool done, busy;
+	long ret;
 
 	atomic_long_inc(&r->waits);
-	spin_lock(&r->lock);
-	ticket = ++r->asked;
-	spin_unlock(&r->lock);
-	/* Queued even if pending: a pass in flight read @asked too early. */
-	queue_work(cowdev_reclaim_wq, &r->work);
-	if (wait_event_killable(r->wait, cowdev_reclaim_done(ticket)))
-		return false;
-	spin_lock(&r->lock);
-	evicted = r->evicted;
-	spin_unlock(&r->lock);
-	/* Pages freed meanwhile count too: the pass may have had none to do. */
-	return evicted || cowdev_pool_room(0);
+	for (tries = 0; tries < COWDEV_RECLAIM_TRIES; tries++) {
+		ret = wait_event_killable_timeout(r->wait,
+						  cowdev_reclaim_moved(evicted,
+								       ticket),
+						  COWDEV_RECLAIM_WAIT);
+		if (ret < 0)
+			return false;
+		if (atomic_long_read(&r->evicted) != evicted ||
+		    cowdev_pool_room(0))
+			return true;
+		done = cowdev_reclaim_done(ticket, &busy);
+		if (!done)	/* a pass still at work: wait on */
+			continue;
+		if (!busy)
+			return false;
+		/* Give the ioctl time to end, and ask again. */
+		schedule_timeout_killable(COWDEV_RECLAIM_WAIT);
+		if (fatal_signal_pending(current))
+			return false;
+		ticket = cowdev_reclaim_ask();
+	}
+	return false;
 }
 
 /*
@@ -242,7 +322,7 @@ static unsigned long cowdev_reclaim_scan_objects(struct shrinker *shrinker,
 	if (asked > in_use)
 		atomic_long_set(&cowdev_reclaimer.pressure, in_use);
 	atomic_long_add(sc->nr_to_scan, &cowdev_reclaimer.asked_by_shrinker);
-	cowdev_reclaim_wake();
+	queue_work(cowdev_reclaim_wq, &cowdev_reclaimer.work);
 	return 0;
 }
 
@@ -256,7 +336,7 @@ void cowdev_reclaim_show(struct seq_file *m)
 		   atomic_long_read(&cowdev_reclaimer.passes));
 	seq_printf(m, "reclaim_waits %ld\n",
 		   atomic_long_read(&cowdev_reclaimer.waits));
-	seq_printf(m, "reclaim_shrinker_asked %ld\n",
+	seq_printf(m, "reclaim_asked %ld\n",
 		   atomic_long_read(&cowdev_reclaimer.asked_by_shrinker));
 }
 

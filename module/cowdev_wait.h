@@ -55,8 +55,9 @@ struct cowdev_ra_window {
  * @killed: a killable wait in place was interrupted
  * @new_page: the fault made its page (cowdev_object_grab_page())
  * @major: the fault read its page from the backing store, or will
- * @nowait: a FAULT_FLAG_RETRY_NOWAIT fault found its page evicted, and
- *	returns VM_FAULT_RETRY without reading it
+ * @nowait: a FAULT_FLAG_RETRY_NOWAIT fault found its page evicted, or the
+ *	pool at its limit, and returns VM_FAULT_RETRY without reading it or
+ *	waiting for the reclaimer
  */
 struct cowdev_fault {
 	struct vm_fault *vmf;

@@ -8,6 +8,7 @@
  * clones share) stays.
  */
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include "cowdev_util.h"
@@ -15,12 +16,15 @@
 
 #define LIMIT 256	/* pool_limit_pages for these tests */
 
-/* A store: a file on the guest's disk if it has one, else a memfd. */
+static bool have_disk(void)
+{
+	return getenv("COWDEV_DIRECT_DIR");
+}
+
+/* A store: a file on the guest's disk, or a memfd (tmpfs). */
 static int open_store(bool disk)
 {
-	int fd = disk ? open_disk_store() : -1;
-
-	return fd >= 0 ? fd : memfd_create("cowdev-store", 0);
+	return disk ? open_disk_store() : memfd_create("cowdev-store", 0);
 }
 
 /* An object of @npages in @mode with a store; or -1. */
@@ -64,6 +68,21 @@ static bool page_stamped(const char *p, long i, int round)
 			 (char)((i * 7 + round * 13) | 1));
 }
 
+/* Does a PTE map the page at @addr?  (/proc/self/pagemap, bit 63.) */
+static bool page_present(const void *addr)
+{
+	uint64_t entry = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+	off_t off = (uintptr_t)addr / page_size() * sizeof(entry);
+
+	if (fd < 0)
+		return false;
+	if (pread(fd, &entry, sizeof(entry), off) != sizeof(entry))
+		entry = 0;
+	close(fd);
+	return entry >> 63;
+}
+
 /* Pages the kernel's reclaim has scanned since boot. */
 static long long pages_scanned(void)
 {
@@ -94,7 +113,9 @@ static void pressure_child(int go, int ready)
 	char c = 0;
 	char *p;
 
-	if (write_text("/proc/self/oom_score_adj", "1000") ||
+	/* Never outlive the test, even one that dies of SIGBUS. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() == 1 ||
+	    write_text("/proc/self/oom_score_adj", "1000") ||
 	    read(go, &c, 1) != 1)
 		_exit(1);
 	scanned = pages_scanned();
@@ -247,10 +268,12 @@ TEST_F(reclaim, four_times_the_limit)
 {
 	long i, npages = 4 * LIMIT, ps = page_size();
 	size_t len = npages * ps;
-	long long pgscan, fails = global_stat("alloc_fail");
+	long long fails = global_stat("alloc_fail");
 	int fd, ref, store, round;
 	char *w, *r, *m;
 
+	if (variant->disk && !have_disk())
+		SKIP(return, "no disk in this guest (COWDEV_DIRECT_DIR)");
 	fd = open_backed(npages, variant->mode, variant->disk, &store);
 	if (fd < 0 && variant->mode == COWDEV_MODE_PFN)
 		SKIP(return, "no pfn mode here");
@@ -263,7 +286,6 @@ TEST_F(reclaim, four_times_the_limit)
 	ASSERT_NE(MAP_FAILED, w);
 	ASSERT_NE(MAP_FAILED, m);
 	/* Once the object has pages, for the shrinker to have some to ask. */
-	pgscan = pages_scanned();
 	if (variant->pressure) {
 		touch_pages(w, LIMIT * ps, false, 0);
 		ASSERT_TRUE(pressure_start(&self->pressure));
@@ -278,6 +300,11 @@ TEST_F(reclaim, four_times_the_limit)
 		    mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0) :
 		    w;
 		ASSERT_NE(MAP_FAILED, r);
+		/*
+		 * The second round reads back without readahead: no page
+		 * ahead of the reader for the clock to find unreferenced.
+		 */
+		ASSERT_EQ(0, madvise(r, len, round ? MADV_RANDOM : MADV_NORMAL));
 		for (i = 0; i < npages; i++)
 			ASSERT_TRUE(same_page(r, m, i)) TH_LOG("page %ld", i);
 		if (!variant->private)
@@ -292,21 +319,17 @@ TEST_F(reclaim, four_times_the_limit)
 		munmap(r, len);
 	}
 	EXPECT_EQ(fails, global_stat("alloc_fail"));
-	EXPECT_GE(LIMIT, global_stat("pool_peak"));
 	/* 8 * LIMIT pages were made or read back; at most LIMIT fit. */
 	EXPECT_LE(3 * LIMIT, object_stat(fd, "reclaimed"));
 	EXPECT_LT(0, global_stat("reclaim_passes"));
 	/*
-	 * The pressure was real: the kernel reclaimed meanwhile.  Whether it
-	 * got as far as cowdev's shrinker is its call (a shrinker of a few
-	 * hundred pages is scanned only at low priorities): drop_caches
-	 * makes sure of that in shrinker_evicts.
+	 * Whether the kernel's reclaim got as far as cowdev's shrinker is
+	 * its call (a shrinker of a few hundred pages is scanned only at low
+	 * priorities): shrinker_evicts makes sure of that with drop_caches.
 	 */
-	if (variant->pressure) {
-		EXPECT_LT(pgscan, pages_scanned());
+	if (variant->pressure)
 		TH_LOG("shrinker asked for %lld pages",
-		       global_stat("reclaim_shrinker_asked"));
-	}
+		       global_stat("reclaim_asked"));
 	munmap(w, len);
 	munmap(m, len);
 	close(ref);
@@ -393,7 +416,7 @@ TEST_F(limit, shared_pages_stay)
 	int src, clone, other, s1, s2;
 	char *a, *c, *o;
 
-	src = open_backed(shared, COWDEV_MODE_PAGE, true, &s1);
+	src = open_backed(shared, COWDEV_MODE_PAGE, have_disk(), &s1);
 	ASSERT_LE(0, src);
 	a = mmap(NULL, shared * ps, PROT_READ | PROT_WRITE, MAP_SHARED, src, 0);
 	ASSERT_NE(MAP_FAILED, a);
@@ -401,10 +424,11 @@ TEST_F(limit, shared_pages_stay)
 		stamp_page(a, i, 0);
 	clone = ioctl(src, COWDEV_IOC_CLONE, 0);
 	ASSERT_LE(0, clone);
+	touch_pages(a, shared * ps, false, 0);	/* mapped again, read-only */
 	c = mmap(NULL, shared * ps, PROT_READ, MAP_SHARED, clone, 0);
 	ASSERT_NE(MAP_FAILED, c);
 
-	other = open_backed(npages, COWDEV_MODE_PAGE, true, &s2);
+	other = open_backed(npages, COWDEV_MODE_PAGE, have_disk(), &s2);
 	ASSERT_LE(0, other);
 	o = mmap(NULL, npages * ps, PROT_READ | PROT_WRITE, MAP_SHARED, other, 0);
 	ASSERT_NE(MAP_FAILED, o);
@@ -412,8 +436,10 @@ TEST_F(limit, shared_pages_stay)
 		stamp_page(o, i, 1);
 	for (i = 0; i < npages; i++)
 		ASSERT_TRUE(page_stamped(o, i, 1)) TH_LOG("page %ld", i);
+	/* Left where they were, mapped too: never unmapped to no end. */
 	EXPECT_EQ(0, object_stat(src, "evictions"));
-	EXPECT_EQ(0, object_stat(clone, "evictions"));
+	for (i = 0; i < shared; i++)
+		EXPECT_TRUE(page_present(a + i * ps)) TH_LOG("page %ld", i);
 	EXPECT_LE(npages - (LIMIT - shared), object_stat(other, "reclaimed"));
 	for (i = 0; i < shared; i++) {
 		EXPECT_TRUE(page_stamped(a, i, 0)) TH_LOG("page %ld", i);
@@ -442,7 +468,7 @@ TEST(shrinker_evicts)
 	char *p;
 
 	ASSERT_EQ(0, global_stat("pool_in_use"));
-	fd = open_backed(npages, COWDEV_MODE_PAGE, true, &store);
+	fd = open_backed(npages, COWDEV_MODE_PAGE, have_disk(), &store);
 	ASSERT_LE(0, fd);
 	p = mmap(NULL, npages * ps, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	ASSERT_NE(MAP_FAILED, p);

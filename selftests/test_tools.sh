@@ -64,7 +64,7 @@ cowdemo_pages_back() {
 if command -v cowstat > /dev/null && command -v cowtrace > /dev/null; then
 	cowstat | grep -q '^faults  *[0-9]'
 	result $? "cowstat prints the counters"
-	cowstat --json | grep -q '^{"objects": [0-9]*, "faults": [0-9]*, .*"pool_limit": [0-9]*}$'
+	cowstat --json | grep -q '^{"objects": [0-9]*, "faults": [0-9]*, .*"pool_limit": [0-9]*, .*"reclaim_asked": [0-9]*}$'
 	result $? "cowstat --json is name/number pairs"
 	[ "$(cowstat -i 1 -c 2 | grep -c '^faults ')" -eq 2 ]
 	result $? "cowstat -i 1 -c 2 prints two samples"

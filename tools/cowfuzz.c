@@ -8,7 +8,9 @@
  * Arguments: NULL, small, unaligned, kernel and unmapped pointers, structs
  * placed inside the objects' own mappings (shared, private, pfn-mode,
  * punched, past the end: faulting on the argument itself), every reserved
- * field and flag bit, huge and unaligned sizes, random command numbers.
+ * field and flag bit, huge and unaligned sizes, random command numbers;
+ * and, run as root, a pool limit of a few pages and the shrinker, so that
+ * faults wait for the reclaimer.
  * Every call must succeed or fail with an errno the ABI names; any other
  * answer is counted and printed.  The kernel's side (no WARN, oops, leak
  * or splat) is the guest runner's to check.  Ends with "cowfuzz: seed S:
@@ -212,6 +214,39 @@ static void fuzz_ioctl(void)
 	}
 }
 
+#define POOL_LIMIT "/sys/module/cowdev/parameters/pool_limit_pages"
+static char pool_limit_saved[32];
+
+static void write_knob(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (write(fd, val, strlen(val)) < 0)
+		unexpected++;
+	close(fd);
+}
+
+/*
+ * The pool's limit, now and then a few pages (faults at it wait for the
+ * reclaimer to evict from the objects with a store, or get SIGBUS), and
+ * the shrinker (drop_caches) asking the reclaimer as pressure would.
+ */
+static void fuzz_pool(void)
+{
+	static const char *const limits[] = { "8", "24", "64" };
+
+	if (!pool_limit_saved[0])
+		return;
+	if (rnd() % 2)
+		write_knob("/proc/sys/vm/drop_caches", "2");
+	else if (rnd() % 2)
+		write_knob(POOL_LIMIT, limits[rnd() % 3]);
+	else
+		write_knob(POOL_LIMIT, pool_limit_saved);
+}
+
 /* The mm calls the ioctls interleave with. */
 static void fuzz_mm(void)
 {
@@ -223,7 +258,10 @@ static void fuzz_mm(void)
 	size_t off = (rnd() % MAP_PAGES) * ps;
 	int prot;
 
-	switch (rnd() % 6) {
+	switch (rnd() % 7) {
+	case 5:
+		fuzz_pool();
+		break;
 	case 0:
 		prot = rnd() % 2 ? PROT_READ : PROT_READ | PROT_WRITE;
 		mprotect(o->shared + off, ps, prot);
@@ -276,6 +314,13 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	sigaction(SIGBUS, &sa, NULL);
 	sigaction(SIGSEGV, &sa, NULL);
+	/* Root in a guest: the pool's limit is fuzzed too, and put back. */
+	k = open(POOL_LIMIT, O_RDWR | O_CLOEXEC);
+	if (k >= 0) {
+		if (read(k, pool_limit_saved, sizeof(pool_limit_saved) - 1) <= 0)
+			pool_limit_saved[0] = 0;
+		close(k);
+	}
 
 	for (k = 0; k < NOBJ; k++) {
 		objs[k].fd = open("/dev/cowdev", O_RDWR | O_CLOEXEC);
@@ -305,6 +350,8 @@ int main(int argc, char **argv)
 			mm++;
 		}
 	}
+	if (pool_limit_saved[0])
+		write_knob(POOL_LIMIT, pool_limit_saved);
 	printf("cowfuzz: seed %llu: %lu ioctls, %lu mm calls, %ld unexpected\n",
 	       (unsigned long long)seed, n, mm, unexpected);
 	return unexpected ? 1 : 0;

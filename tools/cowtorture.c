@@ -15,7 +15,8 @@
  * what the object's index holds rather than what its own PTE points at.
  * A chaos thread meanwhile clones objects, starts writebacks, evicts
  * ranges to the backing store (a memfd) that every object but the last
- * has, shrinks and regrows a tail that only it writes, forks readers and
+ * has, runs the shrinker (drop_caches) for the reclaimer to evict from
+ * them, shrinks and regrows a tail that only it writes, forks readers and
  * closes files while they are mapped.  A clone must hold, for every word, a version that was
  * the page's between just before and just after the clone (or zero if the
  * page was empty or punched meanwhile), and must never change afterwards;
@@ -564,6 +565,18 @@ static void chaos_tail(struct object *o, char *tail_map, uint64_t *rng)
 		      p < keep ? stamp(o->id, npages + p, 1) : 0);
 }
 
+/* Not being root (a run outside a guest) only leaves this out. */
+static void chaos_drop_caches(void)
+{
+	int fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (write(fd, "2", 1) != 1)
+		mismatch("drop_caches failed", 0, 0, 0, errno);
+	close(fd);
+}
+
 static void *chaos_thread(void *arg)
 {
 	uint64_t *rng = arg;
@@ -608,6 +621,15 @@ static void *chaos_thread(void *arg)
 				close(fd);
 			break;
 		case 6:
+			/*
+			 * drop_caches runs cowdev's shrinker as memory
+			 * pressure would: the reclaimer evicts from every
+			 * object with a store, whatever the workers do.
+			 */
+			if (rnd(rng) % 4 == 0) {
+				chaos_drop_caches();
+				break;
+			}
 			/* Part of the object, or all of it, tail included. */
 			ev = (struct cowdev_evict){
 				.offset = rnd(rng) % npages * ps,
