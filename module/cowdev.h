@@ -306,7 +306,7 @@ vm_fault_t cowdev_cow_write(struct cowdev_object *obj, pgoff_t pgoff,
 void cowdev_cow_reuse(struct cowdev_object *obj, pgoff_t pgoff,
 		      struct page *page);
 struct page *cowdev_cow_unshare(struct cowdev_object *obj, pgoff_t pgoff,
-				struct page *page);
+				struct page *page, struct cowdev_fault *cf);
 struct cowdev_object *cowdev_cow_clone(struct cowdev_object *src);
 bool cowdev_cow_shared(struct page *page);
 bool cowdev_cow_stays(struct page *page);
@@ -349,8 +349,8 @@ unsigned long cowdev_backing_reclaim(unsigned long nr,
 #define COWDEV_RECLAIM_WAIT	(HZ / 5)	/* a wait for the reclaimer */
 #define COWDEV_RECLAIM_TRIES	16	/* MAX_RECLAIM_RETRIES */
 unsigned long cowdev_reclaim_low(unsigned long limit);
-void cowdev_reclaim_wake(void);
-bool cowdev_reclaim_wait(void);
+void cowdev_reclaim_wake(bool always);
+bool cowdev_reclaim_wait(bool ask_again);
 void cowdev_reclaim_show(struct seq_file *m);
 void cowdev_reclaim_reset(void);
 int cowdev_reclaim_init(void);
@@ -400,8 +400,27 @@ extern const struct vm_operations_struct cowdev_vm_ops;
 int cowdev_mmap(struct file *file, struct vm_area_struct *vma);
 vm_fault_t cowdev_fault_error(struct cowdev_object *obj, int err);
 
+/**
+ * enum cowdev_alloc_how - what cowdev_pool_alloc() may do at the limit
+ * @COWDEV_ALLOC_NOWAIT: nothing: a guess (readahead), or a fault that must
+ *	not wait (FAULT_FLAG_RETRY_NOWAIT), which wakes the reclaimer itself
+ * @COWDEV_ALLOC_WAIT: wait for the reclaimer (cowdev_reclaim_wait())
+ * @COWDEV_ALLOC_WAIT_LOCKED: the same, for a caller holding its object's
+ *	lock (CLONE): the reclaimer passes that object over, and asking again
+ *	until it is free would be waiting on ourselves
+ */
+enum cowdev_alloc_how {
+	COWDEV_ALLOC_NOWAIT,
+	COWDEV_ALLOC_WAIT,
+	COWDEV_ALLOC_WAIT_LOCKED,
+};
+
 /* cowdev_pool.c */
-struct page *cowdev_pool_alloc(bool reclaim);
+struct page *cowdev_pool_alloc(enum cowdev_alloc_how how);
+/* cowdev_wait.c: what a fault may wait for, and what it does instead */
+enum cowdev_alloc_how cowdev_fault_alloc_how(struct cowdev_fault *cf);
+struct page *cowdev_fault_alloc_failed(struct cowdev_fault *cf,
+				       struct page *err);
 long cowdev_pool_used(void);
 void cowdev_pool_trim(void);
 bool cowdev_pool_room(unsigned long nr);

@@ -118,17 +118,20 @@ void cowdev_cow_put_page(struct cowdev_object *obj, pgoff_t pgoff,
 }
 
 /*
- * Give @obj its own copy of the shared, locked @page at @pgoff.  Returns the
- * copy, locked, with a reference for the caller, or an ERR_PTR; @page stays
- * locked.
+ * Give @obj its own copy of the shared, locked @page at @pgoff, for the fault
+ * @cf if it may retry.  Returns the copy, locked, with a reference for the
+ * caller, or an ERR_PTR; @page stays locked.  (The mkwrites may not retry:
+ * do_page_mkwrite() gives them no FAULT_FLAG_ALLOW_RETRY.)
  */
 static struct page *cowdev_cow_copy(struct cowdev_object *obj, pgoff_t pgoff,
-				    struct page *page)
+				    struct page *page, struct cowdev_fault *cf)
 {
-	struct page *copy = cowdev_pool_alloc(true);
+	struct page *copy;
 
+	copy = cowdev_pool_alloc(cf ? cowdev_fault_alloc_how(cf) :
+				 COWDEV_ALLOC_WAIT);
 	if (IS_ERR(copy))
-		return copy;
+		return cf ? cowdev_fault_alloc_failed(cf, copy) : copy;
 	copy_highpage(copy, page);
 	/* Not on a backing store if @page was not (cowdev_backing.c). */
 	if (folio_test_dirty(page_folio(page)))
@@ -158,6 +161,7 @@ static struct page *cowdev_cow_copy(struct cowdev_object *obj, pgoff_t pgoff,
  * @obj: the object written through a shared mapping
  * @pgoff: page offset of the fault
  * @page: the object's page at @pgoff, locked, with a reference
+ * @cf: the fault
  *
  * A first-touch write to a page this object shares with another gets its
  * copy right here, so the fault maps the copy instead of mapping the shared
@@ -165,16 +169,17 @@ static struct page *cowdev_cow_copy(struct cowdev_object *obj, pgoff_t pgoff,
  * @obj->clone_sem held for read.
  *
  * Return: @page, or its copy (locked, with a reference; @page is unlocked
- * and released), or an ERR_PTR if no page could be had for the copy.
+ * and released), or an ERR_PTR if no page could be had for the copy
+ * (-EAGAIN for a fault that must not wait: see cowdev_fault_alloc_failed()).
  */
 struct page *cowdev_cow_unshare(struct cowdev_object *obj, pgoff_t pgoff,
-				struct page *page)
+				struct page *page, struct cowdev_fault *cf)
 {
 	struct page *copy;
 
 	if (cowdev_sharers(page) == 1)
 		return page;
-	copy = cowdev_cow_copy(obj, pgoff, page);
+	copy = cowdev_cow_copy(obj, pgoff, page, cf);
 	cowdev_unlock_page(obj, pgoff, page);
 	put_page(page);
 	return copy;
@@ -208,7 +213,7 @@ vm_fault_t cowdev_cow_write(struct cowdev_object *obj, pgoff_t pgoff,
 	struct page *copy;
 
 	if (cowdev_sharers(page) > 1) {
-		copy = cowdev_cow_copy(obj, pgoff, page);
+		copy = cowdev_cow_copy(obj, pgoff, page, NULL);
 		if (IS_ERR(copy))
 			return cowdev_fault_error(obj, PTR_ERR(copy));
 		cowdev_unlock_page(obj, pgoff, copy);
@@ -337,7 +342,7 @@ static int cowdev_cow_clone_page(struct cowdev_object *src,
 		return ret;
 	}
 
-	copy = cowdev_pool_alloc(true);
+	copy = cowdev_pool_alloc(COWDEV_ALLOC_WAIT_LOCKED);
 	if (IS_ERR(copy))
 		return PTR_ERR(copy);
 	copy_highpage(copy, page);

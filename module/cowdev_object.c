@@ -510,7 +510,7 @@ static struct page *cowdev_object_add_ahead(struct cowdev_object *obj,
 	if (!xa_is_value(xa_load(&obj->pages, pgoff)) ||
 	    !cowdev_pool_room(COWDEV_RA_RESERVE))
 		return NULL;
-	page = cowdev_pool_alloc(false);
+	page = cowdev_pool_alloc(COWDEV_ALLOC_NOWAIT);
 	if (IS_ERR(page))
 		return NULL;
 	__folio_set_locked(page_folio(page));
@@ -905,22 +905,11 @@ struct page *cowdev_object_grab_page(struct cowdev_object *obj, pgoff_t pgoff,
 			return ERR_PTR(-EHWPOISON);
 		}
 
-		/*
-		 * A fault that must not wait for the reclaimer is retried
-		 * once it has made room, as one that must not wait for a
-		 * read is.
-		 */
-		page = cowdev_pool_alloc(!cf || !(cf->vmf->flags &
-						  FAULT_FLAG_RETRY_NOWAIT));
-		if (PTR_ERR(page) == -ENOSPC && cf &&
-		    (cf->vmf->flags & FAULT_FLAG_RETRY_NOWAIT) &&
-		    cowdev_backing_any()) {
-			cowdev_reclaim_wake();
-			cf->nowait = true;
-			return ERR_PTR(-EAGAIN);
-		}
+		/* Outside a fault, the caller holds the object's lock. */
+		page = cowdev_pool_alloc(cf ? cowdev_fault_alloc_how(cf) :
+					 COWDEV_ALLOC_WAIT_LOCKED);
 		if (IS_ERR(page))
-			return page;
+			return cf ? cowdev_fault_alloc_failed(cf, page) : page;
 		/*
 		 * Locked before anyone can find it: a concurrent fault on the
 		 * same offset sleeps on the lock until the page is ready.

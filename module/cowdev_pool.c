@@ -106,30 +106,28 @@ static bool cowdev_pool_charge(void)
 	/* kswapd's low watermark: room is made before anyone must wait. */
 	if (unlikely(in_use + cowdev_reclaim_low(limit) > limit) &&
 	    cowdev_backing_any())
-		cowdev_reclaim_wake();
+		cowdev_reclaim_wake(false);
 	return true;
 }
 
 /**
  * cowdev_pool_alloc() - take a zeroed page from the pool
- * @reclaim: at the limit, wait for the reclaimer to evict pages of objects
- *	with a backing store (cowdev_reclaim_wait()) and try again, as long
- *	as it evicts some, at most %COWDEV_RECLAIM_TRIES times (as
- *	should_reclaim_retry() bounds the page allocator's); false for
- *	guesses (readahead) and faults that must not wait
+ * @how: at the limit, whether to wait for the reclaimer to evict pages of
+ *	objects with a backing store (&enum cowdev_alloc_how) and try again,
+ *	for as long as it evicts some (cowdev_reclaim_wait() bounds a wait
+ *	with none evicted)
  *
  * Return: a zeroed page with one reference, which the caller owns;
  * ERR_PTR(-ENOSPC) when the pool is at its limit; ERR_PTR(-ENOMEM) when the
  * system has no page to give.
  */
-struct page *cowdev_pool_alloc(bool reclaim)
+struct page *cowdev_pool_alloc(enum cowdev_alloc_how how)
 {
-	unsigned int tries = 0;
 	struct page *page;
 
 	while (!cowdev_pool_charge()) {
-		if (!reclaim || !cowdev_backing_any() ||
-		    ++tries > COWDEV_RECLAIM_TRIES || !cowdev_reclaim_wait())
+		if (how == COWDEV_ALLOC_NOWAIT || !cowdev_backing_any() ||
+		    !cowdev_reclaim_wait(how == COWDEV_ALLOC_WAIT))
 			return ERR_PTR(-ENOSPC);
 	}
 

@@ -112,7 +112,8 @@ static unsigned long cowdev_reclaim_scan(struct cowdev_object *obj,
 {
 	unsigned long budget = 2 * cowdev_object_resident(obj);
 	unsigned long index = obj->reclaim_hand, freed = 0;
-	unsigned int wraps = 0, how = COWDEV_EVICT_TRY;
+	enum cowdev_evict_how how = COWDEV_EVICT_TRY;
+	unsigned int wraps = 0;
 	struct page *page;
 	int ret;
 
@@ -135,6 +136,8 @@ static unsigned long cowdev_reclaim_scan(struct cowdev_object *obj,
 			if (ret > 0) {
 				freed++;
 				cowdev_count(obj, COWDEV_STAT_RECLAIMED);
+				/* After the page's room: a waiter looks there. */
+				smp_mb__before_atomic();
 				atomic_long_inc(&cowdev_reclaimer.evicted);
 				if (wq_has_sleeper(&cowdev_reclaimer.wait))
 					wake_up_all(&cowdev_reclaimer.wait);
@@ -173,14 +176,16 @@ static void cowdev_reclaim_work(struct work_struct *work)
 {
 	struct cowdev_reclaimer *r = &cowdev_reclaimer;
 	unsigned long asked, nr, pressure, evicted;
-	bool busy = false;
+	bool waiters, busy = false;
 
 	spin_lock(&r->lock);
 	asked = r->asked;
+	waiters = asked != r->done;
 	spin_unlock(&r->lock);
 
 	pressure = atomic_long_xchg(&r->pressure, 0);
-	nr = cowdev_reclaim_target(pressure);
+	/* A waiter wants a page even if frees have brought the pool down. */
+	nr = cowdev_reclaim_target(pressure) ?: waiters;
 	evicted = nr ? cowdev_backing_reclaim(nr, cowdev_reclaim_scan, &busy) : 0;
 	/* Under pressure, the pages go back to the system, not the cache. */
 	if (pressure)
@@ -198,14 +203,16 @@ static void cowdev_reclaim_work(struct work_struct *work)
 
 /**
  * cowdev_reclaim_wake() - start a pass unless one is on its way
+ * @always: even after a futile pass (a fault that will be retried needs
+ *	one); the pool's low watermark does not start one then: a pool full
+ *	of pages nothing can evict would have every allocation near the
+ *	limit start a scan of them all
  *
- * From the pool, when it is close to its limit: no waiting.  Not after a
- * futile pass: a pool full of pages nothing can evict would otherwise
- * have every allocation near the limit start a scan of them all.
+ * No waiting.
  */
-void cowdev_reclaim_wake(void)
+void cowdev_reclaim_wake(bool always)
 {
-	if (!READ_ONCE(cowdev_reclaimer.futile))
+	if (always || !READ_ONCE(cowdev_reclaimer.futile))
 		queue_work(cowdev_reclaim_wq, &cowdev_reclaimer.work);
 }
 
@@ -245,6 +252,8 @@ static bool cowdev_reclaim_moved(long evicted, unsigned long ticket)
 
 /**
  * cowdev_reclaim_wait() - wait for the reclaimer to evict a page
+ * @ask_again: when a pass passed over an object busy with an ioctl, wait
+ *	and ask again; not for a caller holding its own object's lock
  *
  * Context: an allocation the pool's limit refused, which may hold
  * mmap_lock, page locks, and an object's lock or clone_sem.  The
@@ -259,7 +268,7 @@ static bool cowdev_reclaim_moved(long evicted, unsigned long ticket)
  * room again, and the allocation should be tried again; false if the
  * pass asked for evicted none, the bound ran out, or a fatal signal came.
  */
-bool cowdev_reclaim_wait(void)
+bool cowdev_reclaim_wait(bool ask_again)
 {
 	struct cowdev_reclaimer *r = &cowdev_reclaimer;
 	long evicted = atomic_long_read(&r->evicted);
@@ -282,7 +291,7 @@ bool cowdev_reclaim_wait(void)
 		done = cowdev_reclaim_done(ticket, &busy);
 		if (!done)	/* a pass still at work: wait on */
 			continue;
-		if (!busy)
+		if (!busy || !ask_again)
 			return false;
 		/* Give the ioctl time to end, and ask again. */
 		schedule_timeout_killable(COWDEV_RECLAIM_WAIT);

@@ -466,7 +466,7 @@ static struct page *cowdev_fault_shared_write(struct cowdev_object *obj,
 		percpu_down_read(&obj->clone_sem);
 		page = cowdev_object_grab_page(obj, pgoff, cf);
 		if (!IS_ERR(page))
-			page = cowdev_cow_unshare(obj, pgoff, page);
+			page = cowdev_cow_unshare(obj, pgoff, page, cf);
 		if (IS_ERR(page)) {
 			percpu_up_read(&obj->clone_sem);
 			return page;

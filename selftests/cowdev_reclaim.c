@@ -49,6 +49,16 @@ fail:
 	return -1;
 }
 
+/* A new page-mode object with a store, mapped shared; MAP_FAILED if not. */
+static char *map_backed(long npages, int *fd, int *store)
+{
+	*fd = open_backed(npages, COWDEV_MODE_PAGE, have_disk(), store);
+	if (*fd < 0)
+		return MAP_FAILED;
+	return mmap(NULL, npages * page_size(), PROT_READ | PROT_WRITE,
+		    MAP_SHARED, *fd, 0);
+}
+
 /* Fill page @i of @p with a byte that says which page and which round. */
 static void stamp_page(char *p, long i, int round)
 {
@@ -370,9 +380,7 @@ TEST_F(limit, storeless_object_takes_room)
 	int backed, plain, store;
 	char *b, *p;
 
-	backed = open_backed(LIMIT, COWDEV_MODE_PAGE, false, &store);
-	ASSERT_LE(0, backed);
-	b = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, backed, 0);
+	b = map_backed(LIMIT, &backed, &store);
 	ASSERT_NE(MAP_FAILED, b);
 	for (i = 0; i < LIMIT; i++)
 		stamp_page(b, i, 0);
@@ -416,9 +424,7 @@ TEST_F(limit, shared_pages_stay)
 	int src, clone, other, s1, s2;
 	char *a, *c, *o;
 
-	src = open_backed(shared, COWDEV_MODE_PAGE, have_disk(), &s1);
-	ASSERT_LE(0, src);
-	a = mmap(NULL, shared * ps, PROT_READ | PROT_WRITE, MAP_SHARED, src, 0);
+	a = map_backed(shared, &src, &s1);
 	ASSERT_NE(MAP_FAILED, a);
 	for (i = 0; i < shared; i++)
 		stamp_page(a, i, 0);
@@ -428,9 +434,7 @@ TEST_F(limit, shared_pages_stay)
 	c = mmap(NULL, shared * ps, PROT_READ, MAP_SHARED, clone, 0);
 	ASSERT_NE(MAP_FAILED, c);
 
-	other = open_backed(npages, COWDEV_MODE_PAGE, have_disk(), &s2);
-	ASSERT_LE(0, other);
-	o = mmap(NULL, npages * ps, PROT_READ | PROT_WRITE, MAP_SHARED, other, 0);
+	o = map_backed(npages, &other, &s2);
 	ASSERT_NE(MAP_FAILED, o);
 	for (i = 0; i < npages; i++)
 		stamp_page(o, i, 1);
@@ -468,9 +472,7 @@ TEST(shrinker_evicts)
 	char *p;
 
 	ASSERT_EQ(0, global_stat("pool_in_use"));
-	fd = open_backed(npages, COWDEV_MODE_PAGE, have_disk(), &store);
-	ASSERT_LE(0, fd);
-	p = mmap(NULL, npages * ps, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	p = map_backed(npages, &fd, &store);
 	ASSERT_NE(MAP_FAILED, p);
 	for (i = 0; i < npages; i++)
 		stamp_page(p, i, 2);
