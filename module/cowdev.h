@@ -348,7 +348,20 @@ unsigned long cowdev_backing_reclaim(unsigned long nr,
 #define COWDEV_RECLAIM_BATCH	32UL	/* SWAP_CLUSTER_MAX */
 #define COWDEV_RECLAIM_WAIT	(HZ / 5)	/* a wait for the reclaimer */
 #define COWDEV_RECLAIM_TRIES	16	/* MAX_RECLAIM_RETRIES */
-unsigned long cowdev_reclaim_low(unsigned long limit);
+
+/**
+ * cowdev_reclaim_low() - the pool's low watermark, as pages under its limit
+ * @limit: the limit
+ *
+ * Return: %COWDEV_RECLAIM_BATCH, or a quarter of a smaller pool; the
+ * reclaimer is woken with fewer pages than this left, and makes twice as
+ * many.
+ */
+static inline unsigned long cowdev_reclaim_low(unsigned long limit)
+{
+	return min(COWDEV_RECLAIM_BATCH, limit / 4);
+}
+
 void cowdev_reclaim_wake(bool always);
 bool cowdev_reclaim_wait(bool ask_again);
 void cowdev_reclaim_show(struct seq_file *m);
@@ -417,10 +430,6 @@ enum cowdev_alloc_how {
 
 /* cowdev_pool.c */
 struct page *cowdev_pool_alloc(enum cowdev_alloc_how how);
-/* cowdev_wait.c: what a fault may wait for, and what it does instead */
-enum cowdev_alloc_how cowdev_fault_alloc_how(struct cowdev_fault *cf);
-struct page *cowdev_fault_alloc_failed(struct cowdev_fault *cf,
-				       struct page *err);
 long cowdev_pool_used(void);
 void cowdev_pool_trim(void);
 bool cowdev_pool_room(unsigned long nr);
@@ -430,6 +439,31 @@ void cowdev_pool_exit(void);
 void cowdev_pool_show(struct seq_file *m);
 void cowdev_pool_reset_peak(void);
 extern unsigned long cowdev_pool_limit;
+/* cowdev_wait.c: what a fault at the limit may wait for */
+struct page *cowdev_alloc_at_limit(struct cowdev_fault *cf,
+				   enum cowdev_alloc_how how);
+
+/**
+ * cowdev_alloc_page() - a page from the pool for a fault or an ioctl
+ * @cf: the fault, or NULL
+ * @how: what an allocation outside a fault may do at the limit
+ *
+ * The pool is asked without waiting first, so that the common case costs
+ * what it did before there was reclaim; at the limit,
+ * cowdev_alloc_at_limit() decides whether to wait for the reclaimer.
+ *
+ * Return: as cowdev_pool_alloc(), or ERR_PTR(-EAGAIN) for a fault that
+ * must not wait and will be retried.
+ */
+static inline struct page *cowdev_alloc_page(struct cowdev_fault *cf,
+					     enum cowdev_alloc_how how)
+{
+	struct page *page = cowdev_pool_alloc(COWDEV_ALLOC_NOWAIT);
+
+	if (unlikely(page == ERR_PTR(-ENOSPC)))
+		page = cowdev_alloc_at_limit(cf, how);
+	return page;
+}
 
 /* cowdev_stats.c */
 extern struct cowdev_counters __percpu *cowdev_global_stats;

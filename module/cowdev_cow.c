@@ -126,12 +126,10 @@ void cowdev_cow_put_page(struct cowdev_object *obj, pgoff_t pgoff,
 static struct page *cowdev_cow_copy(struct cowdev_object *obj, pgoff_t pgoff,
 				    struct page *page, struct cowdev_fault *cf)
 {
-	struct page *copy;
+	struct page *copy = cowdev_alloc_page(cf, COWDEV_ALLOC_WAIT);
 
-	copy = cowdev_pool_alloc(cf ? cowdev_fault_alloc_how(cf) :
-				 COWDEV_ALLOC_WAIT);
 	if (IS_ERR(copy))
-		return cf ? cowdev_fault_alloc_failed(cf, copy) : copy;
+		return copy;
 	copy_highpage(copy, page);
 	/* Not on a backing store if @page was not (cowdev_backing.c). */
 	if (folio_test_dirty(page_folio(page)))
@@ -170,7 +168,7 @@ static struct page *cowdev_cow_copy(struct cowdev_object *obj, pgoff_t pgoff,
  *
  * Return: @page, or its copy (locked, with a reference; @page is unlocked
  * and released), or an ERR_PTR if no page could be had for the copy
- * (-EAGAIN for a fault that must not wait: see cowdev_fault_alloc_failed()).
+ * (-EAGAIN for a fault that must not wait: see cowdev_alloc_at_limit()).
  */
 struct page *cowdev_cow_unshare(struct cowdev_object *obj, pgoff_t pgoff,
 				struct page *page, struct cowdev_fault *cf)

@@ -906,10 +906,9 @@ struct page *cowdev_object_grab_page(struct cowdev_object *obj, pgoff_t pgoff,
 		}
 
 		/* Outside a fault, the caller holds the object's lock. */
-		page = cowdev_pool_alloc(cf ? cowdev_fault_alloc_how(cf) :
-					 COWDEV_ALLOC_WAIT_LOCKED);
+		page = cowdev_alloc_page(cf, COWDEV_ALLOC_WAIT_LOCKED);
 		if (IS_ERR(page))
-			return cf ? cowdev_fault_alloc_failed(cf, page) : page;
+			return page;
 		/*
 		 * Locked before anyone can find it: a concurrent fault on the
 		 * same offset sleeps on the lock until the page is ready.

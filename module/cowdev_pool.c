@@ -104,8 +104,8 @@ static bool cowdev_pool_charge(void)
 	}
 	cowdev_pool_note_peak(in_use);
 	/* kswapd's low watermark: room is made before anyone must wait. */
-	if (unlikely(in_use + cowdev_reclaim_low(limit) > limit) &&
-	    cowdev_backing_any())
+	if (unlikely(in_use + COWDEV_RECLAIM_BATCH > limit) &&
+	    in_use + cowdev_reclaim_low(limit) > limit && cowdev_backing_any())
 		cowdev_reclaim_wake(false);
 	return true;
 }

@@ -150,19 +150,6 @@ static unsigned long cowdev_reclaim_scan(struct cowdev_object *obj,
 	return freed;
 }
 
-/**
- * cowdev_reclaim_low() - the pool's low watermark, as pages under its limit
- * @limit: the limit
- *
- * Return: %COWDEV_RECLAIM_BATCH, or a quarter of a smaller pool; the
- * reclaimer is woken with fewer pages than this left, and makes twice as
- * many.
- */
-unsigned long cowdev_reclaim_low(unsigned long limit)
-{
-	return min(COWDEV_RECLAIM_BATCH, limit / 4);
-}
-
 /* Pages a pass evicts: down to the high watermark, and what was asked. */
 static unsigned long cowdev_reclaim_target(unsigned long pressure)
 {

@@ -126,36 +126,25 @@ static bool cowdev_fault_killable(struct cowdev_fault *cf)
 }
 
 /**
- * cowdev_fault_alloc_how() - may a fault wait for the reclaimer?
- * @cf: the fault, which needs a page from the pool
+ * cowdev_alloc_at_limit() - a page from a pool at its limit
+ * @cf: the fault that needs it, or NULL
+ * @how: what an allocation outside a fault may do
  *
- * Return: %COWDEV_ALLOC_NOWAIT for a fault that must not wait
- * (FAULT_FLAG_RETRY_NOWAIT), else %COWDEV_ALLOC_WAIT.
+ * A fault waits for the reclaimer, as an allocation enters direct reclaim;
+ * one that must not wait (FAULT_FLAG_RETRY_NOWAIT) wakes it instead and is
+ * retried later (VM_FAULT_RETRY), as one that must not wait for a read is.
+ *
+ * Return: as cowdev_pool_alloc(); ERR_PTR(-EAGAIN) with @cf->nowait set.
  */
-enum cowdev_alloc_how cowdev_fault_alloc_how(struct cowdev_fault *cf)
+struct page *cowdev_alloc_at_limit(struct cowdev_fault *cf,
+				   enum cowdev_alloc_how how)
 {
-	return cf->vmf->flags & FAULT_FLAG_RETRY_NOWAIT ?
-	       COWDEV_ALLOC_NOWAIT : COWDEV_ALLOC_WAIT;
-}
-
-/**
- * cowdev_fault_alloc_failed() - what a fault does when the pool refused it
- * @cf: the fault
- * @err: cowdev_pool_alloc()'s ERR_PTR
- *
- * A fault that must not wait, refused at the limit, wakes the reclaimer
- * and is retried later (VM_FAULT_RETRY), as one that must not wait for a
- * read is; any other failure is the fault's result.
- *
- * Return: ERR_PTR(-EAGAIN) with @cf->nowait set, or @err.
- */
-struct page *cowdev_fault_alloc_failed(struct cowdev_fault *cf,
-				       struct page *err)
-{
-	if (PTR_ERR(err) != -ENOSPC ||
-	    cowdev_fault_alloc_how(cf) != COWDEV_ALLOC_NOWAIT ||
-	    !cowdev_backing_any())
-		return err;
+	if (!cf)
+		return cowdev_pool_alloc(how);
+	if (!(cf->vmf->flags & FAULT_FLAG_RETRY_NOWAIT))
+		return cowdev_pool_alloc(COWDEV_ALLOC_WAIT);
+	if (!cowdev_backing_any())
+		return ERR_PTR(-ENOSPC);
 	cowdev_reclaim_wake(true);
 	cf->nowait = true;
 	return ERR_PTR(-EAGAIN);
