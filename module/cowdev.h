@@ -26,9 +26,10 @@
  *
  *   the reclaimer (a work item, cowdev_reclaim.c):
  *     cowdev_backing_stores_lock (mutex; also SET_BACKING, inside
- *     cowdev_object.lock, and an object's destruction)
- *       cowdev_object.lock, tried only
- *         page lock, tried only; then as an ioctl's
+ *     cowdev_object.lock, and an object's destruction), to choose an
+ *     object and try its lock
+ *     cowdev_object.lock, tried only, held for the object's turn alone
+ *       page lock, tried only; then as an ioctl's
  *
  * An allocation at the pool's limit waits for the reclaimer holding
  * whatever its caller holds (mmap_lock, a page lock, clone_sem, an
@@ -341,7 +342,8 @@ void cowdev_backing_put(struct cowdev_object *obj);
 bool cowdev_backing_any(void);
 unsigned long cowdev_backing_reclaim(unsigned long nr,
 				     unsigned long (*scan)(struct cowdev_object *,
-							   unsigned long),
+							   unsigned long,
+							   bool *),
 				     bool *busy);
 
 /* cowdev_reclaim.c */

@@ -49,6 +49,13 @@ static LIST_HEAD(cowdev_backing_stores);
 static DEFINE_MUTEX(cowdev_backing_stores_lock);
 /* Objects on the list; changed under its lock, read without. */
 static unsigned int cowdev_backing_nr_stores;
+/*
+ * The object the reclaimer is at work on, outside the list's lock (see
+ * cowdev_backing_reclaim()); set and cleared under that lock.  Its
+ * destruction waits here for the turn to end.
+ */
+static struct cowdev_object *cowdev_backing_turn;
+static DECLARE_WAIT_QUEUE_HEAD(cowdev_backing_turn_wait);
 
 /* Claim @file's inode for @obj's store; false if another object has it. */
 static bool cowdev_backing_claim(struct cowdev_object *obj, struct file *file)
@@ -160,9 +167,11 @@ out:
  * cowdev_backing_unlist() - take an object off the list of stores
  * @obj: an object being destroyed
  *
- * First thing in its destruction: once off the list, the reclaimer
- * (cowdev_backing_reclaim()) can no longer be at work on it.  Its store
- * stays open for its writeback and readahead to finish with.
+ * First thing in its destruction: once off the list, and its turn of the
+ * reclaimer over if one was under way, the reclaimer
+ * (cowdev_backing_reclaim()) can no longer be at work on it.  That wait
+ * is for this object's own store only.  Its store stays open for its
+ * writeback and readahead to finish with.
  */
 void cowdev_backing_unlist(struct cowdev_object *obj)
 {
@@ -172,6 +181,8 @@ void cowdev_backing_unlist(struct cowdev_object *obj)
 	list_del(&obj->backing_link);
 	WRITE_ONCE(cowdev_backing_nr_stores, cowdev_backing_nr_stores - 1);
 	mutex_unlock(&cowdev_backing_stores_lock);
+	wait_event(cowdev_backing_turn_wait,
+		   READ_ONCE(cowdev_backing_turn) != obj);
 }
 
 /**
@@ -199,22 +210,26 @@ bool cowdev_backing_any(void)
  * cowdev_backing_reclaim() - evict pages from the objects with a store
  * @nr: how many pages to evict
  * @scan: evicts up to its second argument's pages of one object, whose
- *	lock is held, and says how many it evicted (cowdev_reclaim.c's clock)
- * @busy: set if an object was passed over
+ *	lock is held, says how many it evicted, and sets its third argument
+ *	if it left pages that may be evicted later (cowdev_reclaim.c's clock)
+ * @busy: set if an object, or a page, was passed over for now
  *
  * Round robin over the objects, at most %COWDEV_RECLAIM_BATCH pages from
  * one before the next has its turn, until @nr are evicted or every object
  * has had a turn that evicted nothing.  An object busy with an ioctl (its
  * lock taken: a CLONE, a truncation, an EVICT) is passed over: a fault
- * waiting for the reclaimer may hold what that ioctl waits for.  The
- * list's lock is held for one object's turn at a time, I/O included: it
- * is what keeps the object alive (cowdev_backing_unlist()).
+ * waiting for the reclaimer may hold what that ioctl waits for.  A turn's
+ * I/O is done outside the list's lock, so that a store that does not move
+ * (a frozen filesystem) holds up no other object's set-up or destruction:
+ * the object's lock, held for the turn, and cowdev_backing_turn, which its
+ * destruction waits on (cowdev_backing_unlist()), keep it alive.
  *
  * Return: the pages evicted.
  */
 unsigned long cowdev_backing_reclaim(unsigned long nr,
 				     unsigned long (*scan)(struct cowdev_object *,
-							   unsigned long),
+							   unsigned long,
+							   bool *),
 				     bool *busy)
 {
 	unsigned long freed = 0, got;
@@ -228,16 +243,21 @@ unsigned long cowdev_backing_reclaim(unsigned long nr,
 		list_move_tail(&obj->backing_link, &cowdev_backing_stores);
 		got = 0;
 		if (mutex_trylock(&obj->lock)) {
-			got = scan(obj, min(nr - freed, COWDEV_RECLAIM_BATCH));
+			cowdev_backing_turn = obj;
+			mutex_unlock(&cowdev_backing_stores_lock);
+			got = scan(obj, min(nr - freed, COWDEV_RECLAIM_BATCH),
+				   busy);
 			mutex_unlock(&obj->lock);
+			cond_resched();
+			mutex_lock(&cowdev_backing_stores_lock);
+			/* Not before the unlock: it may be freed right after. */
+			cowdev_backing_turn = NULL;
+			wake_up_all(&cowdev_backing_turn_wait);
 		} else {
 			*busy = true;
 		}
 		freed += got;
 		idle = got ? 0 : idle + 1;
-		mutex_unlock(&cowdev_backing_stores_lock);
-		cond_resched();
-		mutex_lock(&cowdev_backing_stores_lock);
 	}
 	mutex_unlock(&cowdev_backing_stores_lock);
 	return freed;
@@ -381,8 +401,10 @@ int cowdev_backing_write(struct cowdev_object *obj, pgoff_t pgoff,
  *	consumes
  * @how: what to wait for, and what to leave (&enum cowdev_evict_how)
  *
- * Return: 1 if the page was evicted, 0 if it stays, or the error of its
- * write (recorded in the object's mapping, as a writeback's is).
+ * Return: 1 if the page was evicted, 0 if it stays, -EAGAIN if it was
+ * passed over for now (locked or under writeback: only when @how does not
+ * wait), or the error of its write (recorded in the object's mapping, as
+ * a writeback's is).
  */
 int cowdev_backing_evict_page(struct cowdev_object *obj, pgoff_t index,
 			      struct page *page, enum cowdev_evict_how how)
@@ -395,8 +417,11 @@ int cowdev_backing_evict_page(struct cowdev_object *obj, pgoff_t index,
 		cowdev_lock_page_stable(obj, index, page);
 	} else if (!folio_trylock(folio)) {
 		put_page(page);
-		return 0;
-	} else if (folio_test_writeback(folio) || folio_test_mlocked(folio) ||
+		return -EAGAIN;
+	} else if (folio_test_writeback(folio)) {
+		ret = -EAGAIN;
+		goto unlock;
+	} else if (folio_test_mlocked(folio) ||
 		   (how == COWDEV_EVICT_CLEAN && folio_test_dirty(folio))) {
 		goto unlock;
 	}

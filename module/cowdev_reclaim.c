@@ -36,7 +36,8 @@
  * What stays: what COWDEV_IOC_EVICT leaves (a page clones share, a page
  * someone holds, a poisoned page, the copy mark of a write in flight,
  * each left mapped), and what someone holds locked, under writeback or
- * mlocked.  The reclaimer only tries the objects' locks and their pages'
+ * mlocked; a waiter asks again for the first two, as for an object busy
+ * with an ioctl.  The reclaimer only tries the objects' locks and their pages'
  * (but for the lock of a page it has just evicted, which nobody can be
  * waiting on with anything held: cowdev_cow_put_page()), so a fault or
  * an ioctl that waits for it never holds what it waits on.
@@ -71,7 +72,8 @@
  * @asked: passes asked for by waiting allocations (a ticket each)
  * @done: @asked as the last pass to end read it when it started: the
  *	tickets up to it are served
- * @busy: the last pass passed over an object busy with an ioctl
+ * @busy: the last pass passed over an object busy with an ioctl, or a
+ *	page locked or under writeback: another may evict it
  * @futile: the last pass had pages to evict and evicted none; until one
  *	does, only allocations that must wait start passes
  * @evicted: pages evicted by passes, ever: waiters wake on each
@@ -105,10 +107,13 @@ static struct shrinker *cowdev_reclaim_shrinker;
  * to evict it), so from the hand round to it twice over.  The hand stays
  * where the turn ended.  A store that fails a write is not written again
  * this turn: its clean pages can still go.  Each page evicted wakes the
- * allocations waiting for one.
+ * allocations waiting for one.  A page passed over because it is locked
+ * or under writeback sets @busy: it may be evicted in a moment (a
+ * writeback ends with the page clean), as direct reclaim counts pages
+ * under writeback as worth retrying for (should_reclaim_retry()).
  */
 static unsigned long cowdev_reclaim_scan(struct cowdev_object *obj,
-					 unsigned long nr)
+					 unsigned long nr, bool *busy)
 {
 	unsigned long budget = 2 * cowdev_object_resident(obj);
 	unsigned long index = obj->reclaim_hand, freed = 0;
@@ -131,7 +136,9 @@ static unsigned long cowdev_reclaim_scan(struct cowdev_object *obj,
 			put_page(page);
 		} else {
 			ret = cowdev_backing_evict_page(obj, index, page, how);
-			if (ret < 0)
+			if (ret == -EAGAIN)
+				*busy = true;
+			else if (ret < 0)
 				how = COWDEV_EVICT_CLEAN;
 			if (ret > 0) {
 				freed++;
@@ -239,8 +246,9 @@ static bool cowdev_reclaim_moved(long evicted, unsigned long ticket)
 
 /**
  * cowdev_reclaim_wait() - wait for the reclaimer to evict a page
- * @ask_again: when a pass passed over an object busy with an ioctl, wait
- *	and ask again; not for a caller holding its own object's lock
+ * @ask_again: when a pass passed over an object busy with an ioctl, or a
+ *	page locked or under writeback, wait and ask again; not for a
+ *	caller holding its own object's lock
  *
  * Context: an allocation the pool's limit refused, which may hold
  * mmap_lock, page locks, and an object's lock or clone_sem.  The
@@ -249,7 +257,8 @@ static bool cowdev_reclaim_moved(long evicted, unsigned long ticket)
  * and may be frozen or throttled: so the wait is bounded, as direct
  * reclaim's waits for writeback are (reclaim_throttle()), and not a
  * dependency that can deadlock.  A pass that passed over an object busy
- * with an ioctl is asked for again, within the same bound.
+ * with an ioctl, or pages locked or under writeback, is asked for again,
+ * within the same bound.
  *
  * Return: true if a page was evicted since the call, or the pool has
  * room again, and the allocation should be tried again; false if the
@@ -280,7 +289,7 @@ bool cowdev_reclaim_wait(bool ask_again)
 			continue;
 		if (!busy || !ask_again)
 			return false;
-		/* Give the ioctl time to end, and ask again. */
+		/* Give the ioctl, or the page's owner, time; ask again. */
 		schedule_timeout_killable(COWDEV_RECLAIM_WAIT);
 		if (fatal_signal_pending(current))
 			return false;

@@ -7,6 +7,9 @@
  * against a memfd written alike; and what must stay in memory (pages
  * clones share) stays.
  */
+#include <dirent.h>
+#include <sched.h>
+#include <linux/fs.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -64,6 +67,18 @@ static void stamp_page(char *p, long i, int round)
 {
 	memset(p + i * page_size(), (int)(i * 7 + round * 13) | 1,
 	       page_size());
+}
+
+/* map_backed() of @npages, each stamped for @round; MAP_FAILED if not. */
+static char *map_stamped(long npages, int round, int *fd, int *store)
+{
+	char *p = map_backed(npages, fd, store);
+	long i;
+
+	if (p != MAP_FAILED)
+		for (i = 0; i < npages; i++)
+			stamp_page(p, i, round);
+	return p;
 }
 
 static bool same_page(const char *a, const char *b, long i)
@@ -199,6 +214,20 @@ static void pressure_stop(struct pressure *pr)
 	close(pr->ready);
 }
 
+/*
+ * Save pool_limit_pages in @saved (32 bytes) and set it to LIMIT; true if
+ * done, with the pool empty, as each test starts.
+ */
+static bool limit_pool(char *saved)
+{
+	char limit[32];
+
+	snprintf(limit, sizeof(limit), "%d", LIMIT);
+	return !read_text(COWDEV_PARAMS "/pool_limit_pages", saved, 32) &&
+	       !global_stat("pool_in_use") &&
+	       !write_text(COWDEV_PARAMS "/pool_limit_pages", limit);
+}
+
 FIXTURE(reclaim)
 {
 	char saved_limit[32];
@@ -251,14 +280,8 @@ FIXTURE_VARIANT_ADD(reclaim, pfn_private_pressure)
 
 FIXTURE_SETUP(reclaim)
 {
-	char limit[32];
-
 	self->pressure.pid = -1;
-	ASSERT_EQ(0, read_text(COWDEV_PARAMS "/pool_limit_pages",
-			       self->saved_limit, sizeof(self->saved_limit)));
-	ASSERT_EQ(0, global_stat("pool_in_use"));
-	snprintf(limit, sizeof(limit), "%d", LIMIT);
-	ASSERT_EQ(0, write_text(COWDEV_PARAMS "/pool_limit_pages", limit));
+	ASSERT_TRUE(limit_pool(self->saved_limit));
 	ASSERT_EQ(0, write_text(COWDEV_DEBUGFS "/stats", "reset"));
 	if (variant->pressure)
 		ASSERT_EQ(0, pressure_fork(&self->pressure));
@@ -359,13 +382,7 @@ FIXTURE(limit)
 
 FIXTURE_SETUP(limit)
 {
-	char limit[32];
-
-	ASSERT_EQ(0, read_text(COWDEV_PARAMS "/pool_limit_pages",
-			       self->saved_limit, sizeof(self->saved_limit)));
-	ASSERT_EQ(0, global_stat("pool_in_use"));
-	snprintf(limit, sizeof(limit), "%d", LIMIT);
-	ASSERT_EQ(0, write_text(COWDEV_PARAMS "/pool_limit_pages", limit));
+	ASSERT_TRUE(limit_pool(self->saved_limit));
 }
 
 FIXTURE_TEARDOWN(limit)
@@ -384,10 +401,8 @@ TEST_F(limit, storeless_object_takes_room)
 	int backed, plain, store;
 	char *b, *p;
 
-	b = map_backed(LIMIT, &backed, &store);
+	b = map_stamped(LIMIT, 0, &backed, &store);
 	ASSERT_NE(MAP_FAILED, b);
-	for (i = 0; i < LIMIT; i++)
-		stamp_page(b, i, 0);
 
 	plain = open(COWDEV_DEV, O_RDWR);
 	ASSERT_LE(0, plain);
@@ -461,6 +476,192 @@ TEST_F(limit, shared_pages_stay)
 	close(src);
 	close(s1);
 	close(s2);
+}
+
+/* Fault @n pages of a new object without a store in; true if none SIGBUS. */
+static bool fill_storeless(long n, int *fd, char **p)
+{
+	long i;
+
+	*fd = open(COWDEV_DEV, O_RDWR);
+	if (*fd < 0 || cowdev_set_size(*fd, n * page_size()))
+		return false;
+	*p = mmap(NULL, n * page_size(), PROT_READ | PROT_WRITE, MAP_SHARED,
+		  *fd, 0);
+	if (*p == MAP_FAILED)
+		return false;
+	for (i = 0; i < n; i++)
+		if (access_sigbus(*p + i * page_size(), true))
+			return false;
+	return true;
+}
+
+/*
+ * Pages under writeback are worth waiting for: when every page the
+ * reclaimer could evict is under a writeback, a fault at the limit waits
+ * until the writeback has made them clean and they are evicted, as direct
+ * reclaim retries for pages under writeback, rather than getting SIGBUS.
+ */
+TEST_F_TIMEOUT(limit, waits_out_a_writeback, 120)
+{
+	struct cowdev_writeback wb = { .delay_us = 1000000 };
+	long i, ps = page_size(), want = LIMIT / 2, need;
+	long long reclaimed, fails = global_stat("alloc_fail");
+	struct cowdev_info info;
+	int backed, plain, store;
+	char *b, *p;
+
+	b = map_stamped(LIMIT, 3, &backed, &store);
+	ASSERT_NE(MAP_FAILED, b);
+	/* Every resident page is dirty, and now under writeback for 1 s. */
+	ASSERT_EQ(0, ioctl(backed, COWDEV_IOC_WRITEBACK, &wb));
+	ASSERT_EQ(0, cowdev_info(backed, &info));
+	reclaimed = object_stat(backed, "reclaimed");
+	need = want - (LIMIT - (long)info.resident_pages);
+	ASSERT_LT(0, need) TH_LOG("the pool has room for them all");
+
+	EXPECT_TRUE(fill_storeless(want, &plain, &p));
+	EXPECT_EQ(fails, global_stat("alloc_fail"));
+	EXPECT_LE(need, object_stat(backed, "reclaimed") - reclaimed);
+	munmap(p, want * ps);
+	close(plain);
+	for (i = 0; i < LIMIT; i++)
+		ASSERT_TRUE(page_stamped(b, i, 3)) TH_LOG("page %ld", i);
+	munmap(b, LIMIT * ps);
+	close(store);
+	close(backed);
+}
+
+/* Is a task's kernel stack inside @fn?  -1 if stacks cannot be read. */
+static int some_task_in(const char *fn)
+{
+	char path[300], line[256];
+	struct dirent *d;
+	int found = 0;
+	DIR *dir;
+	FILE *f;
+
+	if (access("/proc/self/stack", R_OK))
+		return -1;
+	dir = opendir("/proc");
+	if (!dir)
+		return -1;
+	while (!found && (d = readdir(dir))) {
+		if (d->d_name[0] < '0' || d->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stack", d->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		while (!found && fgets(line, sizeof(line), f))
+			found = !!strstr(line, fn);
+		fclose(f);
+	}
+	closedir(dir);
+	return found;
+}
+
+/* Freeze or thaw the filesystem holding @dir; 0 or -1. */
+static int freeze_dir(const char *dir, bool freeze)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY);
+	int ret;
+
+	if (fd < 0)
+		return -1;
+	ret = ioctl(fd, freeze ? FIFREEZE : FITHAW, 0);
+	close(fd);
+	return ret;
+}
+
+FIXTURE(frozen)
+{
+	char saved_limit[32];
+	pid_t children[2];
+};
+
+FIXTURE_SETUP(frozen)
+{
+	self->children[0] = self->children[1] = -1;
+	if (!have_disk())
+		SKIP(return, "no disk in this guest (COWDEV_DIRECT_DIR)");
+	ASSERT_TRUE(limit_pool(self->saved_limit));
+}
+
+FIXTURE_TEARDOWN(frozen)
+{
+	int i;
+
+	if (!have_disk())
+		return;
+	freeze_dir(getenv("COWDEV_DIRECT_DIR"), false);
+	for (i = 0; i < 2; i++) {
+		if (self->children[i] > 0) {
+			kill(self->children[i], SIGKILL);
+			waitpid(self->children[i], NULL, 0);
+		}
+	}
+	write_text(COWDEV_PARAMS "/pool_limit_pages", self->saved_limit);
+}
+
+/*
+ * A store that does not move holds up its own object only.  With the
+ * store's filesystem frozen, a fault at the limit has the reclaimer write
+ * to it, and the write waits for the thaw; meanwhile another object is
+ * given a store and closed, which once waited for that write (the list of
+ * stores was locked across it).  A second child thaws after 20 s if that
+ * still happens, so that the test fails instead of hanging.
+ */
+TEST_F_TIMEOUT(frozen, store_holds_up_no_other, 120)
+{
+	const char *dir = getenv("COWDEV_DIRECT_DIR");
+	long i, ps = page_size();
+	int backed, store, other, mem, status, stuck = 0;
+	char *b, *p;
+
+	b = map_stamped(LIMIT, 4, &backed, &store);
+	ASSERT_NE(MAP_FAILED, b);
+	ASSERT_EQ(0, freeze_dir(dir, true));
+
+	/* Faults at the limit: the reclaimer writes a dirty page, and waits. */
+	self->children[0] = fork();
+	ASSERT_LE(0, self->children[0]);
+	if (!self->children[0])
+		_exit(fill_storeless(LIMIT, &other, &p) ? 0 : 1);
+	while (!(stuck = some_task_in("cowdev_backing_write")) &&
+	       waitpid(self->children[0], &status, WNOHANG) == 0)
+		sched_yield();
+	if (stuck < 0)
+		SKIP(return, "no /proc/PID/stack in this kernel");
+	ASSERT_EQ(1, stuck) TH_LOG("the reclaimer never wrote to the store");
+
+	self->children[1] = fork();
+	ASSERT_LE(0, self->children[1]);
+	if (!self->children[1]) {
+		sleep(20);
+		_exit(freeze_dir(dir, false) ? 1 : 0);
+	}
+	other = open(COWDEV_DEV, O_RDWR);
+	ASSERT_LE(0, other);
+	mem = memfd_create("other-store", 0);
+	ASSERT_LE(0, mem);
+	EXPECT_EQ(0, ioctl(other, COWDEV_IOC_SET_BACKING, mem));
+	EXPECT_EQ(0, close(other));
+	/* Done before the watchdog thawed, and the write still waits. */
+	EXPECT_EQ(0, waitpid(self->children[1], &status, WNOHANG));
+	EXPECT_EQ(1, some_task_in("cowdev_backing_write"));
+	close(mem);
+
+	/* Its object would take the pool once the store moves again. */
+	kill(self->children[0], SIGKILL);
+	waitpid(self->children[0], NULL, 0);
+	self->children[0] = -1;
+	ASSERT_EQ(0, freeze_dir(dir, false));
+	for (i = 0; i < LIMIT; i++)
+		ASSERT_TRUE(page_stamped(b, i, 4)) TH_LOG("page %ld", i);
+	munmap(b, LIMIT * ps);
+	close(store);
+	close(backed);
 }
 
 /*
