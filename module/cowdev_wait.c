@@ -27,6 +27,7 @@
 #include <linux/ktime.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
+#include <linux/sched/signal.h>
 
 #include "compat.h"
 #include "cowdev.h"
@@ -130,24 +131,43 @@ static bool cowdev_fault_killable(struct cowdev_fault *cf)
  * @cf: the fault that needs it, or NULL
  * @how: what an allocation outside a fault may do
  *
- * A fault waits for the reclaimer, as an allocation enters direct reclaim;
- * one that must not wait (FAULT_FLAG_RETRY_NOWAIT) wakes it instead and is
- * retried later (VM_FAULT_RETRY), as one that must not wait for a read is.
+ * A fault waits for the reclaimer, as an allocation enters direct reclaim.
+ * On a first try that may retry it waits having let go of everything,
+ * mmap_lock or the VMA lock included (see cowdev_fault_finish()), and
+ * retries: the wait can last as long as the reclaimer's writes to a store.
+ * The retry waits in place, as filemap_fault() takes a page lock in place
+ * on FAULT_FLAG_TRIED.  A fault that must not wait
+ * (FAULT_FLAG_RETRY_NOWAIT) wakes the reclaimer instead and is retried
+ * later, as one that must not wait for a read is.  A wait in place that a
+ * fatal signal ends retries the fault, if it may, rather than SIGBUS it.
  *
- * Return: as cowdev_pool_alloc(); ERR_PTR(-EAGAIN) with @cf->nowait set.
+ * Return: as cowdev_pool_alloc(); ERR_PTR(-EAGAIN) with @cf->wait_reclaim
+ * or @cf->nowait set, or ERR_PTR(-EINTR) with @cf->killed set: the fault
+ * returns VM_FAULT_RETRY.
  */
 struct page *cowdev_alloc_at_limit(struct cowdev_fault *cf,
 				   enum cowdev_alloc_how how)
 {
+	struct page *page;
+
 	if (!cf)
 		return cowdev_pool_alloc(how);
-	if (!(cf->vmf->flags & FAULT_FLAG_RETRY_NOWAIT))
-		return cowdev_pool_alloc(COWDEV_ALLOC_WAIT);
-	if (!cowdev_backing_any())
-		return ERR_PTR(-ENOSPC);
-	cowdev_reclaim_wake(true);
-	cf->nowait = true;
-	return ERR_PTR(-EAGAIN);
+	if (cowdev_fault_may_defer(cf) && cowdev_backing_any()) {
+		if (cf->vmf->flags & FAULT_FLAG_RETRY_NOWAIT) {
+			cowdev_reclaim_wake(true);
+			cf->nowait = true;
+		} else {
+			cf->wait_reclaim = true;
+		}
+		return ERR_PTR(-EAGAIN);
+	}
+	page = cowdev_pool_alloc(COWDEV_ALLOC_WAIT);
+	if (page == ERR_PTR(-ENOSPC) && cowdev_fault_killable(cf) &&
+	    fatal_signal_pending(current)) {
+		cf->killed = true;
+		return ERR_PTR(-EINTR);
+	}
+	return page;
 }
 
 /**
@@ -315,8 +335,9 @@ int cowdev_wait_readahead(struct cowdev_object *obj, pgoff_t pgoff,
  * wait the handler put off, now that it holds nothing: unless
  * the fault had FAULT_FLAG_RETRY_NOWAIT (the core then expects its lock
  * still held), it pins the file, releases the fault's lock, sleeps until
- * the bit is clear (killably if the fault is) and drops the file.  A fault
- * killed in a wait in place releases its lock too.  The caller must not
+ * the bit is clear (killably if the fault is) and drops the file.  A wait
+ * for the reclaimer is done the same way (cowdev_alloc_at_limit()).  A
+ * fault killed in a wait in place releases its lock too.  The caller must not
  * touch @obj or the VMA afterwards: with the lock gone, the last munmap
  * and close may free them.
  *
@@ -332,7 +353,8 @@ vm_fault_t cowdev_fault_finish(struct cowdev_object *obj,
 	/* VM_FAULT_RETRY exactly when a wait or read was put off or killed. */
 	WARN_ON_ONCE(!!(ret & VM_FAULT_RETRY) !=
 		     (cf->wait_page || cf->read_page || cf->wait_fill ||
-		      cf->wait_ra || cf->killed || cf->nowait));
+		      cf->wait_ra || cf->wait_reclaim || cf->killed ||
+		      cf->nowait));
 	if (cf->read_page) {
 		file = get_file(vmf->vma->vm_file);
 		cowdev_release_fault_lock(vmf);
@@ -362,6 +384,12 @@ vm_fault_t cowdev_fault_finish(struct cowdev_object *obj,
 		else
 			wait_event(obj->ra.wait,
 				   !cowdev_readahead_busy(obj, cf->wait_pgoff));
+		fput(file);
+	} else if (cf->wait_reclaim) {
+		file = get_file(vmf->vma->vm_file);
+		cowdev_release_fault_lock(vmf);
+		/* Whatever came of it, the retry asks the pool again. */
+		cowdev_reclaim_wait(true);
 		fput(file);
 	} else if (cf->wait_page) {
 		if (!(vmf->flags & FAULT_FLAG_RETRY_NOWAIT)) {

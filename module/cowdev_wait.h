@@ -52,6 +52,8 @@ struct cowdev_ra_window {
  *	back, was put off (see cowdev_lock_fill())
  * @wait_ra: a wait for the readahead of the window holding @wait_pgoff
  *	was put off (see cowdev_wait_readahead())
+ * @wait_reclaim: a wait for the reclaimer, at the pool's limit, was put
+ *	off (see cowdev_alloc_at_limit())
  * @killed: a killable wait in place was interrupted
  * @new_page: the fault made its page (cowdev_object_grab_page())
  * @major: the fault read its page from the backing store, or will
@@ -69,6 +71,7 @@ struct cowdev_fault {
 	struct cowdev_ra_window read_window;
 	bool wait_fill;
 	bool wait_ra;
+	bool wait_reclaim;
 	bool killed;
 	bool new_page;
 	bool major;

@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <sched.h>
 #include <linux/fs.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -659,6 +660,94 @@ TEST_F_TIMEOUT(frozen, store_holds_up_no_other, 120)
 	ASSERT_EQ(0, freeze_dir(dir, false));
 	for (i = 0; i < LIMIT; i++)
 		ASSERT_TRUE(page_stamped(b, i, 4)) TH_LOG("page %ld", i);
+	munmap(b, LIMIT * ps);
+	close(store);
+	close(backed);
+}
+
+/* A thread writing pages of a mapping until one gets SIGBUS. */
+struct toucher {
+	char *p;
+	long npages;
+	pid_t tid;		/* set once it runs */
+	long done;		/* pages written */
+};
+
+static void *toucher_run(void *arg)
+{
+	struct toucher *t = arg;
+
+	__atomic_store_n(&t->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
+	while (t->done < t->npages &&
+	       !access_sigbus(t->p + t->done * page_size(), true))
+		t->done++;
+	return NULL;
+}
+
+/* Is thread @tid of this process in kernel function @fn? */
+static bool thread_in(pid_t tid, const char *fn)
+{
+	char path[64], line[256];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stack", tid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, fn);
+	fclose(f);
+	return found;
+}
+
+/*
+ * A fault that waits for the reclaimer holds neither mmap_lock nor its
+ * VMA's lock, as filemap_fault() holds neither across a read: while it
+ * waits (for a write to a frozen store), another thread splits the very
+ * VMA it faults in, which takes both for writing.  Once the store thaws,
+ * the fault gets its page.
+ */
+TEST_F_TIMEOUT(frozen, fault_waits_holding_no_lock, 120)
+{
+	const char *dir = getenv("COWDEV_DIRECT_DIR");
+	long i, ps = page_size();
+	struct toucher t = { .npages = LIMIT - 1 };
+	int backed, store, plain;
+	pthread_t thread;
+	pid_t tid;
+	char *b;
+
+	if (some_task_in("cowdev_backing_write") < 0)
+		SKIP(return, "no /proc/PID/stack in this kernel");
+	b = map_stamped(LIMIT, 5, &backed, &store);
+	ASSERT_NE(MAP_FAILED, b);
+	plain = open(COWDEV_DEV, O_RDWR);
+	ASSERT_LE(0, plain);
+	ASSERT_EQ(0, cowdev_set_size(plain, LIMIT * ps));
+	t.p = mmap(NULL, LIMIT * ps, PROT_READ | PROT_WRITE, MAP_SHARED, plain,
+		   0);
+	ASSERT_NE(MAP_FAILED, t.p);
+	ASSERT_EQ(0, freeze_dir(dir, true));
+
+	ASSERT_EQ(0, pthread_create(&thread, NULL, toucher_run, &t));
+	while (!(tid = __atomic_load_n(&t.tid, __ATOMIC_ACQUIRE)))
+		sched_yield();
+	while (!thread_in(tid, "cowdev_reclaim_wait") &&
+	       __atomic_load_n(&t.done, __ATOMIC_RELAXED) < t.npages)
+		sched_yield();
+	ASSERT_TRUE(thread_in(tid, "cowdev_reclaim_wait"));
+	EXPECT_EQ(0, mprotect(t.p + (LIMIT - 1) * ps, ps, PROT_READ));
+	EXPECT_TRUE(thread_in(tid, "cowdev_reclaim_wait"))
+		TH_LOG("the split waited for the fault");
+
+	ASSERT_EQ(0, freeze_dir(dir, false));
+	pthread_join(thread, NULL);
+	EXPECT_EQ(t.npages, t.done) TH_LOG("SIGBUS after the thaw");
+	for (i = 0; i < LIMIT; i++)
+		ASSERT_TRUE(page_stamped(b, i, 5)) TH_LOG("page %ld", i);
+	munmap(t.p, LIMIT * ps);
+	close(plain);
 	munmap(b, LIMIT * ps);
 	close(store);
 	close(backed);
