@@ -344,7 +344,7 @@ unsigned long cowdev_backing_reclaim(unsigned long nr,
 				     unsigned long (*scan)(struct cowdev_object *,
 							   unsigned long,
 							   bool *),
-				     bool *busy);
+				     bool *busy, bool *writeback);
 
 /* cowdev_reclaim.c */
 #define COWDEV_RECLAIM_BATCH	32UL	/* SWAP_CLUSTER_MAX */
@@ -420,14 +420,16 @@ vm_fault_t cowdev_fault_error(struct cowdev_object *obj, int err);
  * @COWDEV_ALLOC_NOWAIT: nothing: a guess (readahead), or a fault that must
  *	not wait (FAULT_FLAG_RETRY_NOWAIT), which wakes the reclaimer itself
  * @COWDEV_ALLOC_WAIT: wait for the reclaimer (cowdev_reclaim_wait())
- * @COWDEV_ALLOC_WAIT_LOCKED: the same, for a caller holding its object's
- *	lock (CLONE): the reclaimer passes that object over, and asking again
- *	until it is free would be waiting on ourselves
+ * @COWDEV_ALLOC_WAIT_ONCE: the same, without asking again after a pass
+ *	that passed over busy objects or pages: for a caller holding its
+ *	object's lock (CLONE), which the reclaimer passes over, so that
+ *	asking again would be waiting on itself; and for a fault's retry,
+ *	which waits holding mmap_lock
  */
 enum cowdev_alloc_how {
 	COWDEV_ALLOC_NOWAIT,
 	COWDEV_ALLOC_WAIT,
-	COWDEV_ALLOC_WAIT_LOCKED,
+	COWDEV_ALLOC_WAIT_ONCE,
 };
 
 /* cowdev_pool.c */

@@ -211,8 +211,9 @@ bool cowdev_backing_any(void)
  * @nr: how many pages to evict
  * @scan: evicts up to its second argument's pages of one object, whose
  *	lock is held, says how many it evicted, and sets its third argument
- *	if it left pages that may be evicted later (cowdev_reclaim.c's clock)
- * @busy: set if an object, or a page, was passed over for now
+ *	if it passed over pages under writeback (cowdev_reclaim.c's clock)
+ * @busy: set if an object was passed over, busy with an ioctl
+ * @writeback: set if pages under writeback were passed over
  *
  * Round robin over the objects, at most %COWDEV_RECLAIM_BATCH pages from
  * one before the next has its turn, until @nr are evicted or every object
@@ -230,7 +231,7 @@ unsigned long cowdev_backing_reclaim(unsigned long nr,
 				     unsigned long (*scan)(struct cowdev_object *,
 							   unsigned long,
 							   bool *),
-				     bool *busy)
+				     bool *busy, bool *writeback)
 {
 	unsigned long freed = 0, got;
 	struct cowdev_object *obj;
@@ -243,15 +244,15 @@ unsigned long cowdev_backing_reclaim(unsigned long nr,
 		list_move_tail(&obj->backing_link, &cowdev_backing_stores);
 		got = 0;
 		if (mutex_trylock(&obj->lock)) {
-			cowdev_backing_turn = obj;
+			WRITE_ONCE(cowdev_backing_turn, obj);
 			mutex_unlock(&cowdev_backing_stores_lock);
 			got = scan(obj, min(nr - freed, COWDEV_RECLAIM_BATCH),
-				   busy);
+				   writeback);
 			mutex_unlock(&obj->lock);
 			cond_resched();
 			mutex_lock(&cowdev_backing_stores_lock);
 			/* Not before the unlock: it may be freed right after. */
-			cowdev_backing_turn = NULL;
+			WRITE_ONCE(cowdev_backing_turn, NULL);
 			wake_up_all(&cowdev_backing_turn_wait);
 		} else {
 			*busy = true;
@@ -388,6 +389,9 @@ int cowdev_backing_write(struct cowdev_object *obj, pgoff_t pgoff,
 		return 0;
 	}
 	err = n < 0 ? n : -ENOSPC;
+	/* -EAGAIN tells the reclaimer a page is under writeback. */
+	if (err == -EAGAIN)
+		err = -EIO;
 	mapping_set_error(obj->inode->i_mapping, err);
 	cowdev_count(obj, COWDEV_STAT_IO_ERRORS);
 	return err;
@@ -401,10 +405,10 @@ int cowdev_backing_write(struct cowdev_object *obj, pgoff_t pgoff,
  *	consumes
  * @how: what to wait for, and what to leave (&enum cowdev_evict_how)
  *
- * Return: 1 if the page was evicted, 0 if it stays, -EAGAIN if it was
- * passed over for now (locked or under writeback: only when @how does not
- * wait), or the error of its write (recorded in the object's mapping, as
- * a writeback's is).
+ * Return: 1 if the page was evicted, 0 if it stays, -EAGAIN if it is under
+ * writeback (only when @how does not wait: the writeback will leave it
+ * clean), or the error of its write (recorded in the object's mapping, as
+ * a writeback's is; never -EAGAIN).
  */
 int cowdev_backing_evict_page(struct cowdev_object *obj, pgoff_t index,
 			      struct page *page, enum cowdev_evict_how how)
@@ -417,7 +421,7 @@ int cowdev_backing_evict_page(struct cowdev_object *obj, pgoff_t index,
 		cowdev_lock_page_stable(obj, index, page);
 	} else if (!folio_trylock(folio)) {
 		put_page(page);
-		return -EAGAIN;
+		return 0;
 	} else if (folio_test_writeback(folio)) {
 		ret = -EAGAIN;
 		goto unlock;

@@ -340,7 +340,7 @@ static int cowdev_cow_clone_page(struct cowdev_object *src,
 		return ret;
 	}
 
-	copy = cowdev_pool_alloc(COWDEV_ALLOC_WAIT_LOCKED);
+	copy = cowdev_pool_alloc(COWDEV_ALLOC_WAIT_ONCE);
 	if (IS_ERR(copy))
 		return PTR_ERR(copy);
 	copy_highpage(copy, page);

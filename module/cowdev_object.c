@@ -906,7 +906,7 @@ struct page *cowdev_object_grab_page(struct cowdev_object *obj, pgoff_t pgoff,
 		}
 
 		/* Outside a fault, the caller holds the object's lock. */
-		page = cowdev_alloc_page(cf, COWDEV_ALLOC_WAIT_LOCKED);
+		page = cowdev_alloc_page(cf, COWDEV_ALLOC_WAIT_ONCE);
 		if (IS_ERR(page))
 			return page;
 		/*

@@ -36,11 +36,11 @@
  * What stays: what COWDEV_IOC_EVICT leaves (a page clones share, a page
  * someone holds, a poisoned page, the copy mark of a write in flight,
  * each left mapped), and what someone holds locked, under writeback or
- * mlocked; a waiter asks again for the first two, as for an object busy
- * with an ioctl.  The reclaimer only tries the objects' locks and their pages'
- * (but for the lock of a page it has just evicted, which nobody can be
- * waiting on with anything held: cowdev_cow_put_page()), so a fault or
- * an ioctl that waits for it never holds what it waits on.
+ * mlocked; a waiter asks again for pages under writeback, as for an
+ * object busy with an ioctl.  The reclaimer only tries the objects' locks
+ * and their pages' (but for the lock of a page it has just evicted, which
+ * nobody can be waiting on with anything held: cowdev_cow_put_page()), so
+ * a fault or an ioctl that waits for it never holds what it waits on.
  *
  * Writes to a store take its filesystem's locks (sb_writers, i_rwsem),
  * which the VFS takes before mmap_lock: a fault, which holds mmap_lock,
@@ -72,8 +72,8 @@
  * @asked: passes asked for by waiting allocations (a ticket each)
  * @done: @asked as the last pass to end read it when it started: the
  *	tickets up to it are served
- * @busy: the last pass passed over an object busy with an ioctl, or a
- *	page locked or under writeback: another may evict it
+ * @busy: the last pass passed over an object busy with an ioctl, or pages
+ *	under writeback: another pass may evict them
  * @futile: the last pass had pages to evict and evicted none; until one
  *	does, only allocations that must wait start passes
  * @evicted: pages evicted by passes, ever: waiters wake on each
@@ -107,13 +107,14 @@ static struct shrinker *cowdev_reclaim_shrinker;
  * to evict it), so from the hand round to it twice over.  The hand stays
  * where the turn ended.  A store that fails a write is not written again
  * this turn: its clean pages can still go.  Each page evicted wakes the
- * allocations waiting for one.  A page passed over because it is locked
- * or under writeback sets @busy: it may be evicted in a moment (a
- * writeback ends with the page clean), as direct reclaim counts pages
- * under writeback as worth retrying for (should_reclaim_retry()).
+ * allocations waiting for one.  A page passed over because it is under
+ * writeback sets @writeback: the writeback will leave it clean, free to
+ * go, as direct reclaim counts pages under writeback as worth retrying for
+ * (should_reclaim_retry()).  A locked page does not: its owner may be the
+ * very fault waiting for this pass.
  */
 static unsigned long cowdev_reclaim_scan(struct cowdev_object *obj,
-					 unsigned long nr, bool *busy)
+					 unsigned long nr, bool *writeback)
 {
 	unsigned long budget = 2 * cowdev_object_resident(obj);
 	unsigned long index = obj->reclaim_hand, freed = 0;
@@ -137,7 +138,7 @@ static unsigned long cowdev_reclaim_scan(struct cowdev_object *obj,
 		} else {
 			ret = cowdev_backing_evict_page(obj, index, page, how);
 			if (ret == -EAGAIN)
-				*busy = true;
+				*writeback = true;
 			else if (ret < 0)
 				how = COWDEV_EVICT_CLEAN;
 			if (ret > 0) {
@@ -170,7 +171,7 @@ static void cowdev_reclaim_work(struct work_struct *work)
 {
 	struct cowdev_reclaimer *r = &cowdev_reclaimer;
 	unsigned long asked, nr, pressure, evicted;
-	bool waiters, busy = false;
+	bool waiters, busy = false, writeback = false;
 
 	spin_lock(&r->lock);
 	asked = r->asked;
@@ -180,7 +181,8 @@ static void cowdev_reclaim_work(struct work_struct *work)
 	pressure = atomic_long_xchg(&r->pressure, 0);
 	/* A waiter wants a page even if frees have brought the pool down. */
 	nr = cowdev_reclaim_target(pressure) ?: waiters;
-	evicted = nr ? cowdev_backing_reclaim(nr, cowdev_reclaim_scan, &busy) : 0;
+	evicted = nr ? cowdev_backing_reclaim(nr, cowdev_reclaim_scan, &busy,
+					      &writeback) : 0;
 	/* Under pressure, the pages go back to the system, not the cache. */
 	if (pressure)
 		cowdev_pool_trim();
@@ -189,8 +191,9 @@ static void cowdev_reclaim_work(struct work_struct *work)
 
 	spin_lock(&r->lock);
 	r->done = asked;
-	r->busy = busy;
+	r->busy = busy || writeback;
 	spin_unlock(&r->lock);
+	/* A writeback can last 10 s: no scan per allocation meanwhile. */
 	WRITE_ONCE(r->futile, nr && !evicted && !busy);
 	wake_up_all(&r->wait);
 }
@@ -246,9 +249,9 @@ static bool cowdev_reclaim_moved(long evicted, unsigned long ticket)
 
 /**
  * cowdev_reclaim_wait() - wait for the reclaimer to evict a page
- * @ask_again: when a pass passed over an object busy with an ioctl, or a
- *	page locked or under writeback, wait and ask again; not for a
- *	caller holding its own object's lock
+ * @ask_again: when a pass passed over an object busy with an ioctl, or
+ *	pages under writeback, wait and ask again; not for a caller holding
+ *	its own object's lock, nor for a fault's retry
  *
  * Context: an allocation the pool's limit refused, which may hold
  * mmap_lock, page locks, and an object's lock or clone_sem.  The
@@ -257,8 +260,8 @@ static bool cowdev_reclaim_moved(long evicted, unsigned long ticket)
  * and may be frozen or throttled: so the wait is bounded, as direct
  * reclaim's waits for writeback are (reclaim_throttle()), and not a
  * dependency that can deadlock.  A pass that passed over an object busy
- * with an ioctl, or pages locked or under writeback, is asked for again,
- * within the same bound.
+ * with an ioctl, or pages under writeback, is asked for again, within the
+ * same bound.
  *
  * Return: true if a page was evicted since the call, or the pool has
  * room again, and the allocation should be tried again; false if the
@@ -289,7 +292,7 @@ bool cowdev_reclaim_wait(bool ask_again)
 			continue;
 		if (!busy || !ask_again)
 			return false;
-		/* Give the ioctl, or the page's owner, time; ask again. */
+		/* Give the ioctl, or the writeback, time; ask again. */
 		schedule_timeout_killable(COWDEV_RECLAIM_WAIT);
 		if (fatal_signal_pending(current))
 			return false;

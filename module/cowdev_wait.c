@@ -136,10 +136,11 @@ static bool cowdev_fault_killable(struct cowdev_fault *cf)
  * mmap_lock or the VMA lock included (see cowdev_fault_finish()), and
  * retries: the wait can last as long as the reclaimer's writes to a store.
  * The retry waits in place, as filemap_fault() takes a page lock in place
- * on FAULT_FLAG_TRIED.  A fault that must not wait
- * (FAULT_FLAG_RETRY_NOWAIT) wakes the reclaimer instead and is retried
- * later, as one that must not wait for a read is.  A wait in place that a
- * fatal signal ends retries the fault, if it may, rather than SIGBUS it.
+ * on FAULT_FLAG_TRIED, for one pass only (%COWDEV_ALLOC_WAIT_ONCE): it
+ * holds mmap_lock.  A fault that must not wait (FAULT_FLAG_RETRY_NOWAIT)
+ * wakes the reclaimer instead and is retried later, as one that must not
+ * wait for a read is.  A wait in place that a fatal signal ends retries
+ * the fault, if it may, rather than SIGBUS it.
  *
  * Return: as cowdev_pool_alloc(); ERR_PTR(-EAGAIN) with @cf->wait_reclaim
  * or @cf->nowait set, or ERR_PTR(-EINTR) with @cf->killed set: the fault
@@ -148,20 +149,26 @@ static bool cowdev_fault_killable(struct cowdev_fault *cf)
 struct page *cowdev_alloc_at_limit(struct cowdev_fault *cf,
 				   enum cowdev_alloc_how how)
 {
+	unsigned int flags;
 	struct page *page;
 
 	if (!cf)
 		return cowdev_pool_alloc(how);
-	if (cowdev_fault_may_defer(cf) && cowdev_backing_any()) {
-		if (cf->vmf->flags & FAULT_FLAG_RETRY_NOWAIT) {
-			cowdev_reclaim_wake(true);
-			cf->nowait = true;
-		} else {
-			cf->wait_reclaim = true;
-		}
+	flags = cf->vmf->flags;
+	if (flags & FAULT_FLAG_RETRY_NOWAIT) {
+		/* It may neither sleep nor let go of its lock. */
+		if (!cowdev_backing_any())
+			return ERR_PTR(-ENOSPC);
+		cowdev_reclaim_wake(true);
+		cf->nowait = true;
 		return ERR_PTR(-EAGAIN);
 	}
-	page = cowdev_pool_alloc(COWDEV_ALLOC_WAIT);
+	if (fault_flag_allow_retry_first(flags) && cowdev_backing_any()) {
+		cf->wait_reclaim = true;
+		return ERR_PTR(-EAGAIN);
+	}
+	page = cowdev_pool_alloc(flags & FAULT_FLAG_TRIED ?
+				 COWDEV_ALLOC_WAIT_ONCE : COWDEV_ALLOC_WAIT);
 	if (page == ERR_PTR(-ENOSPC) && cowdev_fault_killable(cf) &&
 	    fatal_signal_pending(current)) {
 		cf->killed = true;
@@ -350,6 +357,9 @@ vm_fault_t cowdev_fault_finish(struct cowdev_object *obj,
 	struct vm_fault *vmf = cf->vmf;
 	struct file *file;
 
+	/* Nothing is put off, or its lock let go, under RETRY_NOWAIT. */
+	WARN_ON_ONCE((vmf->flags & FAULT_FLAG_RETRY_NOWAIT) &&
+		     (cf->wait_reclaim || cf->killed));
 	/* VM_FAULT_RETRY exactly when a wait or read was put off or killed. */
 	WARN_ON_ONCE(!!(ret & VM_FAULT_RETRY) !=
 		     (cf->wait_page || cf->read_page || cf->wait_fill ||

@@ -484,6 +484,7 @@ static bool fill_storeless(long n, int *fd, char **p)
 {
 	long i;
 
+	*p = MAP_FAILED;
 	*fd = open(COWDEV_DEV, O_RDWR);
 	if (*fd < 0 || cowdev_set_size(*fd, n * page_size()))
 		return false;
@@ -524,7 +525,8 @@ TEST_F_TIMEOUT(limit, waits_out_a_writeback, 120)
 	EXPECT_TRUE(fill_storeless(want, &plain, &p));
 	EXPECT_EQ(fails, global_stat("alloc_fail"));
 	EXPECT_LE(need, object_stat(backed, "reclaimed") - reclaimed);
-	munmap(p, want * ps);
+	if (p != MAP_FAILED)
+		munmap(p, want * ps);
 	close(plain);
 	for (i = 0; i < LIMIT; i++)
 		ASSERT_TRUE(page_stamped(b, i, 3)) TH_LOG("page %ld", i);
@@ -579,27 +581,50 @@ FIXTURE(frozen)
 {
 	char saved_limit[32];
 	pid_t children[2];
+	pid_t guard;
 };
+
+/*
+ * Thaws @dir in 90 s, from a session of its own, in case the harness
+ * kills the test (and its process group) before its teardown could.
+ */
+static pid_t thaw_guard(const char *dir)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		setsid();
+		sleep(90);
+		_exit(freeze_dir(dir, false) ? 1 : 0);
+	}
+	return pid;
+}
 
 FIXTURE_SETUP(frozen)
 {
-	self->children[0] = self->children[1] = -1;
+	self->children[0] = self->children[1] = self->guard = -1;
 	if (!have_disk())
 		SKIP(return, "no disk in this guest (COWDEV_DIRECT_DIR)");
+	if (some_task_in("cowdev_reclaim_work") < 0)
+		SKIP(return, "no /proc/PID/stack in this kernel");
+	self->guard = thaw_guard(getenv("COWDEV_DIRECT_DIR"));
+	ASSERT_LT(0, self->guard);
 	ASSERT_TRUE(limit_pool(self->saved_limit));
 }
 
 FIXTURE_TEARDOWN(frozen)
 {
-	int i;
+	pid_t *pids[] = { &self->children[0], &self->children[1],
+			  &self->guard };
+	unsigned int i;
 
 	if (!have_disk())
 		return;
 	freeze_dir(getenv("COWDEV_DIRECT_DIR"), false);
-	for (i = 0; i < 2; i++) {
-		if (self->children[i] > 0) {
-			kill(self->children[i], SIGKILL);
-			waitpid(self->children[i], NULL, 0);
+	for (i = 0; i < 3; i++) {
+		if (*pids[i] > 0) {
+			kill(*pids[i], SIGKILL);
+			waitpid(*pids[i], NULL, 0);
 		}
 	}
 	write_text(COWDEV_PARAMS "/pool_limit_pages", self->saved_limit);
@@ -632,8 +657,6 @@ TEST_F_TIMEOUT(frozen, store_holds_up_no_other, 120)
 	while (!(stuck = some_task_in("cowdev_backing_write")) &&
 	       waitpid(self->children[0], &status, WNOHANG) == 0)
 		sched_yield();
-	if (stuck < 0)
-		SKIP(return, "no /proc/PID/stack in this kernel");
 	ASSERT_EQ(1, stuck) TH_LOG("the reclaimer never wrote to the store");
 
 	self->children[1] = fork();
@@ -671,6 +694,7 @@ struct toucher {
 	long npages;
 	pid_t tid;		/* set once it runs */
 	long done;		/* pages written */
+	bool finished;
 };
 
 static void *toucher_run(void *arg)
@@ -681,6 +705,7 @@ static void *toucher_run(void *arg)
 	while (t->done < t->npages &&
 	       !access_sigbus(t->p + t->done * page_size(), true))
 		t->done++;
+	__atomic_store_n(&t->finished, true, __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -718,8 +743,6 @@ TEST_F_TIMEOUT(frozen, fault_waits_holding_no_lock, 120)
 	pid_t tid;
 	char *b;
 
-	if (some_task_in("cowdev_backing_write") < 0)
-		SKIP(return, "no /proc/PID/stack in this kernel");
 	b = map_stamped(LIMIT, 5, &backed, &store);
 	ASSERT_NE(MAP_FAILED, b);
 	plain = open(COWDEV_DEV, O_RDWR);
@@ -733,13 +756,19 @@ TEST_F_TIMEOUT(frozen, fault_waits_holding_no_lock, 120)
 	ASSERT_EQ(0, pthread_create(&thread, NULL, toucher_run, &t));
 	while (!(tid = __atomic_load_n(&t.tid, __ATOMIC_ACQUIRE)))
 		sched_yield();
-	while (!thread_in(tid, "cowdev_reclaim_wait") &&
-	       __atomic_load_n(&t.done, __ATOMIC_RELAXED) < t.npages)
+	/* Waiting as its first try ends, its lock let go. */
+	while (!(thread_in(tid, "cowdev_fault_finish") &&
+		 thread_in(tid, "cowdev_reclaim_wait")) &&
+	       !__atomic_load_n(&t.finished, __ATOMIC_ACQUIRE))
 		sched_yield();
-	ASSERT_TRUE(thread_in(tid, "cowdev_reclaim_wait"));
+	ASSERT_FALSE(__atomic_load_n(&t.finished, __ATOMIC_ACQUIRE))
+		TH_LOG("the fault never waited with its lock let go");
+	ASSERT_EQ(1, some_task_in("cowdev_backing_write"));
 	EXPECT_EQ(0, mprotect(t.p + (LIMIT - 1) * ps, ps, PROT_READ));
+	/* Its waits last seconds; without the change, the split outlasts them. */
 	EXPECT_TRUE(thread_in(tid, "cowdev_reclaim_wait"))
 		TH_LOG("the split waited for the fault");
+	EXPECT_FALSE(__atomic_load_n(&t.finished, __ATOMIC_ACQUIRE));
 
 	ASSERT_EQ(0, freeze_dir(dir, false));
 	pthread_join(thread, NULL);
