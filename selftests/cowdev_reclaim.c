@@ -12,6 +12,7 @@
 #include <linux/fs.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
@@ -533,6 +534,57 @@ TEST_F_TIMEOUT(limit, waits_out_a_writeback, 120)
 	munmap(b, LIMIT * ps);
 	close(store);
 	close(backed);
+}
+
+/*
+ * A store that fills up keeps its object's pages in memory: the
+ * reclaimer's writes fail with ENOSPC, the pages stay dirty and resident,
+ * faults past what fits get SIGBUS instead of waiting on, and no byte
+ * written before is lost; WRITEBACK reports the error.
+ */
+TEST_F(limit, full_store_keeps_pages)
+{
+	char dir[] = "/tmp/cowdev-full-XXXXXX", opts[32], path[64];
+	long i, ps = page_size(), npages = 2 * LIMIT, written, kept;
+	struct cowdev_writeback wb = { .flags = COWDEV_WRITEBACK_WAIT };
+	int fd, store;
+	char *p;
+
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(opts, sizeof(opts), "size=%ld", 16 * ps);
+	ASSERT_EQ(0, mount("cowdev-full", dir, "tmpfs", 0, opts));
+	snprintf(path, sizeof(path), "%s/store", dir);
+	store = open(path, O_RDWR | O_CREAT, 0600);
+	ASSERT_LE(0, store);
+	fd = open(COWDEV_DEV, O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, cowdev_set_size(fd, npages * ps));
+	ASSERT_EQ(0, ioctl(fd, COWDEV_IOC_SET_BACKING, store));
+	p = mmap(NULL, npages * ps, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+
+	for (written = 0; written < npages; written++) {
+		if (access_sigbus(p + written * ps, true))
+			break;
+		stamp_page(p, written, 6);
+	}
+	/* The pool's worth, and what the store took, but not all of it. */
+	EXPECT_LE(LIMIT, written);
+	EXPECT_GT(npages, written);
+	EXPECT_LT(0, object_stat(fd, "io_errors"));
+	EXPECT_EQ(-1, ioctl(fd, COWDEV_IOC_WRITEBACK, &wb));
+	EXPECT_EQ(ENOSPC, errno);
+
+	/* Room to read the evicted pages back: the last 32 go. */
+	kept = written - 32;
+	ASSERT_EQ(0, cowdev_punch(fd, kept * ps, (npages - kept) * ps));
+	for (i = 0; i < kept; i++)
+		ASSERT_TRUE(page_stamped(p, i, 6)) TH_LOG("page %ld", i);
+	munmap(p, npages * ps);
+	close(fd);
+	close(store);
+	umount(dir);
+	rmdir(dir);
 }
 
 /* Is a task's kernel stack inside @fn?  -1 if stacks cannot be read. */
