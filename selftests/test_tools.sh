@@ -134,6 +134,18 @@ if command -v cowstat > /dev/null && command -v cowtrace > /dev/null; then
 		[ "$(echo "$scaling" | grep -c '^first_touch_')" -eq 8 ] &&
 		[ "$(echo "$scaling" | grep -c '^scaling_2_threads,')" -eq 4 ]
 	result $? "cowbench measures every path on every backing"
+	# Paging: 3 rows (time, major faults, reads) for each way back in
+	# each order; the swap rows where the kernel has swap.
+	if [ -n "${COWDEV_DIRECT_DIR:-}" ]; then
+		want=18
+		[ -e /proc/swaps ] && grep -qw memory /proc/cgroups && want=30
+		rows=$(cowbench -p 16 -r 1 -t smoke -D "$COWDEV_DIRECT_DIR" paging 2>/dev/null)
+		[ "$(echo "$rows" | grep -c ',smoke,1,')" -eq $want ] &&
+			! grep -q cowbench-swap /proc/swaps 2>/dev/null
+		result $? "cowbench pages out to stores, ext4 and swap, and reads back"
+	else
+		skip "cowbench paging" "no disk in this guest (COWDEV_DIRECT_DIR)"
+	fi
 else
 	echo "# SKIP: cowstat and cowtrace not on PATH"
 fi

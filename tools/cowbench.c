@@ -16,9 +16,12 @@
  *
  * "paging" reads back PAGES pages that left memory, in order and in a
  * random order under MADV_RANDOM: an evicted cowdev object whose store is a
- * file in DIR, and a file in DIR itself (filemap_fault() and its
- * readahead).  DIR's filesystem caches are dropped first, so every read
- * reaches the block device.  Besides guest ns per page it prints, per
+ * file in DIR, a file in DIR itself (filemap_fault() and its readahead),
+ * and anonymous memory and a memfd that MADV_PAGEOUT pushed to a swap file
+ * in DIR (do_swap_page() and shmem_swapin_folio(), with swap readahead).
+ * DIR's filesystem caches are dropped first, and what MADV_PAGEOUT leaves
+ * in the swap cache is reclaimed through a memory cgroup's memory.reclaim,
+ * so every read reaches the block device.  Besides guest ns per page it prints, per
  * page, the major faults (*_majflt) and the reads the block device under
  * DIR completed (*_reads).
  *
@@ -38,7 +41,9 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/swap.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -49,6 +54,9 @@
 #ifndef MADV_POPULATE_READ
 #define MADV_POPULATE_READ 22
 #define MADV_POPULATE_WRITE 23
+#endif
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21
 #endif
 
 enum backing { DEV_PAGE, DEV_PFN, MEMFD, ANON, NR_BACKINGS };
@@ -442,13 +450,152 @@ static void bench_scaling(void)
 }
 
 /* Paging: where evicted pages go, and how they come back. */
-enum paged { PAGED_DEV_PAGE, PAGED_DEV_PFN, PAGED_EXT4, NR_PAGED };
+enum paged {
+	PAGED_DEV_PAGE, PAGED_DEV_PFN, PAGED_EXT4, PAGED_ANON, PAGED_MEMFD,
+	NR_PAGED
+};
 
 static const char *const paged_names[NR_PAGED] = {
-	"cowdev-page", "cowdev-pfn", "ext4",
+	"cowdev-page", "cowdev-pfn", "ext4", "anon-swap", "memfd-swap",
 };
 
 static const char *paging_dir;
+
+static bool paged_to_swap(enum paged b)
+{
+	return b == PAGED_ANON || b == PAGED_MEMFD;
+}
+
+/*
+ * Swap for the swap rows: a swap file in paging_dir (on the same disk as
+ * the stores and the ext4 file), and a memory cgroup to page out from.
+ */
+#define SWAP_CGROUP "/sys/fs/cgroup/cowbench"
+static char swap_path[4096];
+
+static void write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY);
+
+	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+		die(path);
+	close(fd);
+}
+
+/* A swap file of @npages pages, as mkswap(8) makes one: 0 or -1. */
+static int make_swap_file(const char *path, size_t npages)
+{
+	char *page = calloc(1, ps);
+	uint32_t *info = (uint32_t *)(page + 1024);	/* after bootbits */
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	size_t i;
+
+	if (!page || fd < 0)
+		die(path);
+	/* Written, not fallocated: swapon refuses unwritten extents. */
+	for (i = 1; i < npages; i++)
+		if (pwrite(fd, page, ps, i * ps) != ps)
+			die(path);
+	info[0] = 1;			/* version */
+	info[1] = npages - 1;		/* last_page */
+	memcpy(page + ps - 10, "SWAPSPACE2", 10);
+	if (pwrite(fd, page, ps, 0) != ps || fsync(fd))
+		die(path);
+	close(fd);
+	free(page);
+	return swapon(path, 0);
+}
+
+/*
+ * Swap and the cgroup; or false, with a note, on a kernel without swap or
+ * the memory controller, which gets no swap rows.
+ */
+static bool swap_setup(void)
+{
+	static const char control[] = "/sys/fs/cgroup/cgroup.subtree_control";
+	int fd;
+
+	if ((access("/sys/fs/cgroup/cgroup.controllers", F_OK) &&
+	     mount("cgroup2", "/sys/fs/cgroup", "cgroup2", 0, NULL)) ||
+	    (fd = open(control, O_WRONLY)) < 0) {
+		perror("cgroup2: no swap rows");
+		return false;
+	}
+	if (write(fd, "+memory", 7) != 7) {
+		perror("the memory controller: no swap rows");
+		close(fd);
+		return false;
+	}
+	close(fd);
+	if (mkdir(SWAP_CGROUP, 0755) && errno != EEXIST)
+		die(SWAP_CGROUP);
+	snprintf(swap_path, sizeof(swap_path), "%s/cowbench-swap", paging_dir);
+	if (make_swap_file(swap_path, 2 * pages + 1)) {
+		perror("swapon: no swap rows");
+		unlink(swap_path);
+		rmdir(SWAP_CGROUP);
+		return false;
+	}
+	return true;
+}
+
+static void swap_teardown(void)
+{
+	if (swapoff(swap_path))
+		die("swapoff");
+	unlink(swap_path);
+	rmdir(SWAP_CGROUP);
+}
+
+static void cgroup_join(const char *dir)
+{
+	char path[256], pid[32];
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	write_file(path, pid);
+}
+
+/* Pages of @p, PAGES long, in memory: the swap cache's included. */
+static size_t resident(char *p)
+{
+	unsigned char *vec = malloc(pages);
+	size_t i, n = 0;
+
+	if (!vec || mincore(p, pages * ps, vec))
+		die("mincore");
+	for (i = 0; i < pages; i++)
+		n += vec[i] & 1;
+	free(vec);
+	return n;
+}
+
+/*
+ * Push @p, PAGES pages charged to SWAP_CGROUP, out to swap.  MADV_PAGEOUT
+ * writes the pages, but a page whose write completes after it looked stays
+ * in the swap cache, where a fault would find it; the cgroup's
+ * memory.reclaim frees those, as the kernel's reclaim would next.
+ */
+static void page_out(char *p)
+{
+	char amount[32];
+	int fd, tries;
+
+	if (madvise(p, pages * ps, MADV_PAGEOUT))
+		die("MADV_PAGEOUT");
+	snprintf(amount, sizeof(amount), "%zu", pages * ps);
+	for (tries = 0; resident(p); tries++) {
+		if (tries == 1000)
+			die("swap cache: pages stay");
+		fd = open(SWAP_CGROUP "/memory.reclaim", O_WRONLY);
+		if (fd < 0)
+			die("memory.reclaim");
+		/* EAGAIN: less than asked, which is all there was. */
+		if (write(fd, amount, strlen(amount)) < 0 && errno != EAGAIN)
+			die("memory.reclaim");
+		close(fd);
+	}
+}
 
 /* A new, unlinked file in paging_dir. */
 static int paging_file(void)
@@ -533,6 +680,36 @@ static int paging_open(enum paged b, int *store)
 }
 
 /*
+ * Anonymous memory or a memfd, PAGES stamped pages charged to
+ * SWAP_CGROUP, pushed out to swap; mapped, for do_swap_page() or shmem's
+ * swap-in to bring back.
+ */
+static char *paging_swapped(enum paged b, int *fd)
+{
+	size_t i;
+	char *p;
+
+	*fd = -1;
+	cgroup_join(SWAP_CGROUP);
+	if (b == PAGED_MEMFD) {
+		*fd = memfd_create("cowbench-swap", 0);
+		if (*fd < 0 || ftruncate(*fd, pages * ps))
+			die("memfd");
+	}
+	p = mmap(NULL, pages * ps, PROT_READ | PROT_WRITE,
+		 *fd < 0 ? MAP_PRIVATE | MAP_ANONYMOUS : MAP_SHARED, *fd, 0);
+	if (p == MAP_FAILED)
+		die("mmap");
+	/* Per-page swap-in: no THP to split or swap whole. */
+	madvise(p, pages * ps, MADV_NOHUGEPAGE);
+	for (i = 0; i < pages; i++)
+		memset(p + i * ps, 'a' + i % 26, ps);
+	page_out(p);
+	cgroup_join("/sys/fs/cgroup");
+	return p;
+}
+
+/*
  * Fill @b with PAGES stamped pages, send them out, drop the caches, then
  * time reading one byte of each, in order or (@random) in @order under
  * MADV_RANDOM.
@@ -541,25 +718,33 @@ static void run_paging(enum paged b, bool random, const size_t *order,
 		       struct paging_run *run)
 {
 	struct cowdev_evict ev = { .len = pages * ps };
-	int store, fd = paging_open(b, &store);
+	int store = -1, fd;
 	uint64_t start, reads, flt;
 	size_t i, k;
 	char *p;
 
-	p = mmap(NULL, pages * ps, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (p == MAP_FAILED)
-		die("mmap");
-	for (i = 0; i < pages; i++)
-		memset(p + i * ps, 'a' + i % 26, ps);
-	if (b != PAGED_EXT4 &&
-	    (ioctl(fd, COWDEV_IOC_EVICT, &ev) || ev.pages != pages))
-		die("COWDEV_IOC_EVICT");
-	munmap(p, pages * ps);
-	drop_caches();
-	p = mmap(NULL, pages * ps, PROT_READ, MAP_SHARED, fd, 0);
-	if (p == MAP_FAILED ||
-	    madvise(p, pages * ps, random ? MADV_RANDOM : MADV_NORMAL))
-		die("mmap");
+	if (paged_to_swap(b)) {
+		p = paging_swapped(b, &fd);
+		drop_caches();
+	} else {
+		fd = paging_open(b, &store);
+		p = mmap(NULL, pages * ps, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 fd, 0);
+		if (p == MAP_FAILED)
+			die("mmap");
+		for (i = 0; i < pages; i++)
+			memset(p + i * ps, 'a' + i % 26, ps);
+		if (b != PAGED_EXT4 &&
+		    (ioctl(fd, COWDEV_IOC_EVICT, &ev) || ev.pages != pages))
+			die("COWDEV_IOC_EVICT");
+		munmap(p, pages * ps);
+		drop_caches();
+		p = mmap(NULL, pages * ps, PROT_READ, MAP_SHARED, fd, 0);
+		if (p == MAP_FAILED)
+			die("mmap");
+	}
+	if (madvise(p, pages * ps, random ? MADV_RANDOM : MADV_NORMAL))
+		die("madvise");
 	reads = disk_reads();
 	flt = majflt();
 	start = now_ns();
@@ -572,7 +757,8 @@ static void run_paging(enum paged b, bool random, const size_t *order,
 	run->majflt = majflt() - flt;
 	run->reads = disk_reads() - reads;
 	munmap(p, pages * ps);
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	if (store >= 0)
 		close(store);
 }
@@ -584,6 +770,7 @@ static void bench_paging(void)
 	};
 	uint64_t ns[64], flt[64], reads[64], s = 88172645463325252ULL;
 	size_t *order = calloc(pages, sizeof(*order)), i, j, t;
+	bool swap = swap_setup();
 	struct paging_run run;
 	int random, b, k;
 	char name[64];
@@ -606,6 +793,8 @@ static void bench_paging(void)
 			if ((b == PAGED_DEV_PAGE || b == PAGED_DEV_PFN) &&
 			    access("/dev/cowdev", F_OK))
 				continue;
+			if (paged_to_swap(b) && !swap)
+				continue;
 			run_paging(b, random, order, &run);	/* warm */
 			for (k = 0; k < repeats; k++) {
 				run_paging(b, random, order, &run);
@@ -619,6 +808,8 @@ static void bench_paging(void)
 			snprintf(name, sizeof(name), "%s_reads", rows[random]);
 			report_digits(name, paged_names[b], reads, repeats, pages, 4);
 		}
+	if (swap)
+		swap_teardown();
 	free(order);
 }
 
