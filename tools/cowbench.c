@@ -515,10 +515,14 @@ static bool swap_setup(void)
 	static const char control[] = "/sys/fs/cgroup/cgroup.subtree_control";
 	int fd;
 
-	if ((access("/sys/fs/cgroup/cgroup.controllers", F_OK) &&
-	     mount("cgroup2", "/sys/fs/cgroup", "cgroup2", 0, NULL)) ||
-	    (fd = open(control, O_WRONLY)) < 0) {
+	if (access("/sys/fs/cgroup/cgroup.controllers", F_OK) &&
+	    mount("cgroup2", "/sys/fs/cgroup", "cgroup2", 0, NULL)) {
 		perror("cgroup2: no swap rows");
+		return false;
+	}
+	fd = open(control, O_WRONLY);
+	if (fd < 0) {
+		perror(control);
 		return false;
 	}
 	if (write(fd, "+memory", 7) != 7) {
