@@ -654,7 +654,9 @@ static pid_t thaw_guard(const char *dir)
 
 FIXTURE_SETUP(frozen)
 {
-	self->children[0] = self->children[1] = self->guard = -1;
+	self->children[0] = -1;
+	self->children[1] = -1;
+	self->guard = -1;
 	if (!have_disk())
 		SKIP(return, "no disk in this guest (COWDEV_DIRECT_DIR)");
 	if (some_task_in("cowdev_reclaim_work") < 0)
@@ -740,20 +742,34 @@ TEST_F_TIMEOUT(frozen, store_holds_up_no_other, 120)
 	close(backed);
 }
 
-/* A thread writing pages of a mapping until one gets SIGBUS. */
+/*
+ * A thread writing pages of a mapping until one gets SIGBUS.  Only one
+ * thread of a process may catch SIGBUS: access_sigbus() has one jump
+ * buffer, and the handler is the process's.
+ */
 struct toucher {
 	char *p;
 	long npages;
+	pid_t after_tid;	/* if set, first wait for it to be in after_fn */
+	const char *after_fn;
+	bool stop_waiting;	/* set by the test: no longer wait for it */
+	bool saw_it;		/* it was seen there */
 	pid_t tid;		/* set once it runs */
 	long done;		/* pages written */
 	bool finished;
 };
+
+static bool thread_in(pid_t tid, const char *fn);
 
 static void *toucher_run(void *arg)
 {
 	struct toucher *t = arg;
 
 	__atomic_store_n(&t->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
+	while (t->after_tid &&
+	       !(t->saw_it = thread_in(t->after_tid, t->after_fn)) &&
+	       !__atomic_load_n(&t->stop_waiting, __ATOMIC_ACQUIRE))
+		sched_yield();
 	while (t->done < t->npages &&
 	       !access_sigbus(t->p + t->done * page_size(), true))
 		t->done++;
@@ -761,14 +777,13 @@ static void *toucher_run(void *arg)
 	return NULL;
 }
 
-/* Is thread @tid of this process in kernel function @fn? */
-static bool thread_in(pid_t tid, const char *fn)
+/* Is the task whose kernel stack is at @path in kernel function @fn? */
+static bool stack_has(const char *path, const char *fn)
 {
-	char path[64], line[256];
+	char line[256];
 	bool found = false;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/self/task/%d/stack", tid);
 	f = fopen(path, "r");
 	if (!f)
 		return false;
@@ -776,6 +791,107 @@ static bool thread_in(pid_t tid, const char *fn)
 		found = strstr(line, fn);
 	fclose(f);
 	return found;
+}
+
+/* Is thread @tid of this process in kernel function @fn? */
+static bool thread_in(pid_t tid, const char *fn)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stack", tid);
+	return stack_has(path, fn);
+}
+
+/* Is process @pid in kernel function @fn? */
+static bool process_in(pid_t pid, const char *fn)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/stack", pid);
+	return stack_has(path, fn);
+}
+
+/* Start a toucher thread and wait until it runs; its tid. */
+static pid_t toucher_start(struct toucher *t, pthread_t *thread)
+{
+	pid_t tid;
+
+	if (pthread_create(thread, NULL, toucher_run, t))
+		return -1;
+	while (!(tid = __atomic_load_n(&t->tid, __ATOMIC_ACQUIRE)))
+		sched_yield();
+	return tid;
+}
+
+/*
+ * An object busy with an ioctl is asked again, not given up on: while the
+ * only object with a store is held by a shrink (SET_SIZE, waiting for a
+ * page that fill_delay_us keeps locked), a fault at the limit waits, and
+ * once the shrink is done the reclaimer evicts from that object.
+ */
+TEST_F_TIMEOUT(limit, waits_out_a_busy_object, 120)
+{
+	long i, ps = page_size(), half = LIMIT / 2;
+	long long reclaimed, fails = global_stat("alloc_fail");
+	struct toucher t = { .npages = half + 64 };
+	int backed, store, plain;
+	pthread_t thread;
+	pid_t filler;
+	char *b;
+
+	if (access("/proc/self/stack", R_OK))
+		SKIP(return, "no /proc/PID/stack in this kernel");
+	b = map_backed(half + 1, &backed, &store);
+	ASSERT_NE(MAP_FAILED, b);
+	for (i = 0; i < half; i++)	/* page half is made below */
+		stamp_page(b, i, 7);
+	reclaimed = object_stat(backed, "reclaimed");
+	plain = open(COWDEV_DEV, O_RDWR);
+	ASSERT_LE(0, plain);
+	ASSERT_EQ(0, cowdev_set_size(plain, t.npages * ps));
+	t.p = mmap(NULL, t.npages * ps, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   plain, 0);
+	ASSERT_NE(MAP_FAILED, t.p);
+
+	/*
+	 * The page past the stamped ones, locked for a second while made, by
+	 * another process: the shrink cuts it, and its fault may get SIGBUS.
+	 */
+	ASSERT_EQ(0, write_text(COWDEV_PARAMS "/fill_delay_us", "1000000"));
+	filler = fork();
+	ASSERT_LE(0, filler);
+	if (!filler) {
+		b[half * ps] = 1;
+		_exit(0);
+	}
+	/* In the delay itself (fsleep() of a second is an msleep()). */
+	while (!(process_in(filler, "cowdev_object_grab_page") &&
+		 process_in(filler, "msleep")) &&
+	       !waitpid(filler, NULL, WNOHANG))
+		sched_yield();
+	ASSERT_EQ(0, write_text(COWDEV_PARAMS "/fill_delay_us", "0"));
+	ASSERT_TRUE(process_in(filler, "msleep"));
+
+	/* Faults at the limit once the shrink holds the object. */
+	t.after_tid = getpid();
+	t.after_fn = "cowdev_object_set_size";
+	ASSERT_LT(0, toucher_start(&t, &thread));
+	EXPECT_EQ(0, cowdev_set_size(backed, half * ps));
+	__atomic_store_n(&t.stop_waiting, true, __ATOMIC_RELEASE);
+	pthread_join(thread, NULL);
+	waitpid(filler, NULL, 0);
+	EXPECT_TRUE(t.saw_it) TH_LOG("the faults did not wait for the shrink");
+	EXPECT_EQ(t.npages, t.done) TH_LOG("SIGBUS at the limit");
+	EXPECT_EQ(fails, global_stat("alloc_fail"));
+	EXPECT_LE(64, object_stat(backed, "reclaimed") - reclaimed);
+
+	munmap(t.p, t.npages * ps);
+	close(plain);
+	for (i = 0; i < half; i++)
+		ASSERT_TRUE(page_stamped(b, i, 7)) TH_LOG("page %ld", i);
+	munmap(b, (half + 1) * ps);
+	close(store);
+	close(backed);
 }
 
 /*
@@ -805,9 +921,8 @@ TEST_F_TIMEOUT(frozen, fault_waits_holding_no_lock, 120)
 	ASSERT_NE(MAP_FAILED, t.p);
 	ASSERT_EQ(0, freeze_dir(dir, true));
 
-	ASSERT_EQ(0, pthread_create(&thread, NULL, toucher_run, &t));
-	while (!(tid = __atomic_load_n(&t.tid, __ATOMIC_ACQUIRE)))
-		sched_yield();
+	tid = toucher_start(&t, &thread);
+	ASSERT_LT(0, tid);
 	/* Waiting as its first try ends, its lock let go. */
 	while (!(thread_in(tid, "cowdev_fault_finish") &&
 		 thread_in(tid, "cowdev_reclaim_wait")) &&
