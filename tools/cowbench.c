@@ -471,7 +471,9 @@ static bool paged_to_swap(enum paged b)
  * the stores and the ext4 file), and a memory cgroup to page out from.
  */
 #define SWAP_CGROUP "/sys/fs/cgroup/cowbench"
+#define LRU_GEN "/sys/kernel/mm/lru_gen/enabled"
 static char swap_path[4096];
+static char lru_gen[32];	/* LRU_GEN before the swap rows, or "" */
 
 static void write_file(const char *path, const char *text)
 {
@@ -480,6 +482,15 @@ static void write_file(const char *path, const char *text)
 	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
 		die(path);
 	close(fd);
+}
+
+/* The first line of @fd, without its newline, in @buf. */
+static void fd_read_line(int fd, char *buf, size_t len)
+{
+	ssize_t n = pread(fd, buf, len - 1, 0);
+
+	buf[n > 0 ? n : 0] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
 }
 
 /* A swap file of @npages pages, as mkswap(8) makes one: 0 or -1. */
@@ -533,6 +544,17 @@ static bool swap_setup(void)
 	close(fd);
 	if (mkdir(SWAP_CGROUP, 0755) && errno != EEXIST)
 		die(SWAP_CGROUP);
+	/*
+	 * The classic LRU: 6.12's multi-gen LRU never let memory.reclaim
+	 * free the swap cache of a cgroup this small.
+	 */
+	fd = open(LRU_GEN, O_RDWR);
+	if (fd >= 0) {
+		fd_read_line(fd, lru_gen, sizeof(lru_gen));
+		if (pwrite(fd, "n", 1, 0) != 1)
+			die(LRU_GEN);
+		close(fd);
+	}
 	snprintf(swap_path, sizeof(swap_path), "%s/cowbench-swap", paging_dir);
 	if (make_swap_file(swap_path, 2 * pages + 1)) {
 		perror("swapon: no swap rows");
@@ -549,6 +571,8 @@ static void swap_teardown(void)
 		die("swapoff");
 	unlink(swap_path);
 	rmdir(SWAP_CGROUP);
+	if (lru_gen[0])
+		write_file(LRU_GEN, lru_gen);
 }
 
 static void cgroup_join(const char *dir)
