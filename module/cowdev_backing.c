@@ -366,10 +366,12 @@ void cowdev_backing_read(struct cowdev_object *obj, pgoff_t first,
  *
  * A failure is recorded in the object's mapping, where
  * file_check_and_advance_wb_err() finds it for each open file, once.  The
- * caller keeps the page dirty.
+ * caller keeps the page dirty.  A write that a fatal signal cut short (an
+ * EVICT's caller killed: generic_perform_write() stops) is not the
+ * store's failure and is not recorded.
  *
- * Return: 0, or the error: a short write counts as -ENOSPC, which is what
- * a full filesystem gives.
+ * Return: 0, -EINTR, or the error: a short write counts as -ENOSPC,
+ * which is what a full filesystem gives.
  */
 int cowdev_backing_write(struct cowdev_object *obj, pgoff_t pgoff,
 			 struct page *page)
@@ -388,6 +390,8 @@ int cowdev_backing_write(struct cowdev_object *obj, pgoff_t pgoff,
 		cowdev_count(obj, COWDEV_STAT_PAGES_WRITTEN);
 		return 0;
 	}
+	if (fatal_signal_pending(current))
+		return -EINTR;
 	err = n < 0 ? n : -ENOSPC;
 	/* -EAGAIN tells the reclaimer a page is under writeback. */
 	if (err == -EAGAIN)
@@ -408,7 +412,7 @@ int cowdev_backing_write(struct cowdev_object *obj, pgoff_t pgoff,
  * Return: 1 if the page was evicted, 0 if it stays, -EAGAIN if it is under
  * writeback (only when @how does not wait: the writeback will leave it
  * clean), or the error of its write (recorded in the object's mapping, as
- * a writeback's is; never -EAGAIN).
+ * a writeback's is, but for -EINTR; never -EAGAIN).
  */
 int cowdev_backing_evict_page(struct cowdev_object *obj, pgoff_t index,
 			      struct page *page, enum cowdev_evict_how how)
@@ -505,7 +509,7 @@ int cowdev_backing_evict(struct cowdev_object *obj, struct cowdev_evict *args)
 		ret = cowdev_backing_evict_page(obj, index, page,
 						COWDEV_EVICT_WAIT);
 		if (ret < 0) {
-			ret = 0;
+			ret = ret == -EINTR ? -EINTR : 0;
 			break;
 		}
 		args->pages += ret;

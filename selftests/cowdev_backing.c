@@ -15,6 +15,9 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <sys/mount.h>
 #include <sys/uio.h>
 
@@ -736,6 +739,69 @@ TEST(write_error_keeps_pages)
 	close(store);
 	munmap(p, NPAGES * ps);
 	close(obj);
+}
+
+/*
+ * A write to the store that a fatal signal cuts short is not the store's
+ * error.  An EVICT waits for a page that another process's fault keeps
+ * locked (fill_delay_us) and is killed meanwhile; its write of that page
+ * then stops at once (generic_perform_write()).  The page stays dirty and
+ * in memory, and neither io_errors nor the next WRITEBACK call it a
+ * failed write.
+ */
+TEST(killed_evict_is_no_store_error)
+{
+	int obj = open(COWDEV_DEV, O_RDWR), store = memfd_create("store", 0);
+	long ps = page_size();
+	pid_t filler, evictor;
+	struct cowdev_info info;
+	char *p;
+
+	ASSERT_LE(0, obj);
+	ASSERT_LE(0, store);
+	if (access("/proc/self/stack", R_OK))
+		SKIP(return, "no /proc/PID/stack in this kernel");
+	ASSERT_EQ(0, set_backing(obj, store));
+	ASSERT_EQ(0, cowdev_set_size(obj, 2 * ps));
+	p = mmap(NULL, 2 * ps, PROT_READ | PROT_WRITE, MAP_SHARED, obj, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	memset(p, stamp(0), ps);
+
+	/* Page 1 is made by a fault that holds its lock for two seconds. */
+	ASSERT_EQ(0, write_text(COWDEV_PARAMS "/fill_delay_us", "2000000"));
+	filler = fork();
+	ASSERT_LE(0, filler);
+	if (!filler) {
+		p[ps] = stamp(1);
+		_exit(0);
+	}
+	while (!process_in(filler, "msleep") &&
+	       !waitpid(filler, NULL, WNOHANG))
+		sched_yield();
+	ASSERT_EQ(0, write_text(COWDEV_PARAMS "/fill_delay_us", "0"));
+	ASSERT_TRUE(process_in(filler, "msleep"));
+
+	evictor = fork();
+	ASSERT_LE(0, evictor);
+	if (!evictor)
+		_exit(cowdev_evict(obj, 0, 2 * ps) < 0);
+	while (!process_in(evictor, "cowdev_lock_page_stable") &&
+	       !waitpid(evictor, NULL, WNOHANG))
+		sched_yield();
+	ASSERT_TRUE(process_in(evictor, "cowdev_lock_page_stable"));
+	ASSERT_EQ(0, kill(evictor, SIGKILL));
+	ASSERT_EQ(evictor, waitpid(evictor, NULL, 0));
+	ASSERT_EQ(filler, waitpid(filler, NULL, 0));
+
+	ASSERT_EQ(0, cowdev_info(obj, &info));
+	EXPECT_EQ(0, info.io_errors);
+	EXPECT_EQ(1, info.resident_pages);	/* page 1; page 0 went */
+	EXPECT_EQ(0, writeback(obj));
+	EXPECT_EQ(stamp(0), p[0]);
+	EXPECT_EQ(stamp(1), p[ps]);
+	munmap(p, 2 * ps);
+	close(obj);
+	close(store);
 }
 
 /* A full filesystem (a tmpfs of 4 pages): ENOSPC, and nothing lost. */

@@ -759,7 +759,6 @@ struct toucher {
 	bool finished;
 };
 
-static bool thread_in(pid_t tid, const char *fn);
 
 static void *toucher_run(void *arg)
 {
@@ -775,40 +774,6 @@ static void *toucher_run(void *arg)
 		t->done++;
 	__atomic_store_n(&t->finished, true, __ATOMIC_RELEASE);
 	return NULL;
-}
-
-/* Is the task whose kernel stack is at @path in kernel function @fn? */
-static bool stack_has(const char *path, const char *fn)
-{
-	char line[256];
-	bool found = false;
-	FILE *f;
-
-	f = fopen(path, "r");
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, fn);
-	fclose(f);
-	return found;
-}
-
-/* Is thread @tid of this process in kernel function @fn? */
-static bool thread_in(pid_t tid, const char *fn)
-{
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/stack", tid);
-	return stack_has(path, fn);
-}
-
-/* Is process @pid in kernel function @fn? */
-static bool process_in(pid_t pid, const char *fn)
-{
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/%d/stack", pid);
-	return stack_has(path, fn);
 }
 
 /* Start a toucher thread and wait until it runs; its tid. */

@@ -254,4 +254,42 @@ static inline int open_disk_store(void)
 	return fd;
 }
 
+/* Is the task whose kernel stack is at @path in kernel function @fn? */
+static inline bool stack_has(const char *path, const char *fn)
+{
+	char line[256];
+	bool found = false;
+	FILE *f;
+
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, fn);
+	fclose(f);
+	return found;
+}
+
+/*
+ * Is thread @tid of this process in kernel function @fn?  The tests use
+ * it to order themselves against a task asleep in the kernel
+ * (/proc/PID/stack: root, CONFIG_STACKTRACE).
+ */
+static inline bool thread_in(pid_t tid, const char *fn)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stack", tid);
+	return stack_has(path, fn);
+}
+
+/* Is process @pid in kernel function @fn? */
+static inline bool process_in(pid_t pid, const char *fn)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/stack", pid);
+	return stack_has(path, fn);
+}
+
 #endif /* _COWDEV_UTIL_H */
