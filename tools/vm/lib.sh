@@ -208,12 +208,13 @@ cowdev_kdir() {
 }
 
 # Modules of a distribution kernel the guest loads itself: the virtio disk
-# and ext4 on it (O_DIRECT tests), with what they depend on.  Patterns for
-# paths under lib/modules/RELEASE/kernel; the debug kernels build these in.
+# and ext4 on it (O_DIRECT tests), with what they depend on, and
+# device-mapper (a table that fails a store's I/O).  Patterns for paths
+# under lib/modules/RELEASE/kernel; the debug kernels build these in.
 COWDEV_GUEST_MODULES="drivers/virtio/virtio.* drivers/virtio/virtio_ring.*
 	drivers/virtio/virtio_pci* drivers/block/virtio_blk.* fs/ext4/*
 	fs/jbd2/* fs/mbcache.* lib/crc16.* lib/libcrc32c.* lib/crc/*
-	crypto/crc32c*"
+	crypto/crc32c* drivers/md/dm-mod.*"
 
 # cowdev_kernel_fetch NAME: the cache directory of distribution kernel NAME,
 # with its vmlinuz and, under modules/, the COWDEV_GUEST_MODULES it has;
@@ -223,7 +224,9 @@ cowdev_kernel_fetch() {
 	kind=$(cowdev_kernel_kind "$1") || exit 1
 	kver=$(cowdev_kernel_release "$1") || exit 1
 	dir=$COWDEV_CACHE/kernels/$kver
-	if [ ! -s "$dir/vmlinuz" ] || [ ! -d "$dir/modules" ]; then
+	# A cache taken with other patterns is taken again.
+	if [ ! -s "$dir/vmlinuz" ] ||
+	   [ "$(cat "$dir/modules.patterns" 2>/dev/null)" != "$COWDEV_GUEST_MODULES" ]; then
 		note "fetching guest kernel $kver"
 		rm -rf "$dir.tmp" && mkdir -p "$dir.tmp" || exit 1
 		if [ "$kind" = host ]; then
@@ -268,6 +271,7 @@ cowdev_kernel_fetch() {
 		[ -n "$(ls "$dir.tmp/modules/fs/ext4" 2>/dev/null)" ] ||
 			die "no ext4 module for $kver"
 		rm -rf "$dir.tmp/x" "$dir.tmp"/*.deb
+		printf '%s\n' "$COWDEV_GUEST_MODULES" > "$dir.tmp/modules.patterns"
 		rm -rf "$dir" && mv "$dir.tmp" "$dir"
 	fi
 	echo "$dir"
