@@ -10,7 +10,9 @@
  * a page the object made, every page it held when it was given the store,
  * a copy of a dirty page, and a page while clones share it
  * (cowdev_cow_clone_page() marks it, and writeback leaves it dirty), since
- * the store of one sharer is not another's.
+ * the store of one sharer is not another's.  On the store means on its
+ * disk, not in its page cache: a write waits for the store's own
+ * writeback (cowdev_backing_write()).
  *
  * All I/O is done with the page locked (and, for a write, under
  * writeback too): a page's lock is what keeps it the object's page at its
@@ -25,6 +27,7 @@
  */
 #include <linux/bitmap.h>
 #include <linux/bvec.h>
+#include <linux/errseq.h>
 #include <linux/fadvise.h>
 #include <linux/file.h>
 #include <linux/fs.h>
@@ -135,6 +138,12 @@ int cowdev_backing_set(struct cowdev_object *obj, int fd)
 	ret = cowdev_backing_check(file);
 	if (ret)
 		goto out;
+	/*
+	 * A store error from before the file was ours is not ours: seen now,
+	 * it is not taken for a failure of our first write.
+	 */
+	(void)errseq_check_and_advance(&file->f_mapping->wb_err,
+				       &file->f_wb_err);
 	/*
 	 * POSIX_FADV_RANDOM: the object's readahead decides what is read
 	 * (cowdev_readahead.c), and the store's page cache reads just that,
@@ -357,12 +366,44 @@ void cowdev_backing_read(struct cowdev_object *obj, pgoff_t first,
 	}
 }
 
+/*
+ * Write the store's page cache over @pos's page to its disk and wait: did
+ * that, or any writeback of the store since @since, fail?  An error is
+ * marked seen in the store's sequence, so that the next sample does not
+ * report it again (an unseen error makes every sample 0: errseq_sample()).
+ * Each caller checks from its own sample, not from the file's cursor: two
+ * writers at once (the writeback work and the reclaimer) both see an
+ * error that either's page may have met.
+ */
+static int cowdev_backing_sync(struct cowdev_object *obj, loff_t pos,
+			       errseq_t since)
+{
+	struct address_space *mapping = obj->backing->f_mapping;
+	loff_t end = pos + PAGE_SIZE - 1;
+	int err;
+
+	err = filemap_fdatawrite_range(mapping, pos, end);
+	/* Its return is the legacy flags, which any fsync() may clear. */
+	(void)filemap_fdatawait_range_keep_errors(mapping, pos, end);
+	/* Not filemap_check_wb_err(): that leaves it unseen. */
+	return errseq_check_and_advance(&mapping->wb_err, &since) ?: err;
+}
+
 /**
  * cowdev_backing_write() - write a page to the backing store
  * @obj: the object, which has a backing store
  * @pgoff: page offset of the page in @obj and in the store
  * @page: the page, locked and under writeback, so that nothing writes
  *	to it and it stays the object's page at @pgoff
+ *
+ * The write goes through the store's page cache to its disk before this
+ * returns 0, so that a clean page is one whose bytes are on the disk: a
+ * clean page may be evicted, and the store's page cache then dropped, at
+ * any time.  Trusting kernel_write() alone would lose the page to a disk
+ * error met by the store's own writeback later: its page cache would
+ * drop the failed copy, and the read would bring back the disk's old
+ * bytes.  Swap keeps the page until its write completes for the same
+ * reason (end_swap_bio_write() dirties it again on an error).
  *
  * A failure is recorded in the object's mapping, where
  * file_check_and_advance_wb_err() finds it for each open file, once.  The
@@ -376,6 +417,7 @@ void cowdev_backing_read(struct cowdev_object *obj, pgoff_t first,
 int cowdev_backing_write(struct cowdev_object *obj, pgoff_t pgoff,
 			 struct page *page)
 {
+	errseq_t since = filemap_sample_wb_err(obj->backing->f_mapping);
 	loff_t pos = cowdev_backing_pos(pgoff);
 	void *addr = kmap_local_page(page);
 	ssize_t n;
@@ -387,12 +429,16 @@ int cowdev_backing_write(struct cowdev_object *obj, pgoff_t pgoff,
 	n = kernel_write(obj->backing, addr, PAGE_SIZE, &pos);
 	kunmap_local(addr);
 	if (n == PAGE_SIZE) {
-		cowdev_count(obj, COWDEV_STAT_PAGES_WRITTEN);
-		return 0;
+		err = cowdev_backing_sync(obj, cowdev_backing_pos(pgoff), since);
+		if (!err) {
+			cowdev_count(obj, COWDEV_STAT_PAGES_WRITTEN);
+			return 0;
+		}
+	} else {
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		err = n < 0 ? n : -ENOSPC;
 	}
-	if (fatal_signal_pending(current))
-		return -EINTR;
-	err = n < 0 ? n : -ENOSPC;
 	/* -EAGAIN tells the reclaimer a page is under writeback. */
 	if (err == -EAGAIN)
 		err = -EIO;

@@ -180,7 +180,6 @@ static inline long minor_faults(void)
 	return getrusage(RUSAGE_SELF, &ru) ? -1 : ru.ru_minflt;
 }
 
-/* Free the pages of [offset, offset + len): 0 or -errno. */
 /* Evict [@offset, @offset + @len): the pages evicted, or -errno. */
 static inline long cowdev_evict(int fd, uint64_t offset, uint64_t len)
 {

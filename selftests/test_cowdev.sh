@@ -34,7 +34,7 @@ x86_64*)
 	result $? "core_probe available where do_wp_page and wp_page_reuse are" ;;
 esac
 
-progs=${*:-"$dir/cowdev_device $dir/cowdev_mappings $dir/cowdev_clone $dir/cowdev_waits $dir/cowdev_pins $dir/cowdev_faultaround $dir/cowdev_backing $dir/cowdev_readahead $dir/cowdev_reclaim"}
+progs=${*:-"$dir/cowdev_device $dir/cowdev_mappings $dir/cowdev_clone $dir/cowdev_waits $dir/cowdev_pins $dir/cowdev_faultaround $dir/cowdev_backing $dir/cowdev_readahead $dir/cowdev_reclaim $dir/cowdev_store_errors"}
 for prog in $progs; do
 	run_nested "$prog"
 	status=$?
