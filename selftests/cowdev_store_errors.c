@@ -86,8 +86,11 @@ FIXTURE(faulty)
 	bool mounted;
 	const char *disk;
 	uint64_t sectors;
-	/* The store file's blocks on the disk, in 512-byte sectors. */
-	uint64_t ext_start[MAX_EXTENTS], ext_len[MAX_EXTENTS];
+	/* The store file's extents: offset and length in bytes of the file,
+	 * start in sectors of the disk.
+	 */
+	uint64_t ext_logical[MAX_EXTENTS], ext_len[MAX_EXTENTS];
+	uint64_t ext_start[MAX_EXTENTS];
 	int nr_ext;
 	int store;	/* the test's own fd of the store */
 	int obj;
@@ -113,31 +116,39 @@ FIXTURE_VARIANT_ADD(faulty, pfn)
 };
 
 /*
- * Make the dm device's table the disk, whole (@fail false), or with the
- * store's blocks mapped to "error" (@fail true); load, suspend (without
- * freezing the filesystem or waiting for it: only in-flight I/O ends) and
- * resume.  0 or -errno.
+ * Make the dm device's table the disk, with the blocks of the store's
+ * pages [@first, @first + @nr) mapped to "error" (none if @nr is 0); load,
+ * suspend (without freezing the filesystem or waiting for it: only
+ * in-flight I/O ends) and resume.  0 or -errno.
  */
-static int set_table(FIXTURE_DATA(faulty) *self, bool fail)
+static int set_table(FIXTURE_DATA(faulty) *self, int first, int nr)
 {
 	char buf[DM_BUF] = { 0 }, params[PATH_MAX + 32];
+	uint64_t lo = first * self->ps, hi = (first + nr) * self->ps;
 	size_t off = sizeof(struct dm_ioctl);
-	uint64_t at = 0;
+	uint64_t at = 0, a, b, from, to;
 	unsigned int n = 0;
 	int i, ret;
 
-	for (i = 0; fail && i < self->nr_ext; i++) {
-		if (self->ext_start[i] > at) {
+	for (i = 0; i < self->nr_ext; i++) {
+		/* The part of extent i in [lo, hi), in bytes of the file... */
+		a = self->ext_logical[i] > lo ? self->ext_logical[i] : lo;
+		b = self->ext_logical[i] + self->ext_len[i];
+		b = b < hi ? b : hi;
+		if (a >= b)
+			continue;
+		/* ...and in sectors of the disk. */
+		from = self->ext_start[i] + ((a - self->ext_logical[i]) >> 9);
+		to = from + ((b - a) >> 9);
+		if (from > at) {
 			snprintf(params, sizeof(params), "%s %llu", self->disk,
 				 (unsigned long long)at);
-			dm_target(buf, &off, at, self->ext_start[i] - at,
-				  "linear", params);
+			dm_target(buf, &off, at, from - at, "linear", params);
 			n++;
 		}
-		dm_target(buf, &off, self->ext_start[i], self->ext_len[i],
-			  "error", "");
+		dm_target(buf, &off, from, to - from, "error", "");
 		n++;
-		at = self->ext_start[i] + self->ext_len[i];
+		at = to;
 	}
 	if (at < self->sectors) {
 		snprintf(params, sizeof(params), "%s %llu", self->disk,
@@ -174,11 +185,12 @@ static int map_extents(FIXTURE_DATA(faulty) *self)
 		if (fm->fm_extents[i].fe_flags & (FIEMAP_EXTENT_UNKNOWN |
 						  FIEMAP_EXTENT_UNWRITTEN))
 			return -EINVAL;
+		self->ext_logical[i] = fm->fm_extents[i].fe_logical;
 		self->ext_start[i] = fm->fm_extents[i].fe_physical >> 9;
-		self->ext_len[i] = fm->fm_extents[i].fe_length >> 9;
+		self->ext_len[i] = fm->fm_extents[i].fe_length;
 	}
 	self->nr_ext = fm->fm_mapped_extents;
-	/* The table lists them in order. */
+	/* The table lists them in order on the disk. */
 	for (i = 1; i < (unsigned int)self->nr_ext; i++)
 		if (self->ext_start[i] < self->ext_start[i - 1])
 			return -ERANGE;
@@ -212,7 +224,7 @@ FIXTURE_SETUP(faulty)
 	snprintf(self->node, sizeof(self->node), "/tmp/%s.dev", self->name);
 	ASSERT_EQ(0, mknod(self->node, S_IFBLK | 0600,
 			   makedev(major(io->dev), minor(io->dev))));
-	ASSERT_EQ(0, set_table(self, false));
+	ASSERT_EQ(0, set_table(self, 0, 0));
 	snprintf(self->mnt, sizeof(self->mnt), "/tmp/%s", self->name);
 	ASSERT_EQ(0, mkdir(self->mnt, 0700));
 	ASSERT_EQ(0, mount(self->node, self->mnt, "ext4", 0, NULL));
@@ -266,7 +278,7 @@ FIXTURE_TEARDOWN(faulty)
 	if (self->ctl < 0)
 		return;
 	/* The disk back, so that the unmount's writes do not fail. */
-	set_table(self, false);
+	set_table(self, 0, 0);
 	if (self->mounted)
 		EXPECT_EQ(0, umount(self->mnt));
 	rmdir(self->mnt);
@@ -309,7 +321,7 @@ TEST_F(faulty, failed_write_keeps_pages)
 		memset(self->q + i * self->ps, stamp(i, 1), self->ps);
 	}
 
-	ASSERT_EQ(0, set_table(self, true));
+	ASSERT_EQ(0, set_table(self, 0, NPAGES));
 	EXPECT_EQ(-EIO, cowdev_evict(self->obj, 0, self->len));
 	/* Whatever the store's cache holds goes to the failing disk now. */
 	fsync(self->store);
@@ -322,7 +334,7 @@ TEST_F(faulty, failed_write_keeps_pages)
 	EXPECT_EQ(-1, ioctl(self->obj, COWDEV_IOC_WRITEBACK, &wb));
 	EXPECT_EQ(EIO, errno);
 
-	ASSERT_EQ(0, set_table(self, false));
+	ASSERT_EQ(0, set_table(self, 0, 0));
 	drop_store_cache(self);
 	EXPECT_TRUE(object_is_reference(self));
 	ASSERT_EQ(NPAGES, cowdev_evict(self->obj, 0, self->len));
@@ -344,7 +356,7 @@ TEST_F(faulty, failed_read_sigbus)
 
 	ASSERT_EQ(NPAGES, cowdev_evict(self->obj, 0, self->len));
 	drop_store_cache(self);
-	ASSERT_EQ(0, set_table(self, true));
+	ASSERT_EQ(0, set_table(self, 0, NPAGES));
 	EXPECT_TRUE(access_sigbus(self->p, false));
 	EXPECT_TRUE(access_sigbus(self->p + self->ps, true));
 	ASSERT_EQ(0, cowdev_info(self->obj, &info));
@@ -352,11 +364,50 @@ TEST_F(faulty, failed_read_sigbus)
 	EXPECT_EQ(0, info.resident_pages);
 	EXPECT_LE(2, info.io_errors);
 
-	ASSERT_EQ(0, set_table(self, false));
+	ASSERT_EQ(0, set_table(self, 0, 0));
 	drop_store_cache(self);
 	EXPECT_TRUE(object_is_reference(self));
 	ASSERT_EQ(0, cowdev_info(self->obj, &info));
 	EXPECT_EQ(NPAGES, info.resident_pages);
+}
+
+/*
+ * A readahead window whose middle fails on the disk: the pages read
+ * before the failure are the object's, the ones that failed are SIGBUS
+ * for the faults that need them and stay evicted, and the ones after it
+ * are read by their own faults; nothing half-read is ever mapped.
+ */
+TEST_F(faulty, failed_window_leaves_the_rest)
+{
+	struct cowdev_info info;
+	int i;
+
+	ASSERT_EQ(NPAGES, cowdev_evict(self->obj, 0, self->len));
+	drop_store_cache(self);
+	ASSERT_EQ(0, set_table(self, 8, 4));
+	/* Read in order, the readahead way. */
+	ASSERT_EQ(0, madvise(self->p, self->len, MADV_SEQUENTIAL));
+	for (i = 0; i < NPAGES; i++) {
+		bool bad = i >= 8 && i < 12;
+
+		EXPECT_EQ(bad, access_sigbus(self->p + i * self->ps, false))
+			TH_LOG("page %d", i);
+		if (!bad)
+			EXPECT_EQ(0, memcmp(self->p + i * self->ps,
+					    self->q + i * self->ps, self->ps))
+				TH_LOG("page %d", i);
+	}
+	ASSERT_EQ(0, cowdev_info(self->obj, &info));
+	EXPECT_EQ(NPAGES - 4, info.resident_pages);
+	EXPECT_EQ(4, info.evicted_pages);
+	EXPECT_LE(4, info.io_errors);
+	/* The first fault's window took pages 1-7 with it, in one read. */
+	EXPECT_LE(7, info.readahead_pages);
+	EXPECT_EQ(12, info.pages_read);
+
+	ASSERT_EQ(0, set_table(self, 0, 0));
+	drop_store_cache(self);
+	EXPECT_TRUE(object_is_reference(self));
 }
 
 TEST_HARNESS_MAIN
