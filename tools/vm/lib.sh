@@ -209,12 +209,13 @@ cowdev_kdir() {
 
 # Modules of a distribution kernel the guest loads itself: the virtio disk
 # and ext4 on it (O_DIRECT tests), with what they depend on, and
-# device-mapper (a table that fails a store's I/O).  Patterns for paths
+# device-mapper (a table that fails a store's I/O) and overlayfs (a
+# stacked filesystem, which cannot be a store).  Patterns for paths
 # under lib/modules/RELEASE/kernel; the debug kernels build these in.
 COWDEV_GUEST_MODULES="drivers/virtio/virtio.* drivers/virtio/virtio_ring.*
 	drivers/virtio/virtio_pci* drivers/block/virtio_blk.* fs/ext4/*
 	fs/jbd2/* fs/mbcache.* lib/crc16.* lib/libcrc32c.* lib/crc/*
-	crypto/crc32c* drivers/md/dm-mod.*"
+	crypto/crc32c* drivers/md/dm-mod.* fs/overlayfs/*"
 
 # cowdev_kernel_fetch NAME: the cache directory of distribution kernel NAME,
 # with its vmlinuz and, under modules/, the COWDEV_GUEST_MODULES it has;
