@@ -14,7 +14,12 @@
  *     truncation, and CLONE's walk, inside clone_sem)
  *       page lock (PG_locked of a pool page)
  *         the backing store's locks (kernel_read(), kernel_write():
- *         cowdev_backing.c)
+ *         cowdev_backing.c; its folio locks and, on ext4, a journal
+ *         handle)
+ *       PG_writeback of pool pages, held by an eviction's batch while
+ *       the store's writeback of the batch is waited for
+ *       (cowdev_backing_sync(), under cowdev_object.lock for EVICT and
+ *       the reclaimer, under nothing in the writeback work)
  *         other page locks, tried only (fault-around)
  *         mapping->i_mmap_rwsem (unmap_mapping_pages)
  *           page table lock
@@ -51,6 +56,7 @@
 #ifndef _COWDEV_H
 #define _COWDEV_H
 
+#include <linux/errseq.h>
 #include <linux/mm_types.h>
 #include <linux/mutex.h>
 #include <linux/percpu.h>
@@ -318,8 +324,11 @@ int cowdev_backing_set(struct cowdev_object *obj, int fd);
 void cowdev_backing_read(struct cowdev_object *obj, pgoff_t first,
 			 struct page **pages, unsigned int nr,
 			 unsigned long *done);
+errseq_t cowdev_backing_sample(struct cowdev_object *obj);
 int cowdev_backing_write(struct cowdev_object *obj, pgoff_t pgoff,
 			 struct page *page);
+int cowdev_backing_sync(struct cowdev_object *obj, pgoff_t first,
+			pgoff_t last, errseq_t since, unsigned int nr);
 int cowdev_backing_evict(struct cowdev_object *obj, struct cowdev_evict *args);
 /**
  * enum cowdev_evict_how - how cowdev_backing_evict_page() takes its page
@@ -335,8 +344,34 @@ enum cowdev_evict_how {
 	COWDEV_EVICT_CLEAN,
 };
 
+/* Pages written for an eviction that share one wait for the store's disk. */
+#define COWDEV_EVICT_BATCH	16
+
+/**
+ * struct cowdev_evict_batch - pages an eviction wrote, under writeback until
+ *	the store has them on its disk (cowdev_backing_evict_flush())
+ * @pages: the pages, each with a reference
+ * @index: their offsets
+ * @nr: how many
+ * @first: the lowest offset
+ * @last: the highest
+ * @since: the store's error sequence before the first write
+ */
+struct cowdev_evict_batch {
+	struct page *pages[COWDEV_EVICT_BATCH];
+	pgoff_t index[COWDEV_EVICT_BATCH];
+	unsigned int nr;
+	pgoff_t first;
+	pgoff_t last;
+	errseq_t since;
+};
+
 int cowdev_backing_evict_page(struct cowdev_object *obj, pgoff_t index,
-			      struct page *page, enum cowdev_evict_how how);
+			      struct page *page, enum cowdev_evict_how how,
+			      struct cowdev_evict_batch *batch);
+int cowdev_backing_evict_flush(struct cowdev_object *obj,
+			       struct cowdev_evict_batch *batch,
+			       enum cowdev_evict_how how);
 void cowdev_backing_unlist(struct cowdev_object *obj);
 void cowdev_backing_put(struct cowdev_object *obj);
 bool cowdev_backing_any(void);

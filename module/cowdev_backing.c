@@ -98,6 +98,14 @@ static int cowdev_backing_check(struct file *file)
 	    !file->f_op->read_iter || !file->f_op->write_iter ||
 	    (file->f_flags & (O_APPEND | O_DIRECT)))
 		return -EINVAL;
+	/*
+	 * A stacked filesystem (overlayfs, ecryptfs, FUSE passthrough)
+	 * hands the I/O to another file, whose page cache and error
+	 * sequence are not file->f_mapping's: a write could not be waited
+	 * for, nor its error seen (cowdev_backing_sync()).
+	 */
+	if (file_inode(file)->i_sb->s_stack_depth)
+		return -EINVAL;
 	return 0;
 }
 
@@ -138,12 +146,6 @@ int cowdev_backing_set(struct cowdev_object *obj, int fd)
 	ret = cowdev_backing_check(file);
 	if (ret)
 		goto out;
-	/*
-	 * A store error from before the file was ours is not ours: seen now,
-	 * it is not taken for a failure of our first write.
-	 */
-	(void)errseq_check_and_advance(&file->f_mapping->wb_err,
-				       &file->f_wb_err);
 	/*
 	 * POSIX_FADV_RANDOM: the object's readahead decides what is read
 	 * (cowdev_readahead.c), and the store's page cache reads just that,
@@ -366,44 +368,96 @@ void cowdev_backing_read(struct cowdev_object *obj, pgoff_t first,
 	}
 }
 
-/*
- * Write the store's page cache over @pos's page to its disk and wait: did
- * that, or any writeback of the store since @since, fail?  An error is
- * marked seen in the store's sequence, so that the next sample does not
- * report it again (an unseen error makes every sample 0: errseq_sample()).
- * Each caller checks from its own sample, not from the file's cursor: two
- * writers at once (the writeback work and the reclaimer) both see an
- * error that either's page may have met.
+/**
+ * cowdev_backing_sample() - sample the store's error sequence
+ * @obj: the object, which has a backing store
+ *
+ * Taken before the first write of a batch, for cowdev_backing_sync().  An
+ * error nobody has seen makes filemap_sample_wb_err() return 0, and every
+ * check from 0 reports it: a failure of some earlier writeback (one a
+ * fatal signal cut short left for the flusher, or the file's own before
+ * it was a store) would be taken for this batch's.  It is marked seen
+ * first; a writer whose sample is older still sees it.
+ *
+ * Return: the sample.
  */
-static int cowdev_backing_sync(struct cowdev_object *obj, loff_t pos,
-			       errseq_t since)
+errseq_t cowdev_backing_sample(struct cowdev_object *obj)
 {
 	struct address_space *mapping = obj->backing->f_mapping;
-	loff_t end = pos + PAGE_SIZE - 1;
-	int err;
+	errseq_t since = filemap_sample_wb_err(mapping);
 
-	err = filemap_fdatawrite_range(mapping, pos, end);
-	/* Its return is the legacy flags, which any fsync() may clear. */
-	(void)filemap_fdatawait_range_keep_errors(mapping, pos, end);
-	/* Not filemap_check_wb_err(): that leaves it unseen. */
-	return errseq_check_and_advance(&mapping->wb_err, &since) ?: err;
+	if (!since && READ_ONCE(mapping->wb_err)) {
+		(void)errseq_check_and_advance(&mapping->wb_err, &since);
+		since = filemap_sample_wb_err(mapping);
+	}
+	return since;
 }
 
 /**
- * cowdev_backing_write() - write a page to the backing store
+ * cowdev_backing_sync() - put a batch of written pages on the store's disk
+ * @obj: the object, which has a backing store
+ * @first: the lowest page offset written
+ * @last: the highest
+ * @since: cowdev_backing_sample() from before the batch's first write
+ * @nr: the pages the batch wrote, for the counters
+ *
+ * A page is clean, free to be evicted and the store's page cache then
+ * dropped, only once its bytes are on the store's disk: trusting
+ * kernel_write() alone would lose it to a disk error the store's own
+ * writeback meets later (the store's page cache would drop the failed
+ * copy, and the read would bring back the disk's old bytes).  So the
+ * writer keeps its pages under writeback, writes the batch, and calls
+ * this, which writes the range of the store's page cache out and waits,
+ * as swap keeps a page until its write completes (end_swap_bio_write()
+ * dirties it again on an error).  One wait a batch, not a page: the block
+ * layer sees the batch's pages as a few requests.
+ *
+ * Whether the batch failed is the store's error sequence from @since: the
+ * caller's own sample, not the file's cursor, so that two writers at once
+ * (the writeback work and the reclaimer) both see an error either's page
+ * may have met.  The error is marked seen there, and recorded in the
+ * object's mapping for its openers (file_check_and_advance_wb_err()); the
+ * caller dirties the batch's pages again.  Only a filesystem that ends a
+ * page's writeback once its data is written, and reports errors in
+ * wb_err, gives this answer; one that ends it earlier (FUSE with
+ * writeback_cache before 6.14) may still lose a page.
+ *
+ * Return: 0 or the error.
+ */
+int cowdev_backing_sync(struct cowdev_object *obj, pgoff_t first,
+			pgoff_t last, errseq_t since, unsigned int nr)
+{
+	struct address_space *mapping = obj->backing->f_mapping;
+	loff_t start = cowdev_backing_pos(first);
+	loff_t end = cowdev_backing_pos(last) + PAGE_SIZE - 1;
+	int err;
+
+	err = filemap_fdatawrite_range(mapping, start, end);
+	/* Its return is the legacy flags, which any fsync() may clear. */
+	(void)filemap_fdatawait_range_keep_errors(mapping, start, end);
+	/* Not filemap_check_wb_err(): that leaves it unseen. */
+	err = errseq_check_and_advance(&mapping->wb_err, &since) ?: err;
+	if (!err) {
+		cowdev_count_add(obj, COWDEV_STAT_PAGES_WRITTEN, nr);
+		return 0;
+	}
+	/* -EAGAIN tells the reclaimer a page is under writeback. */
+	if (err == -EAGAIN)
+		err = -EIO;
+	mapping_set_error(obj->inode->i_mapping, err);
+	cowdev_count_add(obj, COWDEV_STAT_IO_ERRORS, nr);
+	return err;
+}
+
+/**
+ * cowdev_backing_write() - write a page into the backing store
  * @obj: the object, which has a backing store
  * @pgoff: page offset of the page in @obj and in the store
  * @page: the page, locked and under writeback, so that nothing writes
  *	to it and it stays the object's page at @pgoff
  *
- * The write goes through the store's page cache to its disk before this
- * returns 0, so that a clean page is one whose bytes are on the disk: a
- * clean page may be evicted, and the store's page cache then dropped, at
- * any time.  Trusting kernel_write() alone would lose the page to a disk
- * error met by the store's own writeback later: its page cache would
- * drop the failed copy, and the read would bring back the disk's old
- * bytes.  Swap keeps the page until its write completes for the same
- * reason (end_swap_bio_write() dirties it again on an error).
+ * Into the store's page cache: the page stays under writeback until
+ * cowdev_backing_sync() has put its batch on the store's disk.
  *
  * A failure is recorded in the object's mapping, where
  * file_check_and_advance_wb_err() finds it for each open file, once.  The
@@ -417,7 +471,6 @@ static int cowdev_backing_sync(struct cowdev_object *obj, loff_t pos,
 int cowdev_backing_write(struct cowdev_object *obj, pgoff_t pgoff,
 			 struct page *page)
 {
-	errseq_t since = filemap_sample_wb_err(obj->backing->f_mapping);
 	loff_t pos = cowdev_backing_pos(pgoff);
 	void *addr = kmap_local_page(page);
 	ssize_t n;
@@ -428,17 +481,11 @@ int cowdev_backing_write(struct cowdev_object *obj, pgoff_t pgoff,
 			 page_folio(page));
 	n = kernel_write(obj->backing, addr, PAGE_SIZE, &pos);
 	kunmap_local(addr);
-	if (n == PAGE_SIZE) {
-		err = cowdev_backing_sync(obj, cowdev_backing_pos(pgoff), since);
-		if (!err) {
-			cowdev_count(obj, COWDEV_STAT_PAGES_WRITTEN);
-			return 0;
-		}
-	} else {
-		if (fatal_signal_pending(current))
-			return -EINTR;
-		err = n < 0 ? n : -ENOSPC;
-	}
+	if (n == PAGE_SIZE)
+		return 0;
+	if (fatal_signal_pending(current))
+		return -EINTR;
+	err = n < 0 ? n : -ENOSPC;
 	/* -EAGAIN tells the reclaimer a page is under writeback. */
 	if (err == -EAGAIN)
 		err = -EIO;
@@ -447,59 +494,55 @@ int cowdev_backing_write(struct cowdev_object *obj, pgoff_t pgoff,
 	return err;
 }
 
-/**
- * cowdev_backing_evict_page() - evict one page of an object
- * @obj: the object, which has a backing store; its lock held
- * @index: page offset of @page in @obj
- * @page: a page the caller found at @index, with a reference, which this
- *	consumes
- * @how: what to wait for, and what to leave (&enum cowdev_evict_how)
- *
- * Return: 1 if the page was evicted, 0 if it stays, -EAGAIN if it is under
- * writeback (only when @how does not wait: the writeback will leave it
- * clean), or the error of its write (recorded in the object's mapping, as
- * a writeback's is, but for -EINTR; never -EAGAIN).
+/*
+ * Evict @page, locked, not under writeback, at @index: unmapped first, and
+ * left if it must stay.  A dirty page is written into the store and
+ * queued in @batch, under writeback, to be evicted once the batch is on
+ * the store's disk; without a batch it stays.  Consumes the reference
+ * and the lock.  Returns 1 if evicted, 0 if not (or queued), or the
+ * error of the write.
  */
-int cowdev_backing_evict_page(struct cowdev_object *obj, pgoff_t index,
-			      struct page *page, enum cowdev_evict_how how)
+static int cowdev_backing_evict_locked(struct cowdev_object *obj,
+				       pgoff_t index, struct page *page,
+				       struct cowdev_evict_batch *batch)
 {
 	struct folio *folio = page_folio(page);
 	int ret = 0;
 
-	lockdep_assert_held(&obj->lock);
-	if (how == COWDEV_EVICT_WAIT) {
-		cowdev_lock_page_stable(obj, index, page);
-	} else if (!folio_trylock(folio)) {
-		put_page(page);
-		return 0;
-	} else if (folio_test_writeback(folio)) {
-		ret = -EAGAIN;
-		goto unlock;
-	} else if (folio_test_mlocked(folio) ||
-		   (how == COWDEV_EVICT_CLEAN && folio_test_dirty(folio))) {
-		goto unlock;
-	}
 	if (!cowdev_object_page_valid(obj, index, page) || cowdev_cow_stays(page))
 		goto unlock;
 	/*
 	 * With the page locked no fault can map it again: what was mapped
 	 * since the range was unmapped goes now, so that the references
 	 * counted next are all there are, and nothing writes to the page
-	 * until it is unlocked.
+	 * until it is unlocked (or, queued, until its writeback ends).
 	 */
 	cowdev_object_unmap_page(obj, index, page, false);
 	if (!cowdev_cow_may_evict(page))
 		goto unlock;
 	if (folio_test_dirty(folio)) {
+		if (!batch)
+			goto unlock;
+		if (!batch->nr) {
+			batch->since = cowdev_backing_sample(obj);
+			batch->first = index;
+			batch->last = index;
+		}
 		folio_clear_dirty(folio);
 		folio_start_writeback(folio);
 		ret = cowdev_backing_write(obj, index, page);
-		if (ret)
+		if (ret) {
 			folio_set_dirty(folio);
-		cowdev_note_wake(obj, index, page, COWDEV_BIT_WRITEBACK);
-		folio_end_writeback(folio);
-		if (ret)
+			cowdev_note_wake(obj, index, page, COWDEV_BIT_WRITEBACK);
+			folio_end_writeback(folio);
 			goto unlock;
+		}
+		batch->first = min(batch->first, index);
+		batch->last = max(batch->last, index);
+		batch->index[batch->nr] = index;
+		batch->pages[batch->nr++] = page;	/* with our reference */
+		cowdev_unlock_page(obj, index, page);
+		return 0;
 	}
 	cowdev_object_evict_page(obj, index, page);
 	cowdev_count(obj, COWDEV_STAT_EVICTIONS);
@@ -511,6 +554,117 @@ int cowdev_backing_evict_page(struct cowdev_object *obj, pgoff_t index,
 unlock:
 	cowdev_unlock_page(obj, index, page);
 	put_page(page);
+	return ret;
+}
+
+/* Take @page at @index locked as @how says; false if it is left. */
+static bool cowdev_backing_evict_lock(struct cowdev_object *obj, pgoff_t index,
+				      struct page *page,
+				      enum cowdev_evict_how how, int *ret)
+{
+	struct folio *folio = page_folio(page);
+
+	*ret = 0;
+	if (how == COWDEV_EVICT_WAIT) {
+		cowdev_lock_page_stable(obj, index, page);
+		return true;
+	}
+	if (!folio_trylock(folio))
+		return false;
+	if (folio_test_writeback(folio))
+		*ret = -EAGAIN;
+	else if (!folio_test_mlocked(folio) &&
+		 (how != COWDEV_EVICT_CLEAN || !folio_test_dirty(folio)))
+		return true;
+	cowdev_unlock_page(obj, index, page);
+	return false;
+}
+
+/**
+ * cowdev_backing_evict_flush() - evict the pages a batch wrote
+ * @obj: the object, which has a backing store; its lock held
+ * @batch: the batch; empty on return
+ * @how: how to take the pages again (&enum cowdev_evict_how)
+ *
+ * Puts the batch on the store's disk (cowdev_backing_sync()), ends each
+ * page's writeback, clean, or dirty again if that failed, and evicts
+ * those still clean and still free to go.  A page is dirtied again
+ * without its lock: while it is under writeback nothing else changes its
+ * dirty bit (writers wait for the writeback, truncation too, and a CLONE
+ * that shares it dirties it itself), and a dirty page under writeback is
+ * what WRITEBACK leaves too.
+ *
+ * Return: the pages evicted, or the error of the batch.
+ */
+int cowdev_backing_evict_flush(struct cowdev_object *obj,
+			       struct cowdev_evict_batch *batch,
+			       enum cowdev_evict_how how)
+{
+	unsigned int i, nr = batch->nr;
+	int err, ret, evicted = 0;
+	struct page *page;
+
+	lockdep_assert_held(&obj->lock);
+	if (!nr)
+		return 0;
+	batch->nr = 0;
+	err = cowdev_backing_sync(obj, batch->first, batch->last, batch->since,
+				  nr);
+	for (i = 0; i < nr; i++) {
+		page = batch->pages[i];
+		if (err)
+			folio_set_dirty(page_folio(page));
+		cowdev_note_wake(obj, batch->index[i], page,
+				 COWDEV_BIT_WRITEBACK);
+		folio_end_writeback(page_folio(page));
+	}
+	for (i = 0; i < nr; i++) {
+		page = batch->pages[i];
+		if (!err && cowdev_backing_evict_lock(obj, batch->index[i], page,
+						      how, &ret))
+			evicted += cowdev_backing_evict_locked(obj,
+							       batch->index[i],
+							       page, NULL);
+		else
+			put_page(page);
+	}
+	return err ?: evicted;
+}
+
+/**
+ * cowdev_backing_evict_page() - evict one page of an object
+ * @obj: the object, which has a backing store; its lock held
+ * @index: page offset of @page in @obj
+ * @page: a page the caller found at @index, with a reference, which this
+ *	consumes
+ * @how: what to wait for, and what to leave (&enum cowdev_evict_how)
+ * @batch: where a dirty page goes, written, until the batch is flushed
+ *	(cowdev_backing_evict_flush(), which this calls when it is full and
+ *	the caller when it is done)
+ *
+ * Return: the pages evicted (this one, or the batch's when it was full and
+ * flushed), -EAGAIN if @page is under writeback (only when @how does not
+ * wait: the writeback will leave it clean), or the error of a write
+ * (recorded in the object's mapping, as a writeback's is, but for -EINTR;
+ * never -EAGAIN).
+ */
+int cowdev_backing_evict_page(struct cowdev_object *obj, pgoff_t index,
+			      struct page *page, enum cowdev_evict_how how,
+			      struct cowdev_evict_batch *batch)
+{
+	int ret;
+
+	lockdep_assert_held(&obj->lock);
+	if (!cowdev_backing_evict_lock(obj, index, page, how, &ret)) {
+		put_page(page);
+		return ret;
+	}
+	ret = cowdev_backing_evict_locked(obj, index, page, batch);
+	if (batch->nr == COWDEV_EVICT_BATCH) {
+		int flushed = cowdev_backing_evict_flush(obj, batch, how);
+
+		ret = flushed < 0 ? flushed : ret + flushed;
+	}
 	return ret;
 }
 
@@ -527,9 +681,10 @@ unlock:
  */
 int cowdev_backing_evict(struct cowdev_object *obj, struct cowdev_evict *args)
 {
+	struct cowdev_evict_batch batch = { };
 	pgoff_t index, end;
 	struct page *page;
-	int ret = 0;
+	int ret = 0, got;
 
 	args->pages = 0;
 	if (cowdev_object_range(args->offset, args->len, &index, &end) ||
@@ -552,17 +707,20 @@ int cowdev_backing_evict(struct cowdev_object *obj, struct cowdev_evict *args)
 			ret = -EINTR;
 			break;
 		}
-		ret = cowdev_backing_evict_page(obj, index, page,
-						COWDEV_EVICT_WAIT);
-		if (ret < 0) {
-			ret = ret == -EINTR ? -EINTR : 0;
+		got = cowdev_backing_evict_page(obj, index, page,
+						COWDEV_EVICT_WAIT, &batch);
+		if (got < 0) {
+			ret = got == -EINTR ? -EINTR : 0;
 			break;
 		}
-		args->pages += ret;
-		ret = 0;
+		args->pages += got;
 		index++;
 		cond_resched();
 	}
+	/* What the batch holds goes, or stays dirty, whatever ended the loop. */
+	got = cowdev_backing_evict_flush(obj, &batch, COWDEV_EVICT_WAIT);
+	if (got > 0)
+		args->pages += got;
 out:
 	mutex_unlock(&obj->lock);
 	return ret;

@@ -101,13 +101,29 @@ static struct cowdev_reclaimer cowdev_reclaimer;
 static struct workqueue_struct *cowdev_reclaim_wq;
 static struct shrinker *cowdev_reclaim_shrinker;
 
+/* Count @ret pages evicted, if it is a count, and wake their waiters. */
+static unsigned long cowdev_reclaim_evicted(struct cowdev_object *obj, int ret)
+{
+	if (ret <= 0)
+		return 0;
+	cowdev_count_add(obj, COWDEV_STAT_RECLAIMED, ret);
+	/* After the pages' room: a waiter looks there. */
+	smp_mb__before_atomic();
+	atomic_long_add(ret, &cowdev_reclaimer.evicted);
+	if (wq_has_sleeper(&cowdev_reclaimer.wait))
+		wake_up_all(&cowdev_reclaimer.wait);
+	return ret;
+}
+
 /*
  * One object's turn of the clock, under its lock: evict up to @nr pages,
  * looking at each resident page at most twice (once to take its bit, once
  * to evict it), so from the hand round to it twice over.  The hand stays
- * where the turn ended.  A store that fails a write is not written again
- * this turn: its clean pages can still go.  Each page evicted wakes the
- * allocations waiting for one.  A page passed over because it is under
+ * where the turn ended.  Dirty pages are written in batches, each evicted
+ * once the store has its batch on its disk (cowdev_backing_evict_page());
+ * the turn ends with its batch flushed.  A store that fails a write is not
+ * written again this turn: its clean pages can still go.  Each page
+ * evicted wakes the allocations waiting for one.  A page passed over because it is under
  * writeback sets @writeback: the writeback will leave it clean, free to
  * go, as direct reclaim counts pages under writeback as worth retrying for
  * (should_reclaim_retry()).  A locked page does not: its owner may be the
@@ -119,12 +135,14 @@ static unsigned long cowdev_reclaim_scan(struct cowdev_object *obj,
 	unsigned long budget = 2 * cowdev_object_resident(obj);
 	unsigned long index = obj->reclaim_hand, freed = 0;
 	enum cowdev_evict_how how = COWDEV_EVICT_TRY;
+	struct cowdev_evict_batch batch = { };
 	unsigned int wraps = 0;
 	struct page *page;
 	int ret;
 
 	lockdep_assert_held(&obj->lock);
-	while (freed < nr && budget) {
+	/* Pages written and waiting in the batch count toward @nr. */
+	while (freed + batch.nr < nr && budget) {
 		page = cowdev_object_find_get(obj, &index, ULONG_MAX);
 		if (!page) {
 			if (++wraps > 2)
@@ -136,24 +154,19 @@ static unsigned long cowdev_reclaim_scan(struct cowdev_object *obj,
 		if (folio_test_clear_referenced(page_folio(page))) {
 			put_page(page);
 		} else {
-			ret = cowdev_backing_evict_page(obj, index, page, how);
+			ret = cowdev_backing_evict_page(obj, index, page, how,
+							&batch);
 			if (ret == -EAGAIN)
 				*writeback = true;
 			else if (ret < 0)
 				how = COWDEV_EVICT_CLEAN;
-			if (ret > 0) {
-				freed++;
-				cowdev_count(obj, COWDEV_STAT_RECLAIMED);
-				/* After the page's room: a waiter looks there. */
-				smp_mb__before_atomic();
-				atomic_long_inc(&cowdev_reclaimer.evicted);
-				if (wq_has_sleeper(&cowdev_reclaimer.wait))
-					wake_up_all(&cowdev_reclaimer.wait);
-			}
+			freed += cowdev_reclaim_evicted(obj, ret);
 		}
 		index++;
 		cond_resched();
 	}
+	ret = cowdev_backing_evict_flush(obj, &batch, how);
+	freed += cowdev_reclaim_evicted(obj, ret);
 	obj->reclaim_hand = index;
 	return freed;
 }

@@ -13,9 +13,10 @@
  * waited.
  *
  * An object with a backing store has its pages written to it, by the work
- * item once the delay is over, each while it is still under writeback.  A
- * failed write leaves the page dirty (it stays in memory) and the error in
- * the object's mapping for COWDEV_IOC_WRITEBACK to report.  A page clones
+ * item once the delay is over, each while it is still under writeback, and
+ * the writeback ends once the store has them all on its disk.  A failed
+ * write leaves the page dirty (it stays in memory) and the error in the
+ * object's mapping for COWDEV_IOC_WRITEBACK to report.  A page clones
  * share is written back but stays dirty, with or without a store (see
  * cowdev_backing.c).  A poisoned page is not read.
  */
@@ -28,20 +29,53 @@
 #include "cowdev.h"
 
 /*
- * Write @page, under writeback, to the store if it is still @obj's page at
- * @pgoff: once CLONE has shared it, a write in @obj replaces it with a copy
- * (without waiting for this writeback: the page is the clone's now), and
- * the copy is the offset's to write.  The page lock keeps the answer true
- * for the write.  A write that fails leaves the page dirty.
+ * Write @page, under writeback, into the store if it is still @obj's page
+ * at @pgoff: once CLONE has shared it, a write in @obj replaces it with a
+ * copy (without waiting for this writeback: the page is the clone's now),
+ * and the copy is the offset's to write.  The page lock keeps the answer
+ * true for the write.  A write that fails leaves the page dirty.  Returns
+ * true if the page was written.
  */
-static void cowdev_writeback_store(struct cowdev_object *obj, pgoff_t pgoff,
+static bool cowdev_writeback_store(struct cowdev_object *obj, pgoff_t pgoff,
 				   struct page *page)
 {
+	bool written = false;
+
 	cowdev_lock_page(obj, pgoff, page, NULL);
-	if (cowdev_object_page_valid(obj, pgoff, page) && !PageHWPoison(page) &&
-	    cowdev_backing_write(obj, pgoff, page))
-		folio_set_dirty(page_folio(page));
+	if (cowdev_object_page_valid(obj, pgoff, page) && !PageHWPoison(page)) {
+		written = !cowdev_backing_write(obj, pgoff, page);
+		if (!written)
+			folio_set_dirty(page_folio(page));
+	}
 	cowdev_unlock_page(obj, pgoff, page);
+	return written;
+}
+
+/*
+ * Write the batch into the store, then put it on the store's disk with
+ * one wait (cowdev_backing_sync()), every page still under writeback: a
+ * page must not be clean before its bytes are on the disk.  If that
+ * fails, every page of the batch is dirty again (without its lock: see
+ * cowdev_backing_evict_flush()).
+ */
+static void cowdev_writeback_store_batch(struct cowdev_object *obj,
+					 struct cowdev_wb *wb)
+{
+	errseq_t since = cowdev_backing_sample(obj);
+	pgoff_t first = ULONG_MAX, last = 0;
+	unsigned long i;
+	unsigned int nr = 0;
+
+	for (i = 0; i < wb->nr; i++) {
+		if (!cowdev_writeback_store(obj, wb->offsets[i], wb->pages[i]))
+			continue;
+		first = min(first, wb->offsets[i]);
+		last = max(last, wb->offsets[i]);
+		nr++;
+	}
+	if (nr && cowdev_backing_sync(obj, first, last, since, nr))
+		for (i = 0; i < wb->nr; i++)
+			folio_set_dirty(page_folio(wb->pages[i]));
 }
 
 /* Forget the batch: its pages are released or were never taken. */
@@ -61,10 +95,9 @@ static void cowdev_writeback_end(struct work_struct *work)
 	struct cowdev_object *obj = container_of(wb, struct cowdev_object, wb);
 	unsigned long i;
 
+	if (READ_ONCE(obj->backing))
+		cowdev_writeback_store_batch(obj, wb);
 	for (i = 0; i < wb->nr; i++) {
-		if (READ_ONCE(obj->backing))
-			cowdev_writeback_store(obj, wb->offsets[i],
-					       wb->pages[i]);
 		cowdev_note_wake(obj, wb->offsets[i], wb->pages[i],
 				 COWDEV_BIT_WRITEBACK);
 		folio_end_writeback(page_folio(wb->pages[i]));

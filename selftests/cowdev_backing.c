@@ -17,8 +17,9 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/uio.h>
 
 #include "cowdev_util.h"
@@ -78,6 +79,38 @@ static char *map_stamped(int obj)
 	return p;
 }
 
+/* Does the kernel know filesystem @name (/proc/filesystems)? */
+static bool has_filesystem(const char *name)
+{
+	char buf[4096], want[64];
+
+	snprintf(want, sizeof(want), "\t%s\n", name);
+	return !read_text("/proc/filesystems", buf, sizeof(buf)) &&
+	       strstr(buf, want);
+}
+
+/*
+ * A file, open for reading and writing, on an overlayfs mounted at
+ * /tmp/cowdev-ovl/merged over tmpfs directories; or -1.
+ */
+static int open_overlay_file(void)
+{
+	static const char *const dirs[] = {
+		"/tmp/cowdev-ovl", "/tmp/cowdev-ovl/lower",
+		"/tmp/cowdev-ovl/upper", "/tmp/cowdev-ovl/work",
+		"/tmp/cowdev-ovl/merged",
+	};
+	unsigned int i;
+
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		if (mkdir(dirs[i], 0700) && errno != EEXIST)
+			return -1;
+	if (mount("overlay", "/tmp/cowdev-ovl/merged", "overlay", 0,
+		  "lowerdir=/tmp/cowdev-ovl/lower,upperdir=/tmp/cowdev-ovl/upper,workdir=/tmp/cowdev-ovl/work"))
+		return -1;
+	return open("/tmp/cowdev-ovl/merged/store", O_RDWR | O_CREAT, 0600);
+}
+
 TEST(set_backing_refuses)
 {
 	int obj = open(COWDEV_DEV, O_RDWR), other = open(COWDEV_DEV, O_RDWR);
@@ -121,6 +154,15 @@ TEST(set_backing_refuses)
 		ASSERT_EQ(0, fcntl(fd, F_SETFL, O_DIRECT));
 		EXPECT_EQ(-EINVAL, set_backing(obj, fd));
 		close(fd);
+	}
+
+	/* A stacked file's writes go to another file's page cache. */
+	if (has_filesystem("overlay")) {
+		fd = open_overlay_file();
+		ASSERT_LE(0, fd);
+		EXPECT_EQ(-EINVAL, set_backing(obj, fd));
+		close(fd);
+		EXPECT_EQ(0, umount("/tmp/cowdev-ovl/merged"));
 	}
 
 	/* Without a store there is nothing to evict to. */
@@ -176,6 +218,7 @@ TEST(evict_refuses)
 /* An object or memfd of NPAGES pages, mapped shared, each page stamped. */
 FIXTURE(store)
 {
+	const char *skip;	/* why the tests cannot run, or NULL */
 	int fd;
 	int store;
 	long ps;
@@ -230,11 +273,15 @@ FIXTURE_SETUP(store)
 		self->fd = open(COWDEV_DEV, O_RDWR);
 		ASSERT_LE(0, self->fd);
 		ASSERT_EQ(0, cowdev_set_size(self->fd, self->len));
-		if (ioctl(self->fd, COWDEV_IOC_SET_MODE, variant->mode))
-			SKIP(return, "no pfn mode here");
+		if (ioctl(self->fd, COWDEV_IOC_SET_MODE, variant->mode)) {
+			self->skip = "no pfn mode here";
+			return;
+		}
 		self->store = open_store(variant->store);
-		if (self->store < 0)
-			SKIP(return, "no disk in this guest (COWDEV_DIRECT_DIR)");
+		if (self->store < 0) {
+			self->skip = "no disk in this guest (COWDEV_DIRECT_DIR)";
+			return;
+		}
 		ASSERT_EQ(0, set_backing(self->fd, self->store));
 	}
 	self->p = mmap(NULL, self->len, PROT_READ | PROT_WRITE, MAP_SHARED,
@@ -278,6 +325,7 @@ TEST_F(store, evict_and_fault_back)
 	long majflt;
 	int i;
 
+	COWDEV_SKIP_UNLESS_READY();
 	ASSERT_EQ(NPAGES, page_out(self, variant, 0, NPAGES));
 	if (variant->backing == COWDEV) {
 		ASSERT_EQ(0, cowdev_info(self->fd, &info));
@@ -320,6 +368,7 @@ TEST_F(store, writeback_then_evict)
 	struct cowdev_info info;
 	int i;
 
+	COWDEV_SKIP_UNLESS_READY();
 	if (variant->backing == MEMFD) {
 		ASSERT_EQ(0, fsync(self->fd));
 	} else {
@@ -342,6 +391,7 @@ TEST_F(store, stale_store_never_read)
 	char *junk;
 	int i;
 
+	COWDEV_SKIP_UNLESS_READY();
 	if (variant->backing == MEMFD)
 		SKIP(return, "a cowdev store only");
 	junk = malloc(self->len);
@@ -390,6 +440,7 @@ TEST_F(store, punch_and_shrink_forget)
 	struct cowdev_info info;
 	int i;
 
+	COWDEV_SKIP_UNLESS_READY();
 	ASSERT_EQ(NPAGES, page_out(self, variant, 0, NPAGES));
 	if (variant->backing == MEMFD) {
 		ASSERT_EQ(0, fallocate(self->fd, FALLOC_FL_PUNCH_HOLE |
@@ -423,6 +474,7 @@ TEST_F(store, private_copies_stay)
 		       self->fd, 0);
 	int i;
 
+	COWDEV_SKIP_UNLESS_READY();
 	ASSERT_NE(MAP_FAILED, q);
 	for (i = 0; i < NPAGES; i += 2)
 		q[i * self->ps] = '#';
@@ -445,6 +497,7 @@ TEST_F(store, held_page_stays)
 	char *buf = malloc(self->ps);
 	int pipefd[2];
 
+	COWDEV_SKIP_UNLESS_READY();
 	if (variant->backing == COWDEV && variant->mode == COWDEV_MODE_PFN)
 		SKIP(return, "GUP takes no pfn-mode page");
 	ASSERT_NE(NULL, buf);
@@ -476,6 +529,7 @@ TEST_F(store, gup_reads_back)
 	struct iovec remote = { .iov_base = self->p, .iov_len = self->len };
 	int mem = open("/proc/self/mem", O_RDONLY), i;
 
+	COWDEV_SKIP_UNLESS_READY();
 	if (variant->backing == COWDEV && variant->mode == COWDEV_MODE_PFN)
 		SKIP(return, "GUP takes no pfn-mode page");
 	ASSERT_NE(NULL, buf);
@@ -506,6 +560,7 @@ TEST_F(store, clone_of_evicted)
 	int clone, store2, i;
 	char *q;
 
+	COWDEV_SKIP_UNLESS_READY();
 	if (variant->backing == MEMFD)
 		SKIP(return, "a cowdev store only");
 	ASSERT_EQ(NPAGES, page_out(self, variant, 0, NPAGES));
@@ -553,6 +608,7 @@ TEST_F(store, writeback_of_replaced_page)
 	int clone, i;
 	char *q;
 
+	COWDEV_SKIP_UNLESS_READY();
 	if (variant->backing == MEMFD)
 		SKIP(return, "a cowdev store only");
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -592,6 +648,7 @@ TEST_F(store, storeless_clone_writeback)
 	int clone, i;
 	char *q;
 
+	COWDEV_SKIP_UNLESS_READY();
 	if (variant->backing == MEMFD)
 		SKIP(return, "a cowdev store only");
 	clone = ioctl(self->fd, COWDEV_IOC_CLONE, 0);
@@ -617,6 +674,7 @@ TEST_F(store, fcntl_after_set_backing)
 {
 	int i;
 
+	COWDEV_SKIP_UNLESS_READY();
 	if (variant->backing == MEMFD)
 		SKIP(return, "a cowdev store only");
 	ASSERT_EQ(0, fcntl(self->store, F_SETFL, O_APPEND));
@@ -634,6 +692,7 @@ TEST_F(store, read_error_sigbus)
 {
 	struct cowdev_info info;
 
+	COWDEV_SKIP_UNLESS_READY();
 	if (variant->backing == MEMFD)
 		SKIP(return, "a cowdev store only");
 	ASSERT_EQ(NPAGES, page_out(self, variant, 0, NPAGES));
@@ -678,6 +737,7 @@ TEST_F(store, major_fault_one_read_one_wait)
 	pthread_t th[2];
 	int i;
 
+	COWDEV_SKIP_UNLESS_READY();
 	if (variant->backing == MEMFD)
 		SKIP(return, "a cowdev store only");
 	ASSERT_EQ(NPAGES, page_out(self, variant, 0, NPAGES));

@@ -273,7 +273,8 @@ struct cowdev_evict {
  * object it backs as its buffer.  Errors: EBADF on a read-only object fd,
  * for a bad fd or one of a file not open for both reading and writing;
  * EINVAL for a file that is not regular (another cowdev object, this one,
- * a directory, a pipe), or is open O_APPEND or O_DIRECT; EBUSY if the
+ * a directory, a pipe), is open O_APPEND or O_DIRECT, or is on a stacked
+ * filesystem (overlayfs, ecryptfs, FUSE passthrough); EBUSY if the
  * object already has a backing store, or the file (by inode, however it
  * was opened) backs another object; EINTR on a fatal signal while
  * another ioctl holds the object.
