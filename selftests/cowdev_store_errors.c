@@ -84,7 +84,9 @@ FIXTURE(faulty)
 	char node[PATH_MAX];
 	char mnt[PATH_MAX];
 	bool mounted;
+	bool created;
 	const char *disk;
+	const char *skip;	/* why the tests cannot run, or NULL */
 	uint64_t sectors;
 	/* The store file's extents: offset and length in bytes of the file,
 	 * start in sectors of the disk.
@@ -123,7 +125,8 @@ FIXTURE_VARIANT_ADD(faulty, pfn)
  */
 static int set_table(FIXTURE_DATA(faulty) *self, int first, int nr)
 {
-	char buf[DM_BUF] = { 0 }, params[PATH_MAX + 32];
+	uint64_t buf64[DM_BUF / 8] = { 0 };
+	char *buf = (char *)buf64, params[PATH_MAX + 32];
 	uint64_t lo = first * self->ps, hi = (first + nr) * self->ps;
 	size_t off = sizeof(struct dm_ioctl);
 	uint64_t at = 0, a, b, from, to;
@@ -169,8 +172,8 @@ static int set_table(FIXTURE_DATA(faulty) *self, int first, int nr)
 /* Record where the store's NPAGES pages are on the disk. */
 static int map_extents(FIXTURE_DATA(faulty) *self)
 {
-	char buf[sizeof(struct fiemap) +
-		 MAX_EXTENTS * sizeof(struct fiemap_extent)] = { 0 };
+	uint64_t buf[(sizeof(struct fiemap) +
+		      MAX_EXTENTS * sizeof(struct fiemap_extent)) / 8] = { 0 };
 	struct fiemap *fm = (struct fiemap *)buf;
 	unsigned int i;
 
@@ -190,6 +193,11 @@ static int map_extents(FIXTURE_DATA(faulty) *self)
 		self->ext_len[i] = fm->fm_extents[i].fe_length;
 	}
 	self->nr_ext = fm->fm_mapped_extents;
+	/* All of them, covering the whole store. */
+	if (!(fm->fm_extents[self->nr_ext - 1].fe_flags & FIEMAP_EXTENT_LAST) ||
+	    self->ext_logical[self->nr_ext - 1] +
+	    self->ext_len[self->nr_ext - 1] < self->len)
+		return -E2BIG;
 	/* The table lists them in order on the disk. */
 	for (i = 1; i < (unsigned int)self->nr_ext; i++)
 		if (self->ext_start[i] < self->ext_start[i - 1])
@@ -197,97 +205,162 @@ static int map_extents(FIXTURE_DATA(faulty) *self)
 	return 0;
 }
 
-FIXTURE_SETUP(faulty)
+/* Undo what faulty_build() did, in reverse; false if something stuck. */
+static bool faulty_unbuild(FIXTURE_DATA(faulty) *self)
 {
-	char buf[DM_BUF] = { 0 }, path[PATH_MAX + 16];
-	struct dm_ioctl *io = (struct dm_ioctl *)buf;
-	uint64_t bytes;
-	int i, d;
-
-	self->ps = page_size();
-	self->len = NPAGES * self->ps;
-	self->ctl = self->store = self->obj = self->ref = -1;
-	self->p = self->q = MAP_FAILED;
-	self->disk = getenv("COWDEV_SCRATCH_DISK");
-	if (!self->disk)
-		SKIP(return, "no scratch disk (COWDEV_SCRATCH_DISK)");
-	d = open(self->disk, O_RDONLY);
-	ASSERT_LE(0, d);
-	ASSERT_EQ(0, ioctl(d, BLKGETSIZE64, &bytes));
-	close(d);
-	self->sectors = bytes >> 9;
-
-	self->ctl = open("/dev/mapper/control", O_RDWR);
-	ASSERT_LE(0, self->ctl);
-	snprintf(self->name, sizeof(self->name), "cowdev-faulty-%d", getpid());
-	ASSERT_EQ(0, dm_ioctl(self->ctl, DM_DEV_CREATE, self->name, buf, 0, 0));
-	snprintf(self->node, sizeof(self->node), "/tmp/%s.dev", self->name);
-	ASSERT_EQ(0, mknod(self->node, S_IFBLK | 0600,
-			   makedev(major(io->dev), minor(io->dev))));
-	ASSERT_EQ(0, set_table(self, 0, 0));
-	snprintf(self->mnt, sizeof(self->mnt), "/tmp/%s", self->name);
-	ASSERT_EQ(0, mkdir(self->mnt, 0700));
-	ASSERT_EQ(0, mount(self->node, self->mnt, "ext4", 0, NULL));
-	self->mounted = true;
-
-	/* The store's blocks, written and on the disk, so FIEMAP has them. */
-	snprintf(path, sizeof(path), "%s/store", self->mnt);
-	self->store = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	ASSERT_LE(0, self->store);
-	self->ref = memfd_create("reference", 0);
-	ASSERT_LE(0, self->ref);
-	ASSERT_EQ(0, ftruncate(self->ref, self->len));
-	self->q = mmap(NULL, self->len, PROT_READ | PROT_WRITE, MAP_SHARED,
-		       self->ref, 0);
-	ASSERT_NE(MAP_FAILED, self->q);
-	ASSERT_EQ((ssize_t)self->len, write(self->store, self->q, self->len));
-	ASSERT_EQ(0, fsync(self->store));
-	ASSERT_EQ(0, map_extents(self));
-
-	self->obj = open(COWDEV_DEV, O_RDWR);
-	ASSERT_LE(0, self->obj);
-	ASSERT_EQ(0, cowdev_set_size(self->obj, self->len));
-	if (ioctl(self->obj, COWDEV_IOC_SET_MODE, variant->mode))
-		SKIP(return, "no pfn mode here");
-	ASSERT_EQ(0, ioctl(self->obj, COWDEV_IOC_SET_BACKING, self->store));
-	self->p = mmap(NULL, self->len, PROT_READ | PROT_WRITE, MAP_SHARED,
-		       self->obj, 0);
-	ASSERT_NE(MAP_FAILED, self->p);
-	/* One page read a fault, so that a failed read is that page's. */
-	ASSERT_EQ(0, madvise(self->p, self->len, MADV_RANDOM));
-	for (i = 0; i < NPAGES; i++) {
-		memset(self->p + i * self->ps, stamp(i, 0), self->ps);
-		memset(self->q + i * self->ps, stamp(i, 0), self->ps);
-	}
-}
-
-FIXTURE_TEARDOWN(faulty)
-{
-	char buf[DM_BUF] = { 0 };
+	uint64_t buf[DM_BUF / 8] = { 0 };
+	bool ok = true;
 
 	if (self->p != MAP_FAILED)
 		munmap(self->p, self->len);
 	if (self->q != MAP_FAILED)
 		munmap(self->q, self->len);
+	self->p = self->q = MAP_FAILED;
 	if (self->obj >= 0)
 		close(self->obj);	/* and so the module's file of the store */
 	if (self->ref >= 0)
 		close(self->ref);
 	if (self->store >= 0)
 		close(self->store);
+	self->obj = self->ref = self->store = -1;
 	if (self->ctl < 0)
-		return;
+		return ok;
 	/* The disk back, so that the unmount's writes do not fail. */
-	set_table(self, 0, 0);
-	if (self->mounted)
-		EXPECT_EQ(0, umount(self->mnt));
+	if (self->created && set_table(self, 0, 0))
+		ok = false;
+	if (self->mounted && umount(self->mnt))
+		ok = false;
+	self->mounted = false;
 	rmdir(self->mnt);
 	unlink(self->node);
-	EXPECT_EQ(0, dm_ioctl(self->ctl, DM_DEV_REMOVE, self->name, buf, 0, 0));
+	if (self->created &&
+	    dm_ioctl(self->ctl, DM_DEV_REMOVE, self->name, (char *)buf, 0, 0))
+		ok = false;
+	self->created = false;
 	close(self->ctl);
+	self->ctl = -1;
+	return ok;
 }
 
-/* Drop the store's page cache, so that a read goes to the disk. */
+/*
+ * The dm device over the scratch disk, its ext4 mounted, a 16-page store
+ * file written on it, an object of @mode with that store, mapped and
+ * stamped, and a memfd stamped alike.  Returns NULL, or what failed; the
+ * caller then undoes what was done (faulty_unbuild()), since a setup that
+ * fails gets no teardown from the harness.
+ */
+static const char *faulty_build(FIXTURE_DATA(faulty) *self,
+				enum cowdev_mode mode)
+{
+	uint64_t buf[DM_BUF / 8] = { 0 };
+	struct dm_ioctl *io = (struct dm_ioctl *)buf;
+	char path[PATH_MAX + 16];
+	uint64_t bytes;
+	int i, d;
+
+	/* Exclusive: a device left over from an earlier run holds it. */
+	d = open(self->disk, O_RDONLY | O_EXCL);
+	if (d < 0)
+		return "the scratch disk is in use";
+	i = ioctl(d, BLKGETSIZE64, &bytes);
+	close(d);
+	if (i)
+		return "BLKGETSIZE64";
+	self->sectors = bytes >> 9;
+
+	self->ctl = open("/dev/mapper/control", O_RDWR);
+	if (self->ctl < 0)
+		return "/dev/mapper/control";
+	snprintf(self->name, sizeof(self->name), "cowdev-faulty-%d", getpid());
+	if (dm_ioctl(self->ctl, DM_DEV_CREATE, self->name, (char *)buf, 0, 0))
+		return "DM_DEV_CREATE";
+	self->created = true;
+	snprintf(self->node, sizeof(self->node), "/tmp/%s.dev", self->name);
+	if (mknod(self->node, S_IFBLK | 0600,
+		  makedev(major(io->dev), minor(io->dev))))
+		return "mknod";
+	if (set_table(self, 0, 0))
+		return "the disk's table";
+	snprintf(self->mnt, sizeof(self->mnt), "/tmp/%s", self->name);
+	if (mkdir(self->mnt, 0700) ||
+	    mount(self->node, self->mnt, "ext4", 0, NULL))
+		return "mount";
+	self->mounted = true;
+
+	/* The store's blocks, written and on the disk, so FIEMAP has them. */
+	snprintf(path, sizeof(path), "%s/store", self->mnt);
+	self->store = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	self->ref = memfd_create("reference", 0);
+	if (self->store < 0 || self->ref < 0 ||
+	    ftruncate(self->ref, self->len))
+		return "the store or the reference";
+	self->q = mmap(NULL, self->len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       self->ref, 0);
+	if (self->q == MAP_FAILED ||
+	    write(self->store, self->q, self->len) != (ssize_t)self->len ||
+	    fsync(self->store) || map_extents(self))
+		return "the store's blocks";
+
+	self->obj = open(COWDEV_DEV, O_RDWR);
+	if (self->obj < 0 || cowdev_set_size(self->obj, self->len) ||
+	    ioctl(self->obj, COWDEV_IOC_SET_MODE, mode) ||
+	    ioctl(self->obj, COWDEV_IOC_SET_BACKING, self->store))
+		return "the object";
+	self->p = mmap(NULL, self->len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       self->obj, 0);
+	/* One page read a fault, so that a failed read is that page's. */
+	if (self->p == MAP_FAILED ||
+	    madvise(self->p, self->len, MADV_RANDOM))
+		return "the mapping";
+	for (i = 0; i < NPAGES; i++) {
+		memset(self->p + i * self->ps, stamp(i, 0), self->ps);
+		memset(self->q + i * self->ps, stamp(i, 0), self->ps);
+	}
+	return NULL;
+}
+
+/*
+ * What a test cannot run without is looked at in its body
+ * (COWDEV_SKIP_UNLESS_READY()).
+ */
+FIXTURE_SETUP(faulty)
+{
+	const char *failed;
+	int obj;
+
+	self->ps = page_size();
+	self->len = NPAGES * self->ps;
+	self->ctl = self->store = self->obj = self->ref = -1;
+	self->p = self->q = MAP_FAILED;
+	self->disk = getenv("COWDEV_SCRATCH_DISK");
+	if (!self->disk) {
+		self->skip = "no scratch disk (COWDEV_SCRATCH_DISK)";
+		return;
+	}
+	obj = open(COWDEV_DEV, O_RDWR);
+	ASSERT_LE(0, obj);
+	if (ioctl(obj, COWDEV_IOC_SET_MODE, variant->mode))
+		self->skip = "no pfn mode here";
+	close(obj);
+	if (self->skip)
+		return;
+	failed = faulty_build(self, variant->mode);
+	if (failed) {
+		faulty_unbuild(self);
+		TH_LOG("setting up: %s: %s", failed, strerror(errno));
+		ASSERT_TRUE(false);
+	}
+}
+
+FIXTURE_TEARDOWN(faulty)
+{
+	EXPECT_TRUE(faulty_unbuild(self));
+}
+
+/*
+ * Drop the store's page cache, so that a read goes to the disk.  It holds
+ * nothing dirty (the object waits for its writes), so nothing stays.
+ */
 static void drop_store_cache(FIXTURE_DATA(faulty) *self)
 {
 	posix_fadvise(self->store, 0, 0, POSIX_FADV_DONTNEED);
@@ -300,21 +373,40 @@ static bool object_is_reference(FIXTURE_DATA(faulty) *self)
 }
 
 /*
+ * An EVICT leaves nothing of its pages in the store's page cache for the
+ * disk to fail later: once it returns, the store has nothing dirty, so an
+ * fsync() of the store against a failing disk succeeds.  Before the
+ * store's writeback was waited for, the pages were still dirty there.
+ */
+TEST_F(faulty, evicted_pages_are_on_the_disk)
+{
+	COWDEV_SKIP_UNLESS_READY();
+	ASSERT_EQ(NPAGES, cowdev_evict(self->obj, 0, self->len));
+	ASSERT_EQ(0, set_table(self, 0, NPAGES));
+	EXPECT_EQ(0, fsync(self->store));
+	ASSERT_EQ(0, set_table(self, 0, 0));
+	drop_store_cache(self);
+	EXPECT_TRUE(object_is_reference(self));
+}
+
+/*
  * A write to the store that fails on the disk, after kernel_write() has
  * put the page in the store's page cache, keeps the page dirty and in
- * memory: EVICT and WRITEBACK report EIO (once), and once the disk is
- * back, the page's bytes are the ones it had, not the disk's old ones.
- * Before the store's writeback was waited for, EVICT evicted every page,
- * and the store's failed writeback then left the disk's old bytes for the
- * read.
+ * memory: EVICT and WRITEBACK report EIO, and once the disk is back, the
+ * page's bytes are the ones it had, not the disk's old ones.  Before the
+ * store's writeback was waited for, EVICT evicted every page, and the
+ * store's failed writeback then left the disk's old bytes for the read.
  */
 TEST_F(faulty, failed_write_keeps_pages)
 {
 	struct cowdev_writeback wb = { .flags = COWDEV_WRITEBACK_WAIT };
 	struct cowdev_info info;
+	uint64_t read_before;
 	int i;
 
+	COWDEV_SKIP_UNLESS_READY();
 	ASSERT_EQ(NPAGES, cowdev_evict(self->obj, 0, self->len));
+	drop_store_cache(self);
 	ASSERT_TRUE(object_is_reference(self));	/* round 0, from the disk */
 	for (i = 0; i < NPAGES; i++) {
 		memset(self->p + i * self->ps, stamp(i, 1), self->ps);
@@ -323,26 +415,27 @@ TEST_F(faulty, failed_write_keeps_pages)
 
 	ASSERT_EQ(0, set_table(self, 0, NPAGES));
 	EXPECT_EQ(-EIO, cowdev_evict(self->obj, 0, self->len));
-	/* Whatever the store's cache holds goes to the failing disk now. */
-	fsync(self->store);
 	ASSERT_EQ(0, cowdev_info(self->obj, &info));
 	EXPECT_EQ(NPAGES, info.resident_pages);
 	EXPECT_EQ(0, info.evicted_pages);
 	EXPECT_LE(1, info.io_errors);
-
 	/* WRITEBACK meets the same disk, and says so. */
 	EXPECT_EQ(-1, ioctl(self->obj, COWDEV_IOC_WRITEBACK, &wb));
 	EXPECT_EQ(EIO, errno);
+	/* And the bytes are still the object's, failed writes or not. */
+	EXPECT_TRUE(object_is_reference(self));
 
 	ASSERT_EQ(0, set_table(self, 0, 0));
 	drop_store_cache(self);
 	EXPECT_TRUE(object_is_reference(self));
+	ASSERT_EQ(0, cowdev_info(self->obj, &info));
+	read_before = info.pages_read;
 	ASSERT_EQ(NPAGES, cowdev_evict(self->obj, 0, self->len));
 	drop_store_cache(self);
-	EXPECT_TRUE(object_is_reference(self));
+	EXPECT_TRUE(object_is_reference(self));	/* round 1, from the disk */
 	ASSERT_EQ(0, cowdev_info(self->obj, &info));
 	EXPECT_EQ(NPAGES, info.resident_pages);
-	EXPECT_LE(NPAGES, info.pages_read);
+	EXPECT_EQ(read_before + NPAGES, info.pages_read);
 }
 
 /*
@@ -354,6 +447,7 @@ TEST_F(faulty, failed_read_sigbus)
 {
 	struct cowdev_info info;
 
+	COWDEV_SKIP_UNLESS_READY();
 	ASSERT_EQ(NPAGES, cowdev_evict(self->obj, 0, self->len));
 	drop_store_cache(self);
 	ASSERT_EQ(0, set_table(self, 0, NPAGES));
@@ -382,6 +476,7 @@ TEST_F(faulty, failed_window_leaves_the_rest)
 	struct cowdev_info info;
 	int i;
 
+	COWDEV_SKIP_UNLESS_READY();
 	ASSERT_EQ(NPAGES, cowdev_evict(self->obj, 0, self->len));
 	drop_store_cache(self);
 	ASSERT_EQ(0, set_table(self, 8, 4));
