@@ -12,14 +12,16 @@
  *     mapping->invalidate_lock (shared: reading an evicted page back,
  *     taken with only the new, unpublished page locked; exclusive:
  *     truncation, and CLONE's walk, inside clone_sem)
+ *       PG_writeback of the pages of an eviction's or a writeback's
+ *       batch (cowdev_backing.c), held unlocked while the batch is
+ *       written and waited for; its holder then takes page locks
+ *       (sleeping for EVICT and the writeback work), the store's locks
+ *       and i_mmap_rwsem.  Nobody waits on PG_writeback holding a page
+ *       lock (cowdev_lock_page_stable() lets go first).
  *       page lock (PG_locked of a pool page)
- *         the backing store's locks (kernel_read(), kernel_write():
- *         cowdev_backing.c; its folio locks and, on ext4, a journal
+ *         the backing store's locks (kernel_read(), kernel_write(), the
+ *         store's own writeback: its folio locks and, on ext4, a journal
  *         handle)
- *       PG_writeback of pool pages, held by an eviction's batch while
- *       the store's writeback of the batch is waited for
- *       (cowdev_backing_sync(), under cowdev_object.lock for EVICT and
- *       the reclaimer, under nothing in the writeback work)
  *         other page locks, tried only (fault-around)
  *         mapping->i_mmap_rwsem (unmap_mapping_pages)
  *           page table lock
@@ -327,8 +329,8 @@ void cowdev_backing_read(struct cowdev_object *obj, pgoff_t first,
 errseq_t cowdev_backing_sample(struct cowdev_object *obj);
 int cowdev_backing_write(struct cowdev_object *obj, pgoff_t pgoff,
 			 struct page *page);
-int cowdev_backing_sync(struct cowdev_object *obj, pgoff_t first,
-			pgoff_t last, errseq_t since, unsigned int nr);
+int cowdev_backing_sync(struct cowdev_object *obj, const pgoff_t *index,
+			unsigned int nr, errseq_t since, unsigned int written);
 int cowdev_backing_evict(struct cowdev_object *obj, struct cowdev_evict *args);
 /**
  * enum cowdev_evict_how - how cowdev_backing_evict_page() takes its page
@@ -353,25 +355,24 @@ enum cowdev_evict_how {
  * @pages: the pages, each with a reference
  * @index: their offsets
  * @nr: how many
- * @first: the lowest offset
- * @last: the highest
  * @since: the store's error sequence before the first write
  */
 struct cowdev_evict_batch {
 	struct page *pages[COWDEV_EVICT_BATCH];
 	pgoff_t index[COWDEV_EVICT_BATCH];
 	unsigned int nr;
-	pgoff_t first;
-	pgoff_t last;
 	errseq_t since;
 };
 
 int cowdev_backing_evict_page(struct cowdev_object *obj, pgoff_t index,
 			      struct page *page, enum cowdev_evict_how how,
-			      struct cowdev_evict_batch *batch);
+			      struct cowdev_evict_batch *batch,
+			      unsigned long *evicted);
 int cowdev_backing_evict_flush(struct cowdev_object *obj,
 			       struct cowdev_evict_batch *batch,
 			       enum cowdev_evict_how how);
+bool cowdev_backing_evict_batched(const struct cowdev_evict_batch *batch,
+				  pgoff_t index);
 void cowdev_backing_unlist(struct cowdev_object *obj);
 void cowdev_backing_put(struct cowdev_object *obj);
 bool cowdev_backing_any(void);

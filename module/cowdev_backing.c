@@ -11,14 +11,17 @@
  * a copy of a dirty page, and a page while clones share it
  * (cowdev_cow_clone_page() marks it, and writeback leaves it dirty), since
  * the store of one sharer is not another's.  On the store means on its
- * disk, not in its page cache: a write waits for the store's own
- * writeback (cowdev_backing_write()).
+ * disk, not in its page cache: pages are written in batches, under
+ * writeback, which ends once the store's own writeback of the batch has
+ * (cowdev_backing_sync()).
  *
- * All I/O is done with the page locked (and, for a write, under
- * writeback too): a page's lock is what keeps it the object's page at its
- * offset, so no write can put a page at an offset another page has since
- * taken (a page CLONE shared, replaced by the copy a write made), and no
- * read can fill a page truncation has erased.  The I/O goes through the
+ * Every read and every kernel_write() is done with the page locked (and,
+ * for a write, under writeback too; the store's writeback of a batch then
+ * runs with its pages unlocked, under writeback): a page's lock is what
+ * keeps it the object's page at its offset, so no write can put a page
+ * at an offset another page has since taken (a page CLONE shared,
+ * replaced by the copy a write made), and no read can fill a page
+ * truncation has erased.  The I/O goes through the
  * file's own read and write (vfs_iter_read(), kernel_write()), which take
  * the file's locks (i_rwsem for a write) inside the page lock.  So the
  * file must not be read or written with a mapping of the object it backs
@@ -26,6 +29,7 @@
  * the object), as a swap file is not written behind the kernel's back.
  */
 #include <linux/bitmap.h>
+#include <linux/blkdev.h>
 #include <linux/bvec.h>
 #include <linux/errseq.h>
 #include <linux/fadvise.h>
@@ -99,10 +103,13 @@ static int cowdev_backing_check(struct file *file)
 	    (file->f_flags & (O_APPEND | O_DIRECT)))
 		return -EINVAL;
 	/*
-	 * A stacked filesystem (overlayfs, ecryptfs, FUSE passthrough)
-	 * hands the I/O to another file, whose page cache and error
-	 * sequence are not file->f_mapping's: a write could not be waited
-	 * for, nor its error seen (cowdev_backing_sync()).
+	 * A stacked filesystem (overlayfs, ecryptfs, FUSE passthrough: on
+	 * 7.2 every file of a connection that negotiated it) hands the I/O
+	 * to another file, whose page cache and error sequence are not
+	 * file->f_mapping's: a write could not be waited for, nor its error
+	 * seen (cowdev_backing_sync()).  procfs, hugetlbfs and binfmt_misc
+	 * claim the deepest stack to forbid stacking on them, and are no
+	 * stores either.
 	 */
 	if (file_inode(file)->i_sb->s_stack_depth)
 		return -EINVAL;
@@ -377,7 +384,8 @@ void cowdev_backing_read(struct cowdev_object *obj, pgoff_t first,
  * check from 0 reports it: a failure of some earlier writeback (one a
  * fatal signal cut short left for the flusher, or the file's own before
  * it was a store) would be taken for this batch's.  It is marked seen
- * first; a writer whose sample is older still sees it.
+ * first, which leaves the sample in @since; a writer whose sample is
+ * older still sees it.
  *
  * Return: the sample.
  */
@@ -386,20 +394,56 @@ errseq_t cowdev_backing_sample(struct cowdev_object *obj)
 	struct address_space *mapping = obj->backing->f_mapping;
 	errseq_t since = filemap_sample_wb_err(mapping);
 
-	if (!since && READ_ONCE(mapping->wb_err)) {
+	if (!since && READ_ONCE(mapping->wb_err))
 		(void)errseq_check_and_advance(&mapping->wb_err, &since);
-		since = filemap_sample_wb_err(mapping);
-	}
 	return since;
+}
+
+/*
+ * Write the store's pages at the @nr ascending offsets @index out, each
+ * run of consecutive offsets with one call, under one plug, then wait for
+ * them: only the batch's own pages, not whatever else of the store lies
+ * between them.  Each run is started twice, as btrfs_fdatawrite_range()
+ * does: with compression the first pass may only queue the work that puts
+ * the pages under writeback, and the wait would find none.  The return of
+ * the wait is the legacy error flags, which any fsync() may clear: the
+ * caller asks the error sequence instead.
+ */
+static int cowdev_backing_write_out(struct address_space *mapping,
+				    const pgoff_t *index, unsigned int nr)
+{
+	struct blk_plug plug;
+	unsigned int i, j;
+	loff_t start, end;
+	int err = 0;
+
+	blk_start_plug(&plug);
+	for (i = 0; i < nr; i = j) {
+		for (j = i + 1; j < nr && index[j] == index[j - 1] + 1; j++)
+			;
+		start = cowdev_backing_pos(index[i]);
+		end = cowdev_backing_pos(index[j - 1]) + PAGE_SIZE - 1;
+		err = err ?: filemap_fdatawrite_range(mapping, start, end);
+		err = err ?: filemap_fdatawrite_range(mapping, start, end);
+	}
+	blk_finish_plug(&plug);
+	for (i = 0; i < nr; i = j) {
+		for (j = i + 1; j < nr && index[j] == index[j - 1] + 1; j++)
+			;
+		start = cowdev_backing_pos(index[i]);
+		end = cowdev_backing_pos(index[j - 1]) + PAGE_SIZE - 1;
+		(void)filemap_fdatawait_range_keep_errors(mapping, start, end);
+	}
+	return err;
 }
 
 /**
  * cowdev_backing_sync() - put a batch of written pages on the store's disk
  * @obj: the object, which has a backing store
- * @first: the lowest page offset written
- * @last: the highest
+ * @index: the batch's offsets, ascending
+ * @nr: how many
  * @since: cowdev_backing_sample() from before the batch's first write
- * @nr: the pages the batch wrote, for the counters
+ * @written: the pages the batch wrote, for the counters
  *
  * A page is clean, free to be evicted and the store's page cache then
  * dropped, only once its bytes are on the store's disk: trusting
@@ -407,45 +451,47 @@ errseq_t cowdev_backing_sample(struct cowdev_object *obj)
  * writeback meets later (the store's page cache would drop the failed
  * copy, and the read would bring back the disk's old bytes).  So the
  * writer keeps its pages under writeback, writes the batch, and calls
- * this, which writes the range of the store's page cache out and waits,
- * as swap keeps a page until its write completes (end_swap_bio_write()
- * dirties it again on an error).  One wait a batch, not a page: the block
- * layer sees the batch's pages as a few requests.
+ * this, which writes the batch's pages of the store's page cache out and
+ * waits, as swap keeps a page under writeback until its write completes
+ * (end_swap_bio_write() dirties it again on an error).  One wait a batch,
+ * not a page: the block layer sees the batch as a few requests.
  *
  * Whether the batch failed is the store's error sequence from @since: the
  * caller's own sample, not the file's cursor, so that two writers at once
  * (the writeback work and the reclaimer) both see an error either's page
  * may have met.  The error is marked seen there, and recorded in the
  * object's mapping for its openers (file_check_and_advance_wb_err()); the
- * caller dirties the batch's pages again.  Only a filesystem that ends a
- * page's writeback once its data is written, and reports errors in
- * wb_err, gives this answer; one that ends it earlier (FUSE with
- * writeback_cache before 6.14) may still lose a page.
+ * caller dirties the batch's pages again.
+ *
+ * This is the answer of a filesystem that ends a folio's writeback once
+ * its data is written and reports a failure in the mapping's error
+ * sequence.  One that does not, is not made safe by it: FUSE with
+ * writeback_cache before 6.14 ends writeback before the daemon has the
+ * data, ext4 with data=journal only journals it, an NFS write may be
+ * unstable, and btrfs reports an ordered extent's failure after the
+ * writeback has ended.  No cache flush is sent: the guarantee is the
+ * read-back's, not a power loss's.
  *
  * Return: 0 or the error.
  */
-int cowdev_backing_sync(struct cowdev_object *obj, pgoff_t first,
-			pgoff_t last, errseq_t since, unsigned int nr)
+int cowdev_backing_sync(struct cowdev_object *obj, const pgoff_t *index,
+			unsigned int nr, errseq_t since, unsigned int written)
 {
 	struct address_space *mapping = obj->backing->f_mapping;
-	loff_t start = cowdev_backing_pos(first);
-	loff_t end = cowdev_backing_pos(last) + PAGE_SIZE - 1;
 	int err;
 
-	err = filemap_fdatawrite_range(mapping, start, end);
-	/* Its return is the legacy flags, which any fsync() may clear. */
-	(void)filemap_fdatawait_range_keep_errors(mapping, start, end);
+	err = cowdev_backing_write_out(mapping, index, nr);
 	/* Not filemap_check_wb_err(): that leaves it unseen. */
 	err = errseq_check_and_advance(&mapping->wb_err, &since) ?: err;
 	if (!err) {
-		cowdev_count_add(obj, COWDEV_STAT_PAGES_WRITTEN, nr);
+		cowdev_count_add(obj, COWDEV_STAT_PAGES_WRITTEN, written);
 		return 0;
 	}
 	/* -EAGAIN tells the reclaimer a page is under writeback. */
 	if (err == -EAGAIN)
 		err = -EIO;
 	mapping_set_error(obj->inode->i_mapping, err);
-	cowdev_count_add(obj, COWDEV_STAT_IO_ERRORS, nr);
+	cowdev_count_add(obj, COWDEV_STAT_IO_ERRORS, written);
 	return err;
 }
 
@@ -495,12 +541,12 @@ int cowdev_backing_write(struct cowdev_object *obj, pgoff_t pgoff,
 }
 
 /*
- * Evict @page, locked, not under writeback, at @index: unmapped first, and
- * left if it must stay.  A dirty page is written into the store and
+ * Evict @page, locked, not under writeback, at @index: left if it must
+ * stay, unmapped first.  A dirty page is written into the store and
  * queued in @batch, under writeback, to be evicted once the batch is on
- * the store's disk; without a batch it stays.  Consumes the reference
- * and the lock.  Returns 1 if evicted, 0 if not (or queued), or the
- * error of the write.
+ * the store's disk; without a batch (the batch's own flush) it stays, and
+ * is not unmapped for nothing.  Consumes the reference and the lock.
+ * Returns 1 if evicted, 0 if not (or queued), or the error of the write.
  */
 static int cowdev_backing_evict_locked(struct cowdev_object *obj,
 				       pgoff_t index, struct page *page,
@@ -509,7 +555,8 @@ static int cowdev_backing_evict_locked(struct cowdev_object *obj,
 	struct folio *folio = page_folio(page);
 	int ret = 0;
 
-	if (!cowdev_object_page_valid(obj, index, page) || cowdev_cow_stays(page))
+	if (!cowdev_object_page_valid(obj, index, page) ||
+	    cowdev_cow_stays(page) || (!batch && folio_test_dirty(folio)))
 		goto unlock;
 	/*
 	 * With the page locked no fault can map it again: what was mapped
@@ -522,12 +569,9 @@ static int cowdev_backing_evict_locked(struct cowdev_object *obj,
 		goto unlock;
 	if (folio_test_dirty(folio)) {
 		if (!batch)
-			goto unlock;
-		if (!batch->nr) {
+			goto unlock;	/* written to since its unmap */
+		if (!batch->nr)
 			batch->since = cowdev_backing_sample(obj);
-			batch->first = index;
-			batch->last = index;
-		}
 		folio_clear_dirty(folio);
 		folio_start_writeback(folio);
 		ret = cowdev_backing_write(obj, index, page);
@@ -537,8 +581,6 @@ static int cowdev_backing_evict_locked(struct cowdev_object *obj,
 			folio_end_writeback(folio);
 			goto unlock;
 		}
-		batch->first = min(batch->first, index);
-		batch->last = max(batch->last, index);
 		batch->index[batch->nr] = index;
 		batch->pages[batch->nr++] = page;	/* with our reference */
 		cowdev_unlock_page(obj, index, page);
@@ -589,10 +631,11 @@ static bool cowdev_backing_evict_lock(struct cowdev_object *obj, pgoff_t index,
  * Puts the batch on the store's disk (cowdev_backing_sync()), ends each
  * page's writeback, clean, or dirty again if that failed, and evicts
  * those still clean and still free to go.  A page is dirtied again
- * without its lock: while it is under writeback nothing else changes its
- * dirty bit (writers wait for the writeback, truncation too, and a CLONE
- * that shares it dirties it itself), and a dirty page under writeback is
- * what WRITEBACK leaves too.
+ * without its lock: nothing clears the dirty bit of a page under
+ * writeback (an eviction or a WRITEBACK takes only pages that are not,
+ * and the pool only pages nobody else holds, and the batch holds each),
+ * and setting it is never wrong; @obj's lock keeps out the CLONE,
+ * truncation and WRITEBACK that would otherwise look at it.
  *
  * Return: the pages evicted, or the error of the batch.
  */
@@ -600,7 +643,8 @@ int cowdev_backing_evict_flush(struct cowdev_object *obj,
 			       struct cowdev_evict_batch *batch,
 			       enum cowdev_evict_how how)
 {
-	unsigned int i, nr = batch->nr;
+	pgoff_t sorted[COWDEV_EVICT_BATCH], key;
+	unsigned int i, j, nr = batch->nr;
 	int err, ret, evicted = 0;
 	struct page *page;
 
@@ -608,8 +652,14 @@ int cowdev_backing_evict_flush(struct cowdev_object *obj,
 	if (!nr)
 		return 0;
 	batch->nr = 0;
-	err = cowdev_backing_sync(obj, batch->first, batch->last, batch->since,
-				  nr);
+	/* In offset order for the store (the clock may have wrapped). */
+	for (i = 0; i < nr; i++) {
+		key = batch->index[i];
+		for (j = i; j && sorted[j - 1] > key; j--)
+			sorted[j] = sorted[j - 1];
+		sorted[j] = key;
+	}
+	err = cowdev_backing_sync(obj, sorted, nr, batch->since, nr);
 	for (i = 0; i < nr; i++) {
 		page = batch->pages[i];
 		if (err)
@@ -632,6 +682,60 @@ int cowdev_backing_evict_flush(struct cowdev_object *obj,
 }
 
 /**
+ * cowdev_backing_evict_batched() - is a page at @index in a batch?
+ * @batch: the batch
+ * @index: an offset
+ *
+ * For a clock that has come round to the pages it wrote itself, which are
+ * under writeback only until its own flush.
+ *
+ * Return: true if it is.
+ */
+bool cowdev_backing_evict_batched(const struct cowdev_evict_batch *batch,
+				  pgoff_t index)
+{
+	unsigned int i;
+
+	for (i = 0; i < batch->nr; i++)
+		if (batch->index[i] == index)
+			return true;
+	return false;
+}
+
+/*
+ * Must @batch be flushed before @page is taken?  Its pages are under
+ * writeback, and writers to them wait: not across a sleep for another
+ * page (EVICT waits for a page's lock and writeback), nor across a
+ * write the store's freeze would hold up (kernel_write() waits in
+ * sb_start_write()).  Racy hints, which bound the usual case.
+ */
+static bool cowdev_backing_flush_first(struct cowdev_object *obj,
+				       struct page *page,
+				       enum cowdev_evict_how how,
+				       const struct cowdev_evict_batch *batch)
+{
+	struct folio *folio = page_folio(page);
+
+	if (!batch->nr)
+		return false;
+	if (how == COWDEV_EVICT_WAIT &&
+	    (folio_test_locked(folio) || folio_test_writeback(folio)))
+		return true;
+	return folio_test_dirty(folio) &&
+	       READ_ONCE(file_inode(obj->backing)->i_sb->s_writers.frozen) !=
+	       SB_UNFROZEN;
+}
+
+/* Add a count of pages evicted to @evicted; the error, or 0. */
+static int cowdev_backing_evicted(int ret, unsigned long *evicted)
+{
+	if (ret < 0)
+		return ret;
+	*evicted += ret;
+	return 0;
+}
+
+/**
  * cowdev_backing_evict_page() - evict one page of an object
  * @obj: the object, which has a backing store; its lock held
  * @index: page offset of @page in @obj
@@ -639,33 +743,37 @@ int cowdev_backing_evict_flush(struct cowdev_object *obj,
  *	consumes
  * @how: what to wait for, and what to leave (&enum cowdev_evict_how)
  * @batch: where a dirty page goes, written, until the batch is flushed
- *	(cowdev_backing_evict_flush(), which this calls when it is full and
- *	the caller when it is done)
+ *	(cowdev_backing_evict_flush(), which this calls when it is full or
+ *	before a wait, and the caller when it is done)
+ * @evicted: incremented by the pages evicted: this one, and the batch's
+ *	if it was flushed
  *
- * Return: the pages evicted (this one, or the batch's when it was full and
- * flushed), -EAGAIN if @page is under writeback (only when @how does not
- * wait: the writeback will leave it clean), or the error of a write
- * (recorded in the object's mapping, as a writeback's is, but for -EINTR;
- * never -EAGAIN).
+ * Return: 0, -EAGAIN if @page is under writeback (only when @how does not
+ * wait: the writeback will leave it clean), or the error of a write or of
+ * the batch (recorded in the object's mapping, as a writeback's is, but
+ * for -EINTR; never -EAGAIN).
  */
 int cowdev_backing_evict_page(struct cowdev_object *obj, pgoff_t index,
 			      struct page *page, enum cowdev_evict_how how,
-			      struct cowdev_evict_batch *batch)
+			      struct cowdev_evict_batch *batch,
+			      unsigned long *evicted)
 {
-	int ret;
+	int ret, err = 0;
 
 	lockdep_assert_held(&obj->lock);
+	if (cowdev_backing_flush_first(obj, page, how, batch))
+		err = cowdev_backing_evicted(cowdev_backing_evict_flush(obj, batch, how),
+					     evicted);
 	if (!cowdev_backing_evict_lock(obj, index, page, how, &ret)) {
 		put_page(page);
-		return ret;
+		return err ?: ret;
 	}
 	ret = cowdev_backing_evict_locked(obj, index, page, batch);
-	if (batch->nr == COWDEV_EVICT_BATCH) {
-		int flushed = cowdev_backing_evict_flush(obj, batch, how);
-
-		ret = flushed < 0 ? flushed : ret + flushed;
-	}
-	return ret;
+	ret = cowdev_backing_evicted(ret, evicted);
+	if (batch->nr == COWDEV_EVICT_BATCH)
+		err = err ?: cowdev_backing_evicted(cowdev_backing_evict_flush(obj, batch, how),
+						    evicted);
+	return err ?: ret;
 }
 
 /**
@@ -682,6 +790,7 @@ int cowdev_backing_evict_page(struct cowdev_object *obj, pgoff_t index,
 int cowdev_backing_evict(struct cowdev_object *obj, struct cowdev_evict *args)
 {
 	struct cowdev_evict_batch batch = { };
+	unsigned long evicted = 0;
 	pgoff_t index, end;
 	struct page *page;
 	int ret = 0, got;
@@ -708,19 +817,24 @@ int cowdev_backing_evict(struct cowdev_object *obj, struct cowdev_evict *args)
 			break;
 		}
 		got = cowdev_backing_evict_page(obj, index, page,
-						COWDEV_EVICT_WAIT, &batch);
+						COWDEV_EVICT_WAIT, &batch,
+						&evicted);
 		if (got < 0) {
 			ret = got == -EINTR ? -EINTR : 0;
 			break;
 		}
-		args->pages += got;
 		index++;
 		cond_resched();
 	}
-	/* What the batch holds goes, or stays dirty, whatever ended the loop. */
-	got = cowdev_backing_evict_flush(obj, &batch, COWDEV_EVICT_WAIT);
-	if (got > 0)
-		args->pages += got;
+	/*
+	 * What the batch holds goes, or stays dirty, whatever ended the
+	 * loop; a killed caller does not wait for their locks again.
+	 */
+	got = cowdev_backing_evict_flush(obj, &batch,
+					 fatal_signal_pending(current) ?
+					 COWDEV_EVICT_TRY : COWDEV_EVICT_WAIT);
+	cowdev_backing_evicted(got, &evicted);
+	args->pages = evicted;
 out:
 	mutex_unlock(&obj->lock);
 	return ret;

@@ -101,18 +101,19 @@ static struct cowdev_reclaimer cowdev_reclaimer;
 static struct workqueue_struct *cowdev_reclaim_wq;
 static struct shrinker *cowdev_reclaim_shrinker;
 
-/* Count @ret pages evicted, if it is a count, and wake their waiters. */
-static unsigned long cowdev_reclaim_evicted(struct cowdev_object *obj, int ret)
+/* Count @nr pages evicted and wake their waiters; returns @nr. */
+static unsigned long cowdev_reclaim_evicted(struct cowdev_object *obj,
+					    unsigned long nr)
 {
-	if (ret <= 0)
+	if (!nr)
 		return 0;
-	cowdev_count_add(obj, COWDEV_STAT_RECLAIMED, ret);
+	cowdev_count_add(obj, COWDEV_STAT_RECLAIMED, nr);
 	/* After the pages' room: a waiter looks there. */
 	smp_mb__before_atomic();
-	atomic_long_add(ret, &cowdev_reclaimer.evicted);
+	atomic_long_add(nr, &cowdev_reclaimer.evicted);
 	if (wq_has_sleeper(&cowdev_reclaimer.wait))
 		wake_up_all(&cowdev_reclaimer.wait);
-	return ret;
+	return nr;
 }
 
 /*
@@ -121,13 +122,15 @@ static unsigned long cowdev_reclaim_evicted(struct cowdev_object *obj, int ret)
  * to evict it), so from the hand round to it twice over.  The hand stays
  * where the turn ended.  Dirty pages are written in batches, each evicted
  * once the store has its batch on its disk (cowdev_backing_evict_page());
- * the turn ends with its batch flushed.  A store that fails a write is not
- * written again this turn: its clean pages can still go.  Each page
- * evicted wakes the allocations waiting for one.  A page passed over because it is under
- * writeback sets @writeback: the writeback will leave it clean, free to
- * go, as direct reclaim counts pages under writeback as worth retrying for
- * (should_reclaim_retry()).  A locked page does not: its owner may be the
- * very fault waiting for this pass.
+ * the turn ends with its batch flushed, and passes over the batch's own
+ * pages if it comes round to them.  A store that fails a write is not
+ * written again this turn: its clean pages can still go.  Pages evicted
+ * wake the allocations waiting for one (a batch's, all at its flush).  A
+ * page passed over because it is under writeback sets @writeback: the
+ * writeback will leave it clean, free to go, as direct reclaim counts
+ * pages under writeback as worth retrying for (should_reclaim_retry()).
+ * A locked page does not: its owner may be the very fault waiting for
+ * this pass.
  */
 static unsigned long cowdev_reclaim_scan(struct cowdev_object *obj,
 					 unsigned long nr, bool *writeback)
@@ -137,6 +140,7 @@ static unsigned long cowdev_reclaim_scan(struct cowdev_object *obj,
 	enum cowdev_evict_how how = COWDEV_EVICT_TRY;
 	struct cowdev_evict_batch batch = { };
 	unsigned int wraps = 0;
+	unsigned long got;
 	struct page *page;
 	int ret;
 
@@ -151,22 +155,25 @@ static unsigned long cowdev_reclaim_scan(struct cowdev_object *obj,
 			continue;
 		}
 		budget--;
-		if (folio_test_clear_referenced(page_folio(page))) {
+		/* Round to what it wrote: under writeback until the flush. */
+		if (cowdev_backing_evict_batched(&batch, index) ||
+		    folio_test_clear_referenced(page_folio(page))) {
 			put_page(page);
 		} else {
+			got = 0;
 			ret = cowdev_backing_evict_page(obj, index, page, how,
-							&batch);
+							&batch, &got);
 			if (ret == -EAGAIN)
 				*writeback = true;
 			else if (ret < 0)
 				how = COWDEV_EVICT_CLEAN;
-			freed += cowdev_reclaim_evicted(obj, ret);
+			freed += cowdev_reclaim_evicted(obj, got);
 		}
 		index++;
 		cond_resched();
 	}
 	ret = cowdev_backing_evict_flush(obj, &batch, how);
-	freed += cowdev_reclaim_evicted(obj, ret);
+	freed += cowdev_reclaim_evicted(obj, max(ret, 0));
 	obj->reclaim_hand = index;
 	return freed;
 }

@@ -55,25 +55,24 @@ static bool cowdev_writeback_store(struct cowdev_object *obj, pgoff_t pgoff,
  * Write the batch into the store, then put it on the store's disk with
  * one wait (cowdev_backing_sync()), every page still under writeback: a
  * page must not be clean before its bytes are on the disk.  If that
- * fails, every page of the batch is dirty again (without its lock: see
- * cowdev_backing_evict_flush()).
+ * fails, every page of the batch is dirty again, written or not (a page a
+ * copy replaced is the clone's now, and dirty anyway): without its lock,
+ * since nothing clears the dirty bit of a page under writeback and
+ * setting it is never wrong (see cowdev_backing_evict_flush()).  The
+ * offsets are ascending, as the xarray walk collected them.
  */
 static void cowdev_writeback_store_batch(struct cowdev_object *obj,
 					 struct cowdev_wb *wb)
 {
 	errseq_t since = cowdev_backing_sample(obj);
-	pgoff_t first = ULONG_MAX, last = 0;
+	unsigned int written = 0;
 	unsigned long i;
-	unsigned int nr = 0;
 
-	for (i = 0; i < wb->nr; i++) {
-		if (!cowdev_writeback_store(obj, wb->offsets[i], wb->pages[i]))
-			continue;
-		first = min(first, wb->offsets[i]);
-		last = max(last, wb->offsets[i]);
-		nr++;
-	}
-	if (nr && cowdev_backing_sync(obj, first, last, since, nr))
+	for (i = 0; i < wb->nr; i++)
+		written += cowdev_writeback_store(obj, wb->offsets[i],
+						  wb->pages[i]);
+	if (written &&
+	    cowdev_backing_sync(obj, wb->offsets, wb->nr, since, written))
 		for (i = 0; i < wb->nr; i++)
 			folio_set_dirty(page_folio(wb->pages[i]));
 }

@@ -27,7 +27,8 @@
 #include "cowdev_util.h"
 #include "kselftest_harness.h"
 
-#define NPAGES		16
+/* More than an eviction's batch (16 pages): two batches, one short. */
+#define NPAGES		20
 #define MAX_EXTENTS	8
 #define DM_BUF		16384
 
@@ -243,7 +244,7 @@ static bool faulty_unbuild(FIXTURE_DATA(faulty) *self)
 }
 
 /*
- * The dm device over the scratch disk, its ext4 mounted, a 16-page store
+ * The dm device over the scratch disk, its ext4 mounted, an NPAGES store
  * file written on it, an object of @mode with that store, mapped and
  * stamped, and a memfd stamped alike.  Returns NULL, or what failed; the
  * caller then undoes what was done (faulty_unbuild()), since a setup that
@@ -419,9 +420,13 @@ TEST_F(faulty, failed_write_keeps_pages)
 	EXPECT_EQ(NPAGES, info.resident_pages);
 	EXPECT_EQ(0, info.evicted_pages);
 	EXPECT_LE(1, info.io_errors);
-	/* WRITEBACK meets the same disk, and says so. */
+	/* WRITEBACK meets the same disk, and says so, for every page. */
 	EXPECT_EQ(-1, ioctl(self->obj, COWDEV_IOC_WRITEBACK, &wb));
 	EXPECT_EQ(EIO, errno);
+	wb.pages = 0;
+	EXPECT_EQ(-1, ioctl(self->obj, COWDEV_IOC_WRITEBACK, &wb));
+	EXPECT_EQ(EIO, errno);
+	EXPECT_EQ(NPAGES, wb.pages);	/* all dirty again */
 	/* And the bytes are still the object's, failed writes or not. */
 	EXPECT_TRUE(object_is_reference(self));
 
@@ -436,6 +441,34 @@ TEST_F(faulty, failed_write_keeps_pages)
 	ASSERT_EQ(0, cowdev_info(self->obj, &info));
 	EXPECT_EQ(NPAGES, info.resident_pages);
 	EXPECT_EQ(read_before + NPAGES, info.pages_read);
+}
+
+/*
+ * An eviction's batches fail or succeed each on its own: the first 16
+ * pages are written, on the disk and evicted; the last 4, whose blocks
+ * fail, stay dirty and in memory, and go once the disk is back.
+ */
+TEST_F(faulty, failed_batch_keeps_its_pages)
+{
+	struct cowdev_info info;
+	int i;
+
+	COWDEV_SKIP_UNLESS_READY();
+	for (i = 0; i < NPAGES; i++) {
+		memset(self->p + i * self->ps, stamp(i, 1), self->ps);
+		memset(self->q + i * self->ps, stamp(i, 1), self->ps);
+	}
+	ASSERT_EQ(0, set_table(self, 16, NPAGES - 16));
+	EXPECT_EQ(-EIO, cowdev_evict(self->obj, 0, self->len));
+	ASSERT_EQ(0, cowdev_info(self->obj, &info));
+	EXPECT_EQ(16, info.evicted_pages);
+	EXPECT_EQ(NPAGES - 16, info.resident_pages);
+	EXPECT_EQ(16, info.pages_written);
+
+	ASSERT_EQ(0, set_table(self, 0, 0));
+	EXPECT_EQ(NPAGES - 16, cowdev_evict(self->obj, 0, self->len));
+	drop_store_cache(self);
+	EXPECT_TRUE(object_is_reference(self));
 }
 
 /*
@@ -498,7 +531,7 @@ TEST_F(faulty, failed_window_leaves_the_rest)
 	EXPECT_LE(4, info.io_errors);
 	/* The first fault's window took pages 1-7 with it, in one read. */
 	EXPECT_LE(7, info.readahead_pages);
-	EXPECT_EQ(12, info.pages_read);
+	EXPECT_EQ(NPAGES - 4, info.pages_read);
 
 	ASSERT_EQ(0, set_table(self, 0, 0));
 	drop_store_cache(self);
