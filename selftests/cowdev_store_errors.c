@@ -86,6 +86,7 @@ FIXTURE(faulty)
 	char mnt[PATH_MAX];
 	bool mounted;
 	bool created;
+	char saved_limit[32];	/* pool_limit_pages to restore, or "" */
 	const char *disk;
 	const char *skip;	/* why the tests cannot run, or NULL */
 	uint64_t sectors;
@@ -224,6 +225,10 @@ static bool faulty_unbuild(FIXTURE_DATA(faulty) *self)
 	if (self->store >= 0)
 		close(self->store);
 	self->obj = self->ref = self->store = -1;
+	if (self->saved_limit[0] &&
+	    write_text(COWDEV_PARAMS "/pool_limit_pages", self->saved_limit))
+		ok = false;
+	self->saved_limit[0] = '\0';
 	if (self->ctl < 0)
 		return ok;
 	/* The disk back, so that the unmount's writes do not fail. */
@@ -469,6 +474,54 @@ TEST_F(faulty, failed_batch_keeps_its_pages)
 	EXPECT_EQ(NPAGES - 16, cowdev_evict(self->obj, 0, self->len));
 	drop_store_cache(self);
 	EXPECT_TRUE(object_is_reference(self));
+}
+
+/*
+ * The reclaimer meets the failing disk: with the pool at its limit, a
+ * fault of another object (without a store) waits for it to evict pages
+ * of this one, whose writes all fail.  The fault gets SIGBUS once the
+ * bounded wait is over; every page of this object stays dirty, in memory
+ * and intact; and once the disk is back the same fault gets its page.
+ */
+TEST_F(faulty, reclaimer_keeps_what_it_cannot_write)
+{
+	char limit[32];
+	struct cowdev_info info;
+	int other;
+	char *q;
+
+	COWDEV_SKIP_UNLESS_READY();
+	other = open(COWDEV_DEV, O_RDWR);
+	ASSERT_LE(0, other);
+	ASSERT_EQ(0, cowdev_set_size(other, self->ps));
+	q = mmap(NULL, self->ps, PROT_READ | PROT_WRITE, MAP_SHARED, other, 0);
+	ASSERT_NE(MAP_FAILED, q);
+	/* No room but for what this object holds. */
+	ASSERT_EQ(0, read_text(COWDEV_PARAMS "/pool_limit_pages",
+			       self->saved_limit, sizeof(self->saved_limit)));
+	snprintf(limit, sizeof(limit), "%lld", global_stat("pool_in_use"));
+	ASSERT_EQ(0, write_text(COWDEV_PARAMS "/pool_limit_pages", limit));
+
+	ASSERT_EQ(0, set_table(self, 0, NPAGES));
+	EXPECT_TRUE(access_sigbus(q, true));
+	ASSERT_EQ(0, cowdev_info(self->obj, &info));
+	EXPECT_EQ(NPAGES, info.resident_pages);
+	EXPECT_EQ(0, info.evicted_pages);
+	EXPECT_LE(1, info.io_errors);
+	EXPECT_TRUE(object_is_reference(self));
+
+	ASSERT_EQ(0, set_table(self, 0, 0));
+	EXPECT_FALSE(access_sigbus(q, true));
+	ASSERT_EQ(0, cowdev_info(self->obj, &info));
+	EXPECT_LE(1, info.evicted_pages);
+	/* Room again, for reading the evicted pages back. */
+	ASSERT_EQ(0, write_text(COWDEV_PARAMS "/pool_limit_pages",
+				self->saved_limit));
+	self->saved_limit[0] = '\0';
+	drop_store_cache(self);
+	EXPECT_TRUE(object_is_reference(self));
+	munmap(q, self->ps);
+	close(other);
 }
 
 /*
