@@ -399,28 +399,43 @@ errseq_t cowdev_backing_sample(struct cowdev_object *obj)
 	return since;
 }
 
+/* The end of the run of consecutive offsets that starts at @index[@i]. */
+static unsigned int cowdev_backing_run_end(const pgoff_t *index,
+					   unsigned int i, unsigned int nr)
+{
+	for (i++; i < nr && index[i] == index[i - 1] + 1; i++)
+		;
+	return i;
+}
+
 /*
  * Write the store's pages at the @nr ascending offsets @index out, each
  * run of consecutive offsets with one call, under one plug, then wait for
  * them: only the batch's own pages, not whatever else of the store lies
- * between them.  Each run is started twice, as btrfs_fdatawrite_range()
- * does: with compression the first pass may only queue the work that puts
- * the pages under writeback, and the wait would find none.  The return of
- * the wait is the legacy error flags, which any fsync() may clear: the
+ * between them.  A batch of many runs (a WRITEBACK of a sparse object)
+ * is written and waited for as one span instead: a ->writepages call a
+ * run would cost more than the pages between.  Each run is started
+ * twice, as btrfs_fdatawrite_range() does: with compression the first
+ * pass may only queue the work that puts the pages under writeback, and
+ * the wait would find none.  After a failure the rest is left to the
+ * flusher: the caller dirties the whole batch again anyway.  The return
+ * of the wait is the legacy error flags, which any fsync() may clear: the
  * caller asks the error sequence instead.
  */
 static int cowdev_backing_write_out(struct address_space *mapping,
 				    const pgoff_t *index, unsigned int nr)
 {
+	unsigned int i, j, runs = 0;
 	struct blk_plug plug;
-	unsigned int i, j;
 	loff_t start, end;
 	int err = 0;
 
+	for (i = 0; i < nr; i = cowdev_backing_run_end(index, i, nr))
+		runs++;
 	blk_start_plug(&plug);
 	for (i = 0; i < nr; i = j) {
-		for (j = i + 1; j < nr && index[j] == index[j - 1] + 1; j++)
-			;
+		j = runs > COWDEV_EVICT_BATCH ? nr :
+		    cowdev_backing_run_end(index, i, nr);
 		start = cowdev_backing_pos(index[i]);
 		end = cowdev_backing_pos(index[j - 1]) + PAGE_SIZE - 1;
 		err = err ?: filemap_fdatawrite_range(mapping, start, end);
@@ -428,8 +443,8 @@ static int cowdev_backing_write_out(struct address_space *mapping,
 	}
 	blk_finish_plug(&plug);
 	for (i = 0; i < nr; i = j) {
-		for (j = i + 1; j < nr && index[j] == index[j - 1] + 1; j++)
-			;
+		j = runs > COWDEV_EVICT_BATCH ? nr :
+		    cowdev_backing_run_end(index, i, nr);
 		start = cowdev_backing_pos(index[i]);
 		end = cowdev_backing_pos(index[j - 1]) + PAGE_SIZE - 1;
 		(void)filemap_fdatawait_range_keep_errors(mapping, start, end);
@@ -758,22 +773,27 @@ int cowdev_backing_evict_page(struct cowdev_object *obj, pgoff_t index,
 			      struct cowdev_evict_batch *batch,
 			      unsigned long *evicted)
 {
-	int ret, err = 0;
+	int ret;
 
 	lockdep_assert_held(&obj->lock);
-	if (cowdev_backing_flush_first(obj, page, how, batch))
-		err = cowdev_backing_evicted(cowdev_backing_evict_flush(obj, batch, how),
-					     evicted);
+	if (cowdev_backing_flush_first(obj, page, how, batch)) {
+		ret = cowdev_backing_evict_flush(obj, batch, how);
+		/* A store that just failed is not written again now. */
+		if (cowdev_backing_evicted(ret, evicted)) {
+			put_page(page);
+			return ret;
+		}
+	}
 	if (!cowdev_backing_evict_lock(obj, index, page, how, &ret)) {
 		put_page(page);
-		return err ?: ret;
+		return ret;
 	}
 	ret = cowdev_backing_evict_locked(obj, index, page, batch);
 	ret = cowdev_backing_evicted(ret, evicted);
-	if (batch->nr == COWDEV_EVICT_BATCH)
-		err = err ?: cowdev_backing_evicted(cowdev_backing_evict_flush(obj, batch, how),
-						    evicted);
-	return err ?: ret;
+	if (ret || batch->nr < COWDEV_EVICT_BATCH)
+		return ret;
+	ret = cowdev_backing_evict_flush(obj, batch, how);
+	return cowdev_backing_evicted(ret, evicted);
 }
 
 /**

@@ -71,8 +71,10 @@ static void cowdev_writeback_store_batch(struct cowdev_object *obj,
 	for (i = 0; i < wb->nr; i++)
 		written += cowdev_writeback_store(obj, wb->offsets[i],
 						  wb->pages[i]);
+	/* An object's pages number fewer than UINT_MAX (COWDEV_MAX_SIZE). */
 	if (written &&
-	    cowdev_backing_sync(obj, wb->offsets, wb->nr, since, written))
+	    cowdev_backing_sync(obj, wb->offsets, (unsigned int)wb->nr, since,
+				written))
 		for (i = 0; i < wb->nr; i++)
 			folio_set_dirty(page_folio(wb->pages[i]));
 }

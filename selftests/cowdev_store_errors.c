@@ -485,6 +485,7 @@ TEST_F(faulty, failed_batch_keeps_its_pages)
  */
 TEST_F(faulty, reclaimer_keeps_what_it_cannot_write)
 {
+	struct cowdev_writeback wb = { .flags = COWDEV_WRITEBACK_WAIT };
 	char limit[32];
 	struct cowdev_info info;
 	int other;
@@ -497,8 +498,9 @@ TEST_F(faulty, reclaimer_keeps_what_it_cannot_write)
 	q = mmap(NULL, self->ps, PROT_READ | PROT_WRITE, MAP_SHARED, other, 0);
 	ASSERT_NE(MAP_FAILED, q);
 	/* No room but for what this object holds. */
-	ASSERT_EQ(0, read_text(COWDEV_PARAMS "/pool_limit_pages",
-			       self->saved_limit, sizeof(self->saved_limit)));
+	ASSERT_EQ(0, read_text(COWDEV_PARAMS "/pool_limit_pages", limit,
+			       sizeof(limit)));
+	memcpy(self->saved_limit, limit, sizeof(limit));
 	snprintf(limit, sizeof(limit), "%lld", global_stat("pool_in_use"));
 	ASSERT_EQ(0, write_text(COWDEV_PARAMS "/pool_limit_pages", limit));
 
@@ -511,6 +513,9 @@ TEST_F(faulty, reclaimer_keeps_what_it_cannot_write)
 	EXPECT_TRUE(object_is_reference(self));
 
 	ASSERT_EQ(0, set_table(self, 0, 0));
+	/* Still every page dirty: WRITEBACK writes them all. */
+	ioctl(self->obj, COWDEV_IOC_WRITEBACK, &wb);	/* EIO: the reclaimer's */
+	EXPECT_EQ(NPAGES, wb.pages);
 	EXPECT_FALSE(access_sigbus(q, true));
 	ASSERT_EQ(0, cowdev_info(self->obj, &info));
 	EXPECT_LE(1, info.evicted_pages);
