@@ -409,6 +409,21 @@ static unsigned int cowdev_backing_run_end(const pgoff_t *index,
 }
 
 /*
+ * The bytes of the store from @index[@i] to the end of its run, or to the
+ * end of the batch if @whole; returns where the next range starts.
+ */
+static unsigned int cowdev_backing_range(const pgoff_t *index, unsigned int i,
+					 unsigned int nr, bool whole,
+					 loff_t *start, loff_t *end)
+{
+	unsigned int j = whole ? nr : cowdev_backing_run_end(index, i, nr);
+
+	*start = cowdev_backing_pos(index[i]);
+	*end = cowdev_backing_pos(index[j - 1]) + PAGE_SIZE - 1;
+	return j;
+}
+
+/*
  * Write the store's pages at the @nr ascending offsets @index out, each
  * run of consecutive offsets with one call, under one plug, then wait for
  * them: only the batch's own pages, not whatever else of the store lies
@@ -425,28 +440,24 @@ static unsigned int cowdev_backing_run_end(const pgoff_t *index,
 static int cowdev_backing_write_out(struct address_space *mapping,
 				    const pgoff_t *index, unsigned int nr)
 {
-	unsigned int i, j, runs = 0;
+	unsigned int i, runs = 0;
 	struct blk_plug plug;
 	loff_t start, end;
+	bool whole;
 	int err = 0;
 
 	for (i = 0; i < nr; i = cowdev_backing_run_end(index, i, nr))
 		runs++;
+	whole = runs > COWDEV_EVICT_BATCH;
 	blk_start_plug(&plug);
-	for (i = 0; i < nr; i = j) {
-		j = runs > COWDEV_EVICT_BATCH ? nr :
-		    cowdev_backing_run_end(index, i, nr);
-		start = cowdev_backing_pos(index[i]);
-		end = cowdev_backing_pos(index[j - 1]) + PAGE_SIZE - 1;
+	for (i = 0; i < nr;) {
+		i = cowdev_backing_range(index, i, nr, whole, &start, &end);
 		err = err ?: filemap_fdatawrite_range(mapping, start, end);
 		err = err ?: filemap_fdatawrite_range(mapping, start, end);
 	}
 	blk_finish_plug(&plug);
-	for (i = 0; i < nr; i = j) {
-		j = runs > COWDEV_EVICT_BATCH ? nr :
-		    cowdev_backing_run_end(index, i, nr);
-		start = cowdev_backing_pos(index[i]);
-		end = cowdev_backing_pos(index[j - 1]) + PAGE_SIZE - 1;
+	for (i = 0; i < nr;) {
+		i = cowdev_backing_range(index, i, nr, whole, &start, &end);
 		(void)filemap_fdatawait_range_keep_errors(mapping, start, end);
 	}
 	return err;
