@@ -206,7 +206,8 @@ struct cowdev_ra {
 /**
  * struct cowdev_object - the memory object behind one open of /dev/cowdev
  * @pages: page offset -> struct page *, the object's resident pages,
- *	or %COWDEV_EVICTED for a page that is on the backing store only.
+ *	or a value entry (%COWDEV_EVICTED, %COWDEV_EVICTED_COPIED) for a
+ *	page that is on the backing store only.
  *	Read under RCU; a page's entry is replaced or erased only with the
  *	page locked, so a fault that finds its page still indexed after
  *	locking it may map it.
@@ -217,7 +218,7 @@ struct cowdev_ra {
  * @nr_pages: size in pages; read locklessly by faults, changed under the
  *	xa_lock of @pages so that a page is never indexed past the end.
  * @nr_resident: pages indexed by @pages; protected by its xa_lock.
- * @nr_evicted: %COWDEV_EVICTED entries in @pages; protected by its xa_lock.
+ * @nr_evicted: value entries in @pages; protected by its xa_lock.
  * @backing: the backing store (cowdev_backing.c), or NULL; set once, under
  *	@lock and the xa_lock of @pages, and never changed again.
  * @backing_link: in the list of objects with a store (cowdev_backing.c).
@@ -263,9 +264,12 @@ struct cowdev_object {
 /*
  * The index entry of an evicted page: a value entry, as the page cache
  * keeps shadow and swap entries.  The page is at its own offset in the
- * object's backing store.
+ * object's backing store.  %COWDEV_EVICTED_COPIED is the entry of a page
+ * that left with the copy mark of a write fault yet to come back for it
+ * (cowdev_cow.c): the page read back in its place gets the mark again.
  */
-#define COWDEV_EVICTED xa_mk_value(0)
+#define COWDEV_EVICTED		xa_mk_value(0)
+#define COWDEV_EVICTED_COPIED	xa_mk_value(1)
 
 /* cowdev_object.c */
 struct cowdev_object *cowdev_object_create(void);
@@ -319,6 +323,8 @@ struct page *cowdev_cow_unshare(struct cowdev_object *obj, pgoff_t pgoff,
 struct cowdev_object *cowdev_cow_clone(struct cowdev_object *src);
 bool cowdev_cow_shared(struct page *page);
 bool cowdev_cow_stays(struct page *page);
+bool cowdev_cow_copy_marked(struct page *page);
+void cowdev_cow_mark_copy(struct page *page);
 bool cowdev_cow_may_evict(struct page *page);
 
 /* cowdev_backing.c */

@@ -57,8 +57,10 @@ static unsigned long cowdev_sharers(struct page *page)
  * but has not landed yet.  The decision that follows the copy (the
  * refault's, or the rest of the write fault that copied in
  * cowdev_cow_unshare()) consumes the mark instead of counting a reuse, so
- * each write fault counts once.  PG_owner_priv_1
- * is the owner's to use on a page in no page cache; the pool clears it.
+ * each write fault counts once.  An evicted page keeps its mark in its
+ * index entry, and the page read back in its place carries it again
+ * (cowdev_cow_copy_marked()).  PG_owner_priv_1 is the owner's to use on a
+ * page in no page cache; the pool clears it.
  */
 static void cowdev_mark_copied(struct page *page)
 {
@@ -138,6 +140,8 @@ static struct page *cowdev_cow_copy(struct cowdev_object *obj, pgoff_t pgoff,
 	__folio_set_locked(page_folio(copy));
 	cowdev_cow_own_page(copy);
 	cowdev_mark_copied(copy);
+	/* Its refault is on its way: not the reclaimer's first choice. */
+	cowdev_reclaim_referenced(obj, copy);
 	get_page(copy);
 	cowdev_object_replace_page(obj, pgoff, page, copy);
 	set_page_private(page, cowdev_sharers(page) - 1);
@@ -277,18 +281,46 @@ static bool cowdev_cow_page_held(struct page *page)
  * @page: a locked page
  *
  * If clones share it (each sharer would read it back into a page of its
- * own), if it is poisoned (a fault on it must get SIGBUS, not the store's
- * copy, and reading it for the write is the error), or if it carries the
- * copy mark of a write that has not landed yet (a page read back has no
- * mark, and the write would be counted twice).  Asked before the page is
- * unmapped, so that a page that stays keeps its PTEs.
+ * own), or if it is poisoned (a fault on it must get SIGBUS, not the
+ * store's copy, and reading it for the write is the error).  Asked before
+ * the page is unmapped, so that a page that stays keeps its PTEs.  A copy
+ * mark does not keep a page: it leaves with it (cowdev_cow_copy_marked()).
  *
  * Return: true if @page may not be evicted.
  */
 bool cowdev_cow_stays(struct page *page)
 {
-	return cowdev_sharers(page) != 1 || PageHWPoison(page) ||
-	       folio_test_checked(page_folio(page));
+	return cowdev_sharers(page) != 1 || PageHWPoison(page);
+}
+
+/**
+ * cowdev_cow_copy_marked() - does @page carry the copy mark?
+ * @page: a locked page, about to be evicted
+ *
+ * The write fault that copied it may not come back for it before it is
+ * evicted (its refault is an access away, and the reclaimer may come
+ * first), or ever (the writer was killed, or a signal handler jumped away
+ * from the write).  The index keeps the mark in the evicted entry, and
+ * cowdev_cow_mark_copy() puts it on the page read back, so that the write
+ * still counts once, and a mark nobody comes back for does not pin a page
+ * in memory.
+ *
+ * Return: true if it does.
+ */
+bool cowdev_cow_copy_marked(struct page *page)
+{
+	cowdev_assert_locked(page);
+	return folio_test_checked(page_folio(page));
+}
+
+/**
+ * cowdev_cow_mark_copy() - give a page read back the mark it left with
+ * @page: a new page, locked, about to take the place of an entry evicted
+ *	with the copy mark (cowdev_cow_copy_marked())
+ */
+void cowdev_cow_mark_copy(struct page *page)
+{
+	cowdev_mark_copied(page);
 }
 
 /**

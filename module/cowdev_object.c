@@ -8,7 +8,8 @@
  * its last mapping without any reference counting of its own.
  *
  * The index is written here only, each page's entry with the page locked.
- * An evicted page leaves a value entry, %COWDEV_EVICTED, which a fault
+ * An evicted page leaves a value entry (%COWDEV_EVICTED, or
+ * %COWDEV_EVICTED_COPIED with the copy mark of cowdev_cow.c), which a fault
  * replaces with a new page, locked, before reading it in
  * (cowdev_object_fill()): every other fault on the offset finds that page
  * and waits on its lock, so the page is read once.  Which objects share a
@@ -272,7 +273,8 @@ struct page *cowdev_object_find_get(struct cowdev_object *obj,
  * @pgoff: page offset in @obj
  * @page: the page, locked or not yet visible to anyone else
  * @fill: the caller holds the invalidate lock of @obj's mapping shared,
- *	and may fill an evicted page's place
+ *	and may fill an evicted page's place, with @page locked (which then
+ *	gets the copy mark the evicted page left with, if it did)
  *
  * A new page of an object with a backing store is dirty: it is not on the
  * store, whatever the file holds there.  The backing store is looked at
@@ -300,7 +302,9 @@ int cowdev_object_add_page(struct cowdev_object *obj, pgoff_t pgoff,
 			xas_set_err(&xas, -EEXIST);
 		else if (entry && !fill)
 			xas_set_err(&xas, -ENODATA);
-		else
+		else if (entry == COWDEV_EVICTED_COPIED)
+			cowdev_cow_mark_copy(page);	/* before it is seen */
+		if (!xas_error(&xas))
 			xas_store(&xas, page);
 		if (!xas_error(&xas)) {
 			obj->nr_resident++;
@@ -385,7 +389,8 @@ bool cowdev_object_evict_page(struct cowdev_object *obj, pgoff_t pgoff,
 	evicted = xas_load(&xas) == page;
 	if (evicted) {
 		/* A store over an entry allocates nothing, and keeps marks. */
-		xas_store(&xas, COWDEV_EVICTED);
+		xas_store(&xas, cowdev_cow_copy_marked(page) ?
+			  COWDEV_EVICTED_COPIED : COWDEV_EVICTED);
 		unused = xas_get_mark(&xas, COWDEV_MARK_RA_UNUSED);
 		xas_clear_mark(&xas, COWDEV_MARK_RA_UNUSED);
 		xas_clear_mark(&xas, COWDEV_MARK_RA_NEXT);
@@ -506,6 +511,7 @@ static struct page *cowdev_object_add_ahead(struct cowdev_object *obj,
 	XA_STATE(xas, &obj->pages, pgoff);
 	struct page *page;
 	bool added = false;
+	void *entry;
 
 	if (!xa_is_value(xa_load(&obj->pages, pgoff)) ||
 	    !cowdev_pool_room(COWDEV_RA_RESERVE))
@@ -516,7 +522,10 @@ static struct page *cowdev_object_add_ahead(struct cowdev_object *obj,
 	__folio_set_locked(page_folio(page));
 	cowdev_cow_own_page(page);
 	xas_lock(&xas);
-	if (pgoff < obj->nr_pages && xa_is_value(xas_load(&xas))) {
+	entry = xas_load(&xas);
+	if (pgoff < obj->nr_pages && xa_is_value(entry)) {
+		if (entry == COWDEV_EVICTED_COPIED)
+			cowdev_cow_mark_copy(page);
 		xas_store(&xas, page);	/* over an entry: allocates nothing */
 		obj->nr_resident++;
 		obj->nr_evicted--;

@@ -34,13 +34,13 @@
  * the fault already holds, and only for objects with a store.
  *
  * What stays: what COWDEV_IOC_EVICT leaves (a page clones share, a page
- * someone holds, a poisoned page, the copy mark of a write in flight,
- * each left mapped), and what someone holds locked, under writeback or
- * mlocked; a waiter asks again for pages under writeback, as for an
- * object busy with an ioctl.  The reclaimer only tries the objects' locks
- * and their pages' (but for the lock of a page it has just evicted, which
- * nobody can be waiting on with anything held: cowdev_cow_put_page()), so
- * a fault or an ioctl that waits for it never holds what it waits on.
+ * someone holds, a poisoned page, each left mapped), and what someone
+ * holds locked, under writeback or mlocked; a waiter asks again for pages
+ * under writeback, as for an object busy with an ioctl.  The reclaimer
+ * only tries the objects' locks and their pages' (but for the lock of a
+ * page it has just evicted, which nobody can be waiting on with anything
+ * held: cowdev_cow_put_page()), so a fault or an ioctl that waits for it
+ * never holds what it waits on.
  *
  * Writes to a store take its filesystem's locks (sb_writers, i_rwsem),
  * which the VFS takes before mmap_lock: a fault, which holds mmap_lock,

@@ -631,6 +631,7 @@ static int freeze_dir(const char *dir, bool freeze)
 
 FIXTURE(frozen)
 {
+	const char *skip;
 	char saved_limit[32];
 	pid_t children[2];
 	pid_t guard;
@@ -657,10 +658,13 @@ FIXTURE_SETUP(frozen)
 	self->children[0] = -1;
 	self->children[1] = -1;
 	self->guard = -1;
+	self->skip = NULL;
 	if (!have_disk())
-		SKIP(return, "no disk in this guest (COWDEV_DIRECT_DIR)");
-	if (some_task_in("cowdev_reclaim_work") < 0)
-		SKIP(return, "no /proc/PID/stack in this kernel");
+		self->skip = "no disk in this guest (COWDEV_DIRECT_DIR)";
+	else if (some_task_in("cowdev_reclaim_work") < 0)
+		self->skip = "no /proc/PID/stack in this kernel";
+	if (self->skip)
+		return;
 	self->guard = thaw_guard(getenv("COWDEV_DIRECT_DIR"));
 	ASSERT_LT(0, self->guard);
 	ASSERT_TRUE(limit_pool(self->saved_limit));
@@ -672,7 +676,7 @@ FIXTURE_TEARDOWN(frozen)
 			  &self->guard };
 	unsigned int i;
 
-	if (!have_disk())
+	if (self->skip)
 		return;
 	freeze_dir(getenv("COWDEV_DIRECT_DIR"), false);
 	for (i = 0; i < 3; i++) {
@@ -698,6 +702,8 @@ TEST_F_TIMEOUT(frozen, store_holds_up_no_other, 120)
 	long i, ps = page_size();
 	int backed, store, other, mem, status, stuck = 0;
 	char *b, *p;
+
+	COWDEV_SKIP_UNLESS_READY();
 
 	b = map_stamped(LIMIT, 4, &backed, &store);
 	ASSERT_NE(MAP_FAILED, b);
@@ -876,6 +882,8 @@ TEST_F_TIMEOUT(frozen, fault_waits_holding_no_lock, 120)
 	pid_t tid;
 	char *b;
 
+	COWDEV_SKIP_UNLESS_READY();
+
 	b = map_stamped(LIMIT, 5, &backed, &store);
 	ASSERT_NE(MAP_FAILED, b);
 	plain = open(COWDEV_DEV, O_RDWR);
@@ -912,6 +920,197 @@ TEST_F_TIMEOUT(frozen, fault_waits_holding_no_lock, 120)
 	munmap(b, LIMIT * ps);
 	close(store);
 	close(backed);
+}
+
+/* A write that a SIGUSR1 handler jumps away from, in a thread of its own. */
+struct escaper {
+	char *p;
+	pid_t tid;		/* set once it runs */
+	bool wrote;		/* the write returned */
+	bool escaped;		/* the SIGUSR1 handler jumped away from it */
+	bool sigbus;		/* it got SIGBUS: its wait for a page ran out */
+	bool finished;
+};
+
+static sigjmp_buf escape_jmp;
+
+static void escape_handler(int sig)
+{
+	siglongjmp(escape_jmp, sig);
+}
+
+static void *escaper_run(void *arg)
+{
+	struct escaper *e = arg;
+
+	__atomic_store_n(&e->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
+	switch (sigsetjmp(escape_jmp, 1)) {
+	case 0:
+		__atomic_store_n(e->p, 'x', __ATOMIC_RELAXED);
+		e->wrote = true;
+		break;
+	case SIGUSR1:
+		e->escaped = true;
+		break;
+	default:
+		e->sigbus = true;
+	}
+	__atomic_store_n(&e->finished, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/*
+ * Is the reclaimer at work on a write to a store, within 2 s?  It may
+ * only start its pass once a fault asks (cowdev_reclaim_wake()).
+ */
+static bool reclaimer_at_store(void)
+{
+	struct timespec start, now;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	do {
+		if (some_task_in("cowdev_backing_write") == 1)
+			return true;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while (now.tv_sec - start.tv_sec < 2);
+	return false;
+}
+
+/*
+ * A write fault that copied a shared page, and never came back to write
+ * in the copy (a signal handler jumped away from the write), leaves the
+ * copy its mark.  The copy may still be evicted: the mark goes into the
+ * index with it and comes back with the page, whose next write counts no
+ * reuse, as without the eviction.  To hold the write between its copy and
+ * its refault, the copy takes the pool's last page: the write waits for
+ * the reclaimer, held up by a frozen store, and a SIGUSR1 sent meanwhile
+ * is handled before the write can be tried again.  The clone keeps its
+ * snapshot, compared with a memfd written alike, and so does the object.
+ */
+static void escaped_copy_evicts(struct __test_metadata *const _metadata,
+				enum cowdev_mode mode)
+{
+	struct sigaction sa = { .sa_handler = escape_handler };
+	const char *dir = getenv("COWDEV_DIRECT_DIR");
+	int obj, store, clone, backed, bstore, ref, snap;
+	long i, ps = page_size(), len = 2 * ps;
+	long long copies, reuses, nb;
+	struct cowdev_info info;
+	struct escaper e = { };
+	char *p, *c, *b, *r, *sn;
+	pthread_t thread;
+	pid_t tid;
+
+	obj = open_backed(2, mode, false, &store);
+	if (obj < 0 && mode == COWDEV_MODE_PFN)
+		SKIP(return, "no pfn mode here");
+	ASSERT_LE(0, obj);
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, obj, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	ref = memfd_create("reference", 0);
+	snap = memfd_create("snapshot", 0);
+	ASSERT_EQ(0, ftruncate(ref, len));
+	ASSERT_EQ(0, ftruncate(snap, len));
+	r = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, ref, 0);
+	sn = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, snap, 0);
+	ASSERT_NE(MAP_FAILED, r);
+	ASSERT_NE(MAP_FAILED, sn);
+	for (i = 0; i < 2; i++) {
+		stamp_page(p, i, 1);
+		stamp_page(r, i, 1);
+		stamp_page(sn, i, 1);
+	}
+	clone = ioctl(obj, COWDEV_IOC_CLONE, 0);
+	ASSERT_LE(0, clone);
+	c = mmap(NULL, len, PROT_READ, MAP_SHARED, clone, 0);
+	ASSERT_NE(MAP_FAILED, c);
+	/* Mapped read-only again, so that the write goes to the mkwrite. */
+	ASSERT_TRUE(same_page(p, r, 0));
+	/*
+	 * The pool filled with dirty pages of a store that is frozen first,
+	 * so that the reclaimer, which starts below the limit, gets none.
+	 */
+	nb = LIMIT - global_stat("pool_in_use");
+	b = map_backed(nb, &backed, &bstore);
+	ASSERT_NE(MAP_FAILED, b);
+	ASSERT_EQ(0, freeze_dir(dir, true));
+	for (i = 0; i < nb; i++)
+		stamp_page(b, i, 6);
+	ASSERT_EQ(LIMIT, global_stat("pool_in_use"));
+	copies = object_stat(obj, "copy");
+	reuses = object_stat(obj, "reuse");
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+	ASSERT_EQ(0, sigaction(SIGBUS, &sa, NULL));
+
+	e.p = p;
+	ASSERT_EQ(0, pthread_create(&thread, NULL, escaper_run, &e));
+	while (!(tid = __atomic_load_n(&e.tid, __ATOMIC_ACQUIRE)))
+		sched_yield();
+	while (!(thread_in(tid, "cowdev_cow_write") &&
+		 thread_in(tid, "cowdev_reclaim_wait")) &&
+	       !__atomic_load_n(&e.finished, __ATOMIC_ACQUIRE))
+		sched_yield();
+	ASSERT_FALSE(__atomic_load_n(&e.finished, __ATOMIC_ACQUIRE))
+		TH_LOG("the write never waited for its copy's page");
+	/* Quickly: the wait lasts seconds (cowdev_reclaim_wait()). */
+	ASSERT_EQ(0, syscall(SYS_tgkill, getpid(), tid, SIGUSR1));
+	EXPECT_TRUE(reclaimer_at_store())
+		TH_LOG("the reclaimer never wrote to the store");
+	ASSERT_EQ(0, freeze_dir(dir, false));
+	pthread_join(thread, NULL);
+	ASSERT_FALSE(e.sigbus) TH_LOG("the copy's wait for a page ran out");
+	ASSERT_TRUE(e.escaped) TH_LOG("the write was not held before its copy");
+	ASSERT_FALSE(e.wrote);
+	ASSERT_EQ(copies + 1, object_stat(obj, "copy"));
+
+	/*
+	 * The copy goes (the reclaimer, which may now take it, may have);
+	 * page 1, which the clone shares, stays.
+	 */
+	ASSERT_EQ(0, munmap(p, len));
+	EXPECT_LE(0, cowdev_evict(obj, 0, len));
+	ASSERT_EQ(0, cowdev_info(obj, &info));
+	EXPECT_EQ(1, info.evicted_pages)
+		TH_LOG("the copy's mark kept it in memory");
+	EXPECT_EQ(1, info.resident_pages);
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, obj, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_TRUE(same_page(p, r, 0));
+	stamp_page(p, 0, 2);
+	stamp_page(r, 0, 2);
+	EXPECT_EQ(reuses, object_stat(obj, "reuse"))
+		TH_LOG("the mark did not come back with the page");
+	EXPECT_EQ(copies + 1, object_stat(obj, "copy"));
+	for (i = 0; i < 2; i++) {
+		EXPECT_TRUE(same_page(p, r, i)) TH_LOG("page %ld", i);
+		EXPECT_TRUE(same_page(c, sn, i)) TH_LOG("clone page %ld", i);
+	}
+	signal(SIGUSR1, SIG_DFL);
+	signal(SIGBUS, SIG_DFL);
+	munmap(b, nb * ps);
+	munmap(c, len);
+	munmap(p, len);
+	munmap(sn, len);
+	munmap(r, len);
+	close(bstore);
+	close(backed);
+	close(clone);
+	close(store);
+	close(obj);
+	close(snap);
+	close(ref);
+}
+
+TEST_F_TIMEOUT(frozen, escaped_copy_evicts_page, 120)
+{
+	COWDEV_SKIP_UNLESS_READY();
+	escaped_copy_evicts(_metadata, COWDEV_MODE_PAGE);
+}
+
+TEST_F_TIMEOUT(frozen, escaped_copy_evicts_pfn, 120)
+{
+	COWDEV_SKIP_UNLESS_READY();
+	escaped_copy_evicts(_metadata, COWDEV_MODE_PFN);
 }
 
 /*
