@@ -42,6 +42,7 @@
 #include <linux/pagemap.h>
 #include <linux/slab.h>
 #include <linux/sched/signal.h>
+#include <linux/sort.h>
 #include <linux/string.h>
 #include <linux/uio.h>
 
@@ -463,6 +464,20 @@ static int cowdev_backing_write_out(struct address_space *mapping,
 	return err;
 }
 
+/*
+ * Record a store's write error in @obj's mapping, for its openers
+ * (file_check_and_advance_wb_err()), and return it: -EAGAIN, which a
+ * FUSE daemon may answer, as -EIO, since -EAGAIN tells the reclaimer a
+ * page is under writeback.
+ */
+static int cowdev_backing_error(struct cowdev_object *obj, int err)
+{
+	if (err == -EAGAIN)
+		err = -EIO;
+	mapping_set_error(obj->inode->i_mapping, err);
+	return err;
+}
+
 /**
  * cowdev_backing_sync() - put a batch of written pages on the store's disk
  * @obj: the object, which has a backing store
@@ -513,10 +528,7 @@ int cowdev_backing_sync(struct cowdev_object *obj, const pgoff_t *index,
 		cowdev_count_add(obj, COWDEV_STAT_PAGES_WRITTEN, written);
 		return 0;
 	}
-	/* -EAGAIN tells the reclaimer a page is under writeback. */
-	if (err == -EAGAIN)
-		err = -EIO;
-	mapping_set_error(obj->inode->i_mapping, err);
+	err = cowdev_backing_error(obj, err);
 	cowdev_count_add(obj, COWDEV_STAT_IO_ERRORS, written);
 	return err;
 }
@@ -557,11 +569,7 @@ int cowdev_backing_write(struct cowdev_object *obj, pgoff_t pgoff,
 		return 0;
 	if (fatal_signal_pending(current))
 		return -EINTR;
-	err = n < 0 ? n : -ENOSPC;
-	/* -EAGAIN tells the reclaimer a page is under writeback. */
-	if (err == -EAGAIN)
-		err = -EIO;
-	mapping_set_error(obj->inode->i_mapping, err);
+	err = cowdev_backing_error(obj, n < 0 ? n : -ENOSPC);
 	cowdev_count(obj, COWDEV_STAT_IO_ERRORS);
 	return err;
 }
@@ -648,6 +656,13 @@ static bool cowdev_backing_evict_lock(struct cowdev_object *obj, pgoff_t index,
 	return false;
 }
 
+static int cowdev_backing_cmp_index(const void *a, const void *b)
+{
+	pgoff_t x = *(const pgoff_t *)a, y = *(const pgoff_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 /**
  * cowdev_backing_evict_flush() - evict the pages a batch wrote
  * @obj: the object, which has a backing store; its lock held
@@ -669,8 +684,8 @@ int cowdev_backing_evict_flush(struct cowdev_object *obj,
 			       struct cowdev_evict_batch *batch,
 			       enum cowdev_evict_how how)
 {
-	pgoff_t sorted[COWDEV_EVICT_BATCH], key;
-	unsigned int i, j, nr = batch->nr;
+	pgoff_t sorted[COWDEV_EVICT_BATCH];
+	unsigned int i, nr = batch->nr;
 	int err, ret, evicted = 0;
 	struct page *page;
 
@@ -679,12 +694,8 @@ int cowdev_backing_evict_flush(struct cowdev_object *obj,
 		return 0;
 	batch->nr = 0;
 	/* In offset order for the store (the clock may have wrapped). */
-	for (i = 0; i < nr; i++) {
-		key = batch->index[i];
-		for (j = i; j && sorted[j - 1] > key; j--)
-			sorted[j] = sorted[j - 1];
-		sorted[j] = key;
-	}
+	memcpy(sorted, batch->index, nr * sizeof(*sorted));
+	sort(sorted, nr, sizeof(*sorted), cowdev_backing_cmp_index, NULL);
 	err = cowdev_backing_sync(obj, sorted, nr, batch->since, nr);
 	for (i = 0; i < nr; i++) {
 		page = batch->pages[i];
