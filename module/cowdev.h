@@ -329,9 +329,9 @@ bool cowdev_cow_may_evict(struct page *page);
 
 /* cowdev_backing.c */
 int cowdev_backing_set(struct cowdev_object *obj, int fd);
-void cowdev_backing_read(struct cowdev_object *obj, pgoff_t first,
-			 struct page **pages, unsigned int nr,
-			 unsigned long *done);
+int cowdev_backing_read(struct cowdev_object *obj, pgoff_t first,
+			struct page **pages, unsigned int nr,
+			unsigned long *done);
 errseq_t cowdev_backing_sample(struct cowdev_object *obj);
 int cowdev_backing_write(struct cowdev_object *obj, pgoff_t pgoff,
 			 struct page *page);

@@ -293,12 +293,13 @@ static loff_t cowdev_backing_pos(pgoff_t pgoff)
 
 /*
  * Read @nr pages from @first into @pages with one read; returns the whole
- * pages read.  Without memory for the bio_vecs of a long run (a guess
- * does not make the fault reclaim hard), in reads of the stack's.
+ * pages read, and sets *@err if that is not all of them.  Without memory
+ * for the bio_vecs of a long run (a guess does not make the fault reclaim
+ * hard), in reads of the stack's.
  */
 static unsigned int cowdev_backing_read_run(struct cowdev_object *obj,
 					    pgoff_t first, struct page **pages,
-					    unsigned int nr)
+					    unsigned int nr, int *err)
 {
 	struct bio_vec stack[COWDEV_BACKING_STACK_BVECS], *bvec = stack;
 	loff_t pos = cowdev_backing_pos(first);
@@ -314,11 +315,11 @@ static unsigned int cowdev_backing_read_run(struct cowdev_object *obj,
 			chunk = min_t(unsigned int, nr - i,
 				      COWDEV_BACKING_STACK_BVECS);
 			got = cowdev_backing_read_run(obj, first + i, pages + i,
-						      chunk);
-			if (!got)
-				break;
+						      chunk, err);
+			if (got < chunk)
+				return i + got;
 		}
-		return min(i, nr);
+		return nr;
 	}
 	for (i = 0; i < nr; i++) {
 		bvec[i].bv_page = pages[i];
@@ -329,13 +330,23 @@ static unsigned int cowdev_backing_read_run(struct cowdev_object *obj,
 	n = vfs_iter_read(obj->backing, &iter, &pos, 0);
 	if (bvec != stack)
 		kfree(bvec);
+	if (n == (ssize_t)nr * PAGE_SIZE)
+		return nr;
 	/*
-	 * An evicted page was written whole: a short read means the file was
-	 * cut behind our back, and the zeroes past its end are not the page.
-	 * A fatal signal (filemap_read() stops short, or gives -EINTR) is not
-	 * the store's fault.
+	 * A fatal signal (filemap_read() stops short, or gives -EINTR) and
+	 * no memory for the store's page cache are not the store's fault:
+	 * the fault that needs the page says so (cowdev_fault_error()), and
+	 * tries again.  Else an evicted page was written whole, so a short
+	 * read means the file was cut behind our back, and the zeroes past
+	 * its end are not the page.
 	 */
-	if (n != (ssize_t)nr * PAGE_SIZE && !fatal_signal_pending(current))
+	if (fatal_signal_pending(current))
+		*err = -EINTR;
+	else if (n == -ENOMEM)
+		*err = -ENOMEM;
+	else
+		*err = -EIO;
+	if (*err == -EIO)
 		cowdev_count(obj, COWDEV_STAT_IO_ERRORS);
 	return n > 0 ? n >> PAGE_SHIFT : 0;
 }
@@ -352,12 +363,17 @@ static unsigned int cowdev_backing_read_run(struct cowdev_object *obj,
  * store, through its page cache, which the store was advised to read no
  * more of than asked (see cowdev_backing_set()): the block layer sees one
  * request a run, not one a page.
+ *
+ * Return: 0 if every page was read; else the error of the last run that
+ * came short: -EIO, -ENOMEM (none for the store's page cache) or -EINTR
+ * (a fatal signal).
  */
-void cowdev_backing_read(struct cowdev_object *obj, pgoff_t first,
-			 struct page **pages, unsigned int nr,
-			 unsigned long *done)
+int cowdev_backing_read(struct cowdev_object *obj, pgoff_t first,
+			struct page **pages, unsigned int nr,
+			unsigned long *done)
 {
 	unsigned int i = 0, run, got;
+	int err = 0;
 
 	if (WARN_ON_ONCE(nr > COWDEV_RA_MAX_PAGES))
 		nr = COWDEV_RA_MAX_PAGES;
@@ -369,11 +385,13 @@ void cowdev_backing_read(struct cowdev_object *obj, pgoff_t first,
 		}
 		for (run = 1; i + run < nr && pages[i + run]; run++)
 			;
-		got = cowdev_backing_read_run(obj, first + i, pages + i, run);
+		got = cowdev_backing_read_run(obj, first + i, pages + i, run,
+					      &err);
 		cowdev_count_add(obj, COWDEV_STAT_PAGES_READ, got);
 		bitmap_set(done, i, got);
 		i += run;
 	}
+	return err;
 }
 
 /**

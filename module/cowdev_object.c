@@ -548,24 +548,26 @@ static struct page *cowdev_object_add_ahead(struct cowdev_object *obj,
  * ahead are marked unused, and unlocked; the first page of the window's
  * async part is marked to start the next window (cowdev_readahead_hit()).
  * A page whose read failed is evicted again: only the fault that needs it
- * gets the error.  Returns whether @page was read.
+ * gets the error.  Returns 0 if @page was read, or the error of its read
+ * (cowdev_backing_read()).
  */
-static bool cowdev_object_read_window(struct cowdev_object *obj,
-				      const struct cowdev_ra_window *win,
-				      pgoff_t pgoff, struct page *page)
+static int cowdev_object_read_window(struct cowdev_object *obj,
+				     const struct cowdev_ra_window *win,
+				     pgoff_t pgoff, struct page *page)
 {
 	struct cowdev_ra_window one = { .start = pgoff, .size = 1 };
 	DECLARE_BITMAP(done, COWDEV_RA_MAX_PAGES);
 	struct page *single, **pages = &single;
 	unsigned int i, ahead = 0;
 	pgoff_t index;
+	int err;
 
 	if (win->size > 1) {
 		pages = kmalloc_array(win->size, sizeof(*pages), GFP_KERNEL |
 				      __GFP_NORETRY | __GFP_NOWARN);
 		if (!pages) {	/* no readahead, then: the fault's page only */
 			if (!page)
-				return true;
+				return 0;
 			pages = &single;
 			win = &one;
 		}
@@ -575,7 +577,7 @@ static bool cowdev_object_read_window(struct cowdev_object *obj,
 		pages[i] = page && index == pgoff ? page :
 			   cowdev_object_add_ahead(obj, index);
 	}
-	cowdev_backing_read(obj, win->start, pages, win->size, done);
+	err = cowdev_backing_read(obj, win->start, pages, win->size, done);
 	/* Stands for a slow device: faults on these pages wait meanwhile. */
 	if (cowdev_fill_delay_us)
 		fsleep(cowdev_fill_delay_us);
@@ -600,16 +602,15 @@ static bool cowdev_object_read_window(struct cowdev_object *obj,
 	if (pages != &single)
 		kfree(pages);
 	if (!page || test_bit(pgoff - win->start, done))
-		return true;
+		return 0;
 	if (win->size == 1)
-		return false;
+		return err;
 	/*
 	 * A read stops at its first error: one of the pages read ahead of
 	 * @page may have kept it from being read.  Read it alone, as
 	 * filemap_fault() reads a folio readahead left !uptodate.
 	 */
-	cowdev_backing_read(obj, pgoff, &page, 1, done);
-	return test_bit(0, done);
+	return cowdev_backing_read(obj, pgoff, &page, 1, done);
 }
 
 /**
@@ -631,23 +632,24 @@ static bool cowdev_object_read_window(struct cowdev_object *obj,
  * that fails leaves nothing half-read: the offset is evicted again, so
  * the next fault reads again, and @page goes back to the pool.
  *
- * Return: 0 with @page filled and still locked; -EIO with @page unlocked
- * and the caller's reference dropped.
+ * Return: 0 with @page filled and still locked; or, with @page unlocked
+ * and the caller's reference dropped, -EIO, -ENOMEM (no memory for the
+ * store's page cache) or -EINTR (a fatal signal).
  */
 int cowdev_object_fill(struct cowdev_object *obj, pgoff_t pgoff,
 		       struct page *page, const struct cowdev_ra_window *win)
 {
 	struct cowdev_ra_window one = { .start = pgoff, .size = 1 };
-	bool read;
+	int err;
 
 	if (!win || pgoff < win->start || pgoff - win->start >= win->size)
 		win = &one;
-	read = cowdev_object_read_window(obj, win, pgoff, page);
+	err = cowdev_object_read_window(obj, win, pgoff, page);
 
-	if (!read)
+	if (err)
 		cowdev_object_unfill(obj, pgoff, page);
 	filemap_invalidate_unlock_shared(obj->inode->i_mapping);
-	return read ? 0 : -EIO;
+	return err;
 }
 
 /**
@@ -698,6 +700,14 @@ static struct page *cowdev_object_read_in(struct cowdev_object *obj,
 	}
 	ret = cowdev_object_fill(obj, pgoff, page,
 				 cf ? &cf->read_window : NULL);
+	/*
+	 * A fault here may not retry: killed, it gets SIGBUS, as
+	 * filemap_fault() answers a failed read when it cannot drop its
+	 * lock.  No memory for the store's page cache is VM_FAULT_OOM, as
+	 * there (cowdev_fault_error()).
+	 */
+	if (ret == -EINTR && cf)
+		ret = -EIO;
 	if (ret)
 		return ERR_PTR(ret);
 	/* What the retry would find: a mark on its own page, maybe. */

@@ -23,6 +23,8 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <sched.h>
 
 #include "cowdev_util.h"
 #include "kselftest_harness.h"
@@ -634,6 +636,221 @@ TEST_F(faulty, failed_window_leaves_the_rest)
 	ASSERT_EQ(0, set_table(self, 0, 0));
 	drop_store_cache(self);
 	EXPECT_TRUE(object_is_reference(self));
+}
+
+#define NOMEM_CGROUP	"/sys/fs/cgroup/cowdev-nomem"
+
+/* Write @text to NOMEM_CGROUP's file @name; 0 or -errno. */
+static int nomem_set(const char *name, const char *text)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), NOMEM_CGROUP "/%s", name);
+	return write_text(path, text);
+}
+
+/* What a reader at the limit and its test tell each other. */
+enum { NOMEM_START, NOMEM_LIMITED, NOMEM_GO };
+
+/*
+ * A child in NOMEM_CGROUP, unkillable by its OOM killer, that faults page
+ * 1 of @p with the cgroup's limit below what it holds: exit 0 if the page
+ * holds @want, 1 if not, 2 if it could not start.  It sets the limit
+ * itself, on the one CPU it runs on, because that write drains the
+ * charges this CPU cached ahead for the cgroup at once (other CPUs' are
+ * drained later), which would otherwise pay for its read.  @flag, in
+ * memory shared with the test, says NOMEM_LIMITED once it is set, and the
+ * child reads once the test says NOMEM_GO.
+ */
+static pid_t nomem_reader(const char *p, const char *want, int *flag)
+{
+	char pid[32], c;
+	cpu_set_t one;
+	int max;
+	pid_t child = fork();
+
+	if (child)
+		return child;
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	if (sched_setaffinity(0, sizeof(one), &one) ||
+	    nomem_set("cgroup.procs", pid) ||
+	    write_text("/proc/self/oom_score_adj", "-1000"))
+		_exit(2);
+	/* Its page tables, stack and flag are there before the limit. */
+	madvise((void *)p, 2 * page_size(), MADV_RANDOM);
+	c = p[0];
+	__atomic_store_n(flag, NOMEM_START, __ATOMIC_RELAXED);
+	max = open(NOMEM_CGROUP "/memory.max", O_WRONLY);
+	/*
+	 * Below what it holds: the write reclaims what it can, and what is
+	 * left (its own anonymous memory: no swap here) keeps it at its limit.
+	 */
+	if (max < 0 || write(max, "0", 1) != 1)
+		_exit(2);
+	close(max);
+	__atomic_store_n(flag, NOMEM_LIMITED, __ATOMIC_RELEASE);
+	while (__atomic_load_n(flag, __ATOMIC_ACQUIRE) != NOMEM_GO)
+		sched_yield();
+	_exit(memcmp(p + page_size(), want, page_size()) || !c ? 1 : 0);
+}
+
+/*
+ * Fault page 1 of @p, whose bytes are @want, from a reader whose memory
+ * cgroup is at its limit, with nobody its OOM killer may kill: the fault
+ * cannot have memory for the page cache its read needs.  The reader must
+ * still be there, retrying, after its cgroup's OOM killer has run, and
+ * read @want once the limit is lifted.
+ */
+static void read_at_the_limit(struct __test_metadata *const _metadata,
+			      const char *p, const char *want)
+{
+	int *flag, status = 0;
+	struct timespec t0, t;
+	pid_t child, ended = 0;
+	long long ooms;
+
+	flag = mmap(NULL, page_size(), PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, flag);
+	*flag = NOMEM_START;
+	child = nomem_reader(p, want, flag);
+	ASSERT_LT(0, child);
+	while (__atomic_load_n(flag, __ATOMIC_ACQUIRE) != NOMEM_LIMITED &&
+	       !(ended = waitpid(child, &status, WNOHANG)))
+		sched_yield();
+	ASSERT_EQ(0, ended) TH_LOG("the reader could not start: %#x", status);
+	ooms = read_stat(NOMEM_CGROUP "/memory.events", "oom");
+	ASSERT_LE(0, ooms);
+	__atomic_store_n(flag, NOMEM_GO, __ATOMIC_RELEASE);
+	/*
+	 * Each try to charge the page cache counts an OOM event before it
+	 * fails: three mean the fault has failed for memory and come back
+	 * (a fault may try twice: once, then once more after a retry).  A
+	 * try may take seconds: reclaim that makes no progress throttles.
+	 */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		ended = waitpid(child, &status, WNOHANG);
+		if (ended ||
+		    read_stat(NOMEM_CGROUP "/memory.events", "oom") >= ooms + 3)
+			break;
+		sched_yield();
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while (t.tv_sec - t0.tv_sec < 90);
+	EXPECT_LE(ooms + 3, read_stat(NOMEM_CGROUP "/memory.events", "oom"));
+	EXPECT_EQ(0, ended)
+		TH_LOG("the reader ended (status %#x) before memory came back",
+		       status);
+	EXPECT_EQ(0, nomem_set("memory.max", "max"));
+	if (!ended)
+		ASSERT_EQ(child, waitpid(child, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status))
+		TH_LOG("status %#x", status);
+	munmap(flag, page_size());
+}
+
+/*
+ * A major fault whose read of the store cannot have memory for the
+ * store's page cache is no I/O error and no SIGBUS: the fault returns
+ * VM_FAULT_OOM and the access is retried until memory comes back, then
+ * reads the page, as a fault on a file of the same ext4 does
+ * (filemap_fault() when it cannot get a folio).  Before, the reader got
+ * SIGBUS and io_errors counted it.
+ */
+static void no_memory_no_sigbus(struct __test_metadata *const _metadata,
+				enum cowdev_mode mode)
+{
+	long ps = page_size(), len = 2 * ps;
+	int obj, store, ref, file;
+	struct cowdev_info info;
+	long long fails;
+	char *p, *q, *f;
+
+	if (!getenv("COWDEV_DIRECT_DIR"))
+		SKIP(return, "no disk in this guest (COWDEV_DIRECT_DIR)");
+	/* A guest with nothing mounted there: cgroup2, as systemd mounts it. */
+	if (access("/sys/fs/cgroup/cgroup.controllers", F_OK))
+		mount("cgroup2", "/sys/fs/cgroup", "cgroup2", 0, NULL);
+	if (write_text("/sys/fs/cgroup/cgroup.subtree_control", "+memory") ||
+	    (mkdir(NOMEM_CGROUP, 0755) && errno != EEXIST))
+		SKIP(return, "no memory cgroup here");
+	obj = open(COWDEV_DEV, O_RDWR);
+	ASSERT_LE(0, obj);
+	ASSERT_EQ(0, cowdev_set_size(obj, len));
+	if (ioctl(obj, COWDEV_IOC_SET_MODE, mode))
+		SKIP(return, "no pfn mode here");
+	store = open_disk_store();
+	ASSERT_LE(0, store);
+	ASSERT_EQ(0, ioctl(obj, COWDEV_IOC_SET_BACKING, store));
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, obj, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	ref = memfd_create("reference", 0);
+	ASSERT_EQ(0, ftruncate(ref, len));
+	q = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, ref, 0);
+	ASSERT_NE(MAP_FAILED, q);
+	/* The reference the kernel's own way: a file on the same disk. */
+	file = open_disk_store();
+	ASSERT_LE(0, file);
+	ASSERT_EQ(0, ftruncate(file, len));
+	f = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, file, 0);
+	ASSERT_NE(MAP_FAILED, f);
+	memset(p, stamp(0, 1), ps);
+	memset(q, stamp(0, 1), ps);
+	memset(f, stamp(0, 1), ps);
+	memset(p + ps, stamp(1, 1), ps);
+	memset(q + ps, stamp(1, 1), ps);
+	memset(f + ps, stamp(1, 1), ps);
+	ASSERT_EQ(1, cowdev_evict(obj, ps, ps));
+	/* On the disk only: a read must allocate page cache. */
+	ASSERT_EQ(0, fsync(file));
+	ASSERT_EQ(0, munmap(f, len));
+	ASSERT_EQ(0, posix_fadvise(store, 0, 0, POSIX_FADV_DONTNEED));
+	ASSERT_EQ(0, posix_fadvise(file, 0, 0, POSIX_FADV_DONTNEED));
+	f = mmap(NULL, len, PROT_READ, MAP_SHARED, file, 0);
+	ASSERT_NE(MAP_FAILED, f);
+
+	read_at_the_limit(_metadata, f, q + ps);
+	fails = object_stat(obj, "alloc_fail");
+	read_at_the_limit(_metadata, p, q + ps);
+	EXPECT_LT(fails, object_stat(obj, "alloc_fail"));
+	ASSERT_EQ(0, cowdev_info(obj, &info));
+	EXPECT_EQ(0, info.io_errors);
+	EXPECT_EQ(0, info.evicted_pages);
+	EXPECT_EQ(0, memcmp(p, q, len));
+	rmdir(NOMEM_CGROUP);
+	munmap(f, len);
+	munmap(q, len);
+	munmap(p, len);
+	close(file);
+	close(ref);
+	close(store);
+	close(obj);
+}
+
+/* A fixture for its timeout only: a try at the limit may take seconds. */
+FIXTURE(nomem)
+{
+	int unused;
+};
+
+FIXTURE_SETUP(nomem)
+{
+}
+
+FIXTURE_TEARDOWN(nomem)
+{
+}
+
+TEST_F_TIMEOUT(nomem, no_sigbus_page, 240)
+{
+	no_memory_no_sigbus(_metadata, COWDEV_MODE_PAGE);
+}
+
+TEST_F_TIMEOUT(nomem, no_sigbus_pfn, 240)
+{
+	no_memory_no_sigbus(_metadata, COWDEV_MODE_PFN);
 }
 
 TEST_HARNESS_MAIN
