@@ -292,6 +292,34 @@ static loff_t cowdev_backing_pos(pgoff_t pgoff)
 #define COWDEV_BACKING_STACK_BVECS	16
 
 /*
+ * Why the read of the store's page at @index gave @n: a fatal signal
+ * (filemap_read() stops short, or gives -EINTR) and no memory for the
+ * store's page cache are not the store's fault, and the fault that needs
+ * the page says so (cowdev_fault_error()).  -ENOMEM is taken for that only
+ * if the page cache has no folio there: one left not uptodate is a
+ * ->read_folio that failed (a FUSE daemon or NFS may answer -ENOMEM),
+ * which filemap_fault() gives SIGBUS.  Else an evicted page was written
+ * whole, so a short read means the file was cut behind our back, and the
+ * zeroes past its end are not the page.
+ */
+static int cowdev_backing_read_error(struct cowdev_object *obj, pgoff_t index,
+				     ssize_t n)
+{
+	struct folio *folio;
+
+	if (fatal_signal_pending(current))
+		return -EINTR;
+	if (n != -ENOMEM)
+		return -EIO;
+	/* NULL up to 6.4, an ERR_PTR after, when there is none. */
+	folio = filemap_get_folio(obj->backing->f_mapping, index);
+	if (IS_ERR_OR_NULL(folio))
+		return -ENOMEM;
+	folio_put(folio);
+	return -EIO;
+}
+
+/*
  * Read @nr pages from @first into @pages with one read; returns the whole
  * pages read, and sets *@err if that is not all of them.  Without memory
  * for the bio_vecs of a long run (a guess does not make the fault reclaim
@@ -327,28 +355,24 @@ static unsigned int cowdev_backing_read_run(struct cowdev_object *obj,
 		bvec[i].bv_offset = 0;
 	}
 	iov_iter_bvec(&iter, ITER_DEST, bvec, nr, (size_t)nr * PAGE_SIZE);
-	n = vfs_iter_read(obj->backing, &iter, &pos, 0);
+	/*
+	 * filemap_read() returns what it read before an error, so a read
+	 * that stops short is asked for the rest: the reason is the answer
+	 * of the read that gets nothing.
+	 */
+	do {
+		n = vfs_iter_read(obj->backing, &iter, &pos, 0);
+	} while (n > 0 && iov_iter_count(&iter) &&
+		 !fatal_signal_pending(current));
 	if (bvec != stack)
 		kfree(bvec);
-	if (n == (ssize_t)nr * PAGE_SIZE)
+	got = nr - DIV_ROUND_UP(iov_iter_count(&iter), PAGE_SIZE);
+	if (got == nr)
 		return nr;
-	/*
-	 * A fatal signal (filemap_read() stops short, or gives -EINTR) and
-	 * no memory for the store's page cache are not the store's fault:
-	 * the fault that needs the page says so (cowdev_fault_error()), and
-	 * tries again.  Else an evicted page was written whole, so a short
-	 * read means the file was cut behind our back, and the zeroes past
-	 * its end are not the page.
-	 */
-	if (fatal_signal_pending(current))
-		*err = -EINTR;
-	else if (n == -ENOMEM)
-		*err = -ENOMEM;
-	else
-		*err = -EIO;
+	*err = cowdev_backing_read_error(obj, first + got, n);
 	if (*err == -EIO)
 		cowdev_count(obj, COWDEV_STAT_IO_ERRORS);
-	return n > 0 ? n >> PAGE_SHIFT : 0;
+	return got;
 }
 
 /**

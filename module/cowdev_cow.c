@@ -399,9 +399,10 @@ static int cowdev_cow_clone_page(struct cowdev_object *src,
  * given one, and two objects reading one page from a store would each
  * get a copy.
  *
- * Return: the new object, or an ERR_PTR: -ENOMEM, -ENOSPC (no pool page
+ * Return: the new object, or an ERR_PTR: -ENOMEM (also: no memory for the
+ * store's page cache to read an evicted page back), -ENOSPC (no pool page
  * for a copy), -EIO (an evicted page could not be read back), -EINTR (a
- * fatal signal while waiting for another ioctl).
+ * fatal signal while waiting for another ioctl or reading).
  */
 struct cowdev_object *cowdev_cow_clone(struct cowdev_object *src)
 {

@@ -603,7 +603,7 @@ static int cowdev_object_read_window(struct cowdev_object *obj,
 		kfree(pages);
 	if (!page || test_bit(pgoff - win->start, done))
 		return 0;
-	if (win->size == 1)
+	if (win->size == 1 || err == -EINTR)
 		return err;
 	/*
 	 * A read stops at its first error: one of the pages read ahead of
@@ -886,9 +886,11 @@ put:
  * caller; ERR_PTR(-EINVAL) past the end of the object; ERR_PTR(-ENOSPC)
  * when the pool is at its limit; ERR_PTR(-ENOMEM); ERR_PTR(-EHWPOISON) for
  * a page memory_failure() poisoned; ERR_PTR(-EIO) when an evicted page
- * could not be read back; ERR_PTR(-EAGAIN) or ERR_PTR(-EINTR) when the
+ * could not be read back, and ERR_PTR(-ENOMEM) when the store had no
+ * memory for its page cache; ERR_PTR(-EAGAIN) or ERR_PTR(-EINTR) when the
  * fault must return VM_FAULT_RETRY (for -EAGAIN maybe with a read put off,
- * see cowdev_object_read_in()).
+ * see cowdev_object_read_in()); without @cf, -EINTR also for a read cut
+ * short by a fatal signal.
  *
  * An evicted page is read back into a new page, locked, which takes its
  * place in the index (a major fault).

@@ -45,7 +45,8 @@
 /**
  * cowdev_fault_error() - the fault result for a failure to get a page
  * @obj: the object faulting
- * @err: -EINVAL (past the end), -ENOSPC (pool limit), -ENOMEM,
+ * @err: -EINVAL (past the end), -ENOSPC (pool limit), -ENOMEM (no
+ *	memory for a page, or for the store's page cache to read one back),
  *	-EHWPOISON (a poisoned page), -EIO (an evicted page was not read
  *	back), or -EAGAIN or -EINTR (the fault must be
  *	retried: see cowdev_lock_page())
