@@ -604,7 +604,7 @@ static int cowdev_object_read_window(struct cowdev_object *obj,
 	if (!page || test_bit(pgoff - win->start, done))
 		return 0;
 	if (win->size == 1 || err == -EINTR)
-		return err;
+		return err ?: -EIO;
 	/*
 	 * A read stops at its first error: one of the pages read ahead of
 	 * @page may have kept it from being read.  Read it alone, as
