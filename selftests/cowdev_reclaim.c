@@ -782,6 +782,20 @@ static void *toucher_run(void *arg)
 	return NULL;
 }
 
+/*
+ * Wait until thread @tid waits for the reclaimer from within @fn, or sets
+ * *@finished; true if it waits.
+ */
+static bool waits_for_reclaimer(pid_t tid, const char *fn, bool *finished)
+{
+	while (!(thread_in(tid, fn) && thread_in(tid, "cowdev_reclaim_wait"))) {
+		if (__atomic_load_n(finished, __ATOMIC_ACQUIRE))
+			return false;
+		sched_yield();
+	}
+	return true;
+}
+
 /* Start a toucher thread and wait until it runs; its tid. */
 static pid_t toucher_start(struct toucher *t, pthread_t *thread)
 {
@@ -897,11 +911,8 @@ TEST_F_TIMEOUT(frozen, fault_waits_holding_no_lock, 120)
 	tid = toucher_start(&t, &thread);
 	ASSERT_LT(0, tid);
 	/* Waiting as its first try ends, its lock let go. */
-	while (!(thread_in(tid, "cowdev_fault_finish") &&
-		 thread_in(tid, "cowdev_reclaim_wait")) &&
-	       !__atomic_load_n(&t.finished, __ATOMIC_ACQUIRE))
-		sched_yield();
-	ASSERT_FALSE(__atomic_load_n(&t.finished, __ATOMIC_ACQUIRE))
+	ASSERT_TRUE(waits_for_reclaimer(tid, "cowdev_fault_finish",
+					&t.finished))
 		TH_LOG("the fault never waited with its lock let go");
 	ASSERT_EQ(1, some_task_in("cowdev_backing_write"));
 	EXPECT_EQ(0, mprotect(t.p + (LIMIT - 1) * ps, ps, PROT_READ));
@@ -1046,11 +1057,7 @@ static void escaped_copy_evicts(struct __test_metadata *const _metadata,
 	ASSERT_EQ(0, pthread_create(&thread, NULL, escaper_run, &e));
 	while (!(tid = __atomic_load_n(&e.tid, __ATOMIC_ACQUIRE)))
 		sched_yield();
-	while (!(thread_in(tid, "cowdev_cow_write") &&
-		 thread_in(tid, "cowdev_reclaim_wait")) &&
-	       !__atomic_load_n(&e.finished, __ATOMIC_ACQUIRE))
-		sched_yield();
-	ASSERT_FALSE(__atomic_load_n(&e.finished, __ATOMIC_ACQUIRE))
+	ASSERT_TRUE(waits_for_reclaimer(tid, "cowdev_cow_write", &e.finished))
 		TH_LOG("the write never waited for its copy's page");
 	/* Quickly: the wait lasts seconds (cowdev_reclaim_wait()). */
 	ASSERT_EQ(0, syscall(SYS_tgkill, getpid(), tid, SIGUSR1));
