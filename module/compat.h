@@ -194,19 +194,25 @@ static inline void cowdev_shrinker_destroy(struct shrinker *s)
  * The first argument of the function an ftrace_ops hooks at its entry
  * (cowdev_probe.c), from the registers ftrace saves for every ops
  * (DYNAMIC_FTRACE_WITH_ARGS), not a full pt_regs, which arm64 cannot give
- * (it has no DYNAMIC_FTRACE_WITH_REGS).  ftrace_regs_get_argument() is a
- * macro wherever it exists; 6.1 has it on no architecture, and there
- * x86's struct ftrace_regs is a pt_regs in which ftrace_caller saved the
- * argument registers.  Elsewhere the hook is left out and core_copy
- * reports unavailable.
+ * from 6.2 (it dropped DYNAMIC_FTRACE_WITH_REGS).  ftrace_regs_get_argument()
+ * is a macro on x86 and a function on arm64 (module/Kbuild looks for it);
+ * 6.1 has it on no architecture, and there
+ * struct ftrace_regs is a pt_regs in which the entry code saved the
+ * argument registers for every ops: x86's ftrace_caller, and arm64's
+ * ftrace_caller as well as ftrace_regs_caller (entry-ftrace.S saves x0-x9
+ * in both; only ftrace_regs_caller adds the rest).  Elsewhere the hook is
+ * left out and core_copy reports unavailable.
  */
 #include <linux/ftrace.h>
 #if !defined(CONFIG_DYNAMIC_FTRACE)
 #define COWDEV_HAVE_FTRACE_HOOK 0
-#elif defined(ftrace_regs_get_argument)
+#elif defined(ftrace_regs_get_argument) || \
+	(defined(COWDEV_HAVE_FTRACE_REGS_GET_ARGUMENT) && \
+	 defined(CONFIG_DYNAMIC_FTRACE_WITH_ARGS))
 #define COWDEV_HAVE_FTRACE_HOOK 1
 #define cowdev_ftrace_arg0(fregs) ftrace_regs_get_argument(fregs, 0)
-#elif defined(CONFIG_X86_64) && defined(CONFIG_DYNAMIC_FTRACE_WITH_ARGS)
+#elif (defined(CONFIG_X86_64) && defined(CONFIG_DYNAMIC_FTRACE_WITH_ARGS)) || \
+	(defined(CONFIG_ARM64) && defined(CONFIG_DYNAMIC_FTRACE_WITH_REGS))
 #define COWDEV_HAVE_FTRACE_HOOK 1
 #define cowdev_ftrace_arg0(fregs) regs_get_kernel_argument(&(fregs)->regs, 0)
 #else

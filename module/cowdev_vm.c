@@ -85,10 +85,15 @@ static void cowdev_count_fault(struct cowdev_object *obj, struct vm_fault *vmf)
 		cowdev_count(obj, COWDEV_STAT_COW_FAULTS);
 }
 
-/* Does @vma map its pages through special PTEs (see cowdev_mmap())? */
+/*
+ * Does @vma map its pages through special PTEs (see cowdev_mmap())?  Never
+ * where there is no pfn mode: the constant lets the compiler drop the code
+ * that sets PTEs itself, whose set_pte_at() calls what an architecture
+ * need not export (arm64's mte_sync_tags() on 6.1).
+ */
 static bool cowdev_vma_maps_pfns(struct vm_area_struct *vma)
 {
-	return vma->vm_flags & VM_MIXEDMAP;
+	return COWDEV_HAVE_PFN_MODE && (vma->vm_flags & VM_MIXEDMAP);
 }
 
 /*
@@ -435,8 +440,12 @@ static vm_fault_t cowdev_pfn_write(struct cowdev_object *obj,
 		.vma = vmf->vma,
 		.pfn = page_to_pfn(page),
 	};
-	vm_fault_t ret = cowdev_cow_write(obj, vmf->pgoff, page);
+	vm_fault_t ret;
 
+	/* No pfn-mode VMA exists: see cowdev_vma_maps_pfns(). */
+	if (!COWDEV_HAVE_PFN_MODE)
+		return VM_FAULT_SIGBUS;
+	ret = cowdev_cow_write(obj, vmf->pgoff, page);
 	if (ret)
 		return ret;
 	folio_mark_dirty(page_folio(page));
