@@ -102,7 +102,8 @@ static int cowdev_stats_show(struct seq_file *m, void *unused)
 	cowdev_stats_show_counters(m, cowdev_global_stats);
 	seq_printf(m, "core_probe %s\n",
 		   cowdev_probe_available() ? "available" : "unavailable");
-	/* The modes whose read faults map around (compat.h says why). */
+	/* The modes there are, and those whose read faults map around. */
+	seq_printf(m, "modes %s\n", COWDEV_HAVE_PFN_MODE ? "page,pfn" : "page");
 	seq_printf(m, "faultaround %s\n",
 		   COWDEV_HAVE_PAGE_FAULT_AROUND ?
 		   (COWDEV_HAVE_PFN_MODE ? "page,pfn" : "page") :
