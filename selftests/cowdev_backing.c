@@ -285,10 +285,10 @@ FIXTURE_SETUP(store)
 		self->fd = open(COWDEV_DEV, O_RDWR);
 		ASSERT_LE(0, self->fd);
 		ASSERT_EQ(0, cowdev_set_size(self->fd, self->len));
-		if (ioctl(self->fd, COWDEV_IOC_SET_MODE, variant->mode)) {
-			self->skip = "no pfn mode here";
+		ASSERT_EQ(0, cowdev_fixture_mode(self->fd, variant->mode,
+						 &self->skip));
+		if (self->skip)
 			return;
-		}
 		self->store = open_store(variant->store);
 		if (self->store < 0) {
 			self->skip = "no disk in this guest (COWDEV_DIRECT_DIR)";

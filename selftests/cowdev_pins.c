@@ -30,9 +30,12 @@
 
 enum backing { BACKING_MEMFD, BACKING_PAGE, BACKING_PFN };
 
+/* An object or memfd of @len bytes: its fd, -EOPNOTSUPP (no pfn mode), or -1. */
 static int open_backing(enum backing b, size_t len)
 {
-	int fd;
+	enum cowdev_mode mode = b == BACKING_PFN ? COWDEV_MODE_PFN :
+						   COWDEV_MODE_PAGE;
+	int fd, ret;
 
 	if (b == BACKING_MEMFD) {
 		fd = memfd_create("cowdev-ref", MFD_CLOEXEC);
@@ -43,11 +46,12 @@ static int open_backing(enum backing b, size_t len)
 		return fd;
 	}
 	fd = open(COWDEV_DEV, O_RDWR | O_CLOEXEC);
-	if (fd >= 0 && (cowdev_set_size(fd, len) ||
-			ioctl(fd, COWDEV_IOC_SET_MODE, b == BACKING_PFN ?
-			      COWDEV_MODE_PFN : COWDEV_MODE_PAGE))) {
-		close(fd);
+	if (fd < 0)
 		return -1;
+	ret = cowdev_set_mode(fd, mode);
+	if (ret || cowdev_set_size(fd, len)) {
+		close(fd);
+		return cowdev_no_pfn_mode(mode, ret) ? -EOPNOTSUPP : -1;
 	}
 	return fd;
 }
@@ -82,6 +86,7 @@ FIXTURE(pins)
 	long ps;
 	size_t len;
 	char *p;
+	const char *skip;
 };
 
 FIXTURE_VARIANT(pins)
@@ -108,7 +113,12 @@ FIXTURE_SETUP(pins)
 {
 	self->ps = page_size();
 	self->len = 4 * self->ps;
+	self->p = MAP_FAILED;
 	self->fd = open_backing(variant->backing, self->len);
+	if (self->fd == -EOPNOTSUPP) {
+		self->skip = COWDEV_NO_PFN_MODE;
+		return;
+	}
 	ASSERT_GE(self->fd, 0);
 	self->p = mmap(NULL, self->len, PROT_READ | PROT_WRITE, MAP_SHARED,
 		       self->fd, 0);
@@ -118,8 +128,10 @@ FIXTURE_SETUP(pins)
 
 FIXTURE_TEARDOWN(pins)
 {
-	munmap(self->p, self->len);
-	close(self->fd);
+	if (self->p != MAP_FAILED)
+		munmap(self->p, self->len);
+	if (self->fd >= 0)
+		close(self->fd);
 	if (variant->backing != BACKING_MEMFD)
 		EXPECT_EQ(0, global_stat("pool_in_use"));
 }
@@ -250,6 +262,7 @@ TEST_F(pins, process_vm_writev_held_across_clone)
 	pthread_t th;
 	int cfd;
 
+	COWDEV_SKIP_UNLESS_READY();
 	ASSERT_TRUE(stall_init(&s, self->ps));
 	w.local = s.buf;
 	if (variant->backing == BACKING_PFN) {
@@ -333,6 +346,7 @@ TEST_F(pins, process_vm_writev_held_across_fork)
 {
 	int ref = open_backing(BACKING_MEMFD, self->ps);
 
+	COWDEV_SKIP_UNLESS_READY();
 	ASSERT_GE(ref, 0);
 	ASSERT_EQ('W' << 8 | 'W', vm_writev_across_fork(ref, self->ps, MAP_SHARED));
 	ASSERT_EQ('W' << 8 | 'o', vm_writev_across_fork(ref, self->ps, MAP_PRIVATE));
@@ -354,6 +368,7 @@ TEST_F(pins, vmsplice_held_across_clone)
 	char *buf = malloc(self->ps);
 	int pipefd[2], cfd;
 
+	COWDEV_SKIP_UNLESS_READY();
 	ASSERT_NE(NULL, buf);
 	ASSERT_EQ(0, pipe(pipefd));
 	if (variant->backing == BACKING_PFN) {
@@ -448,6 +463,7 @@ TEST_F(pins, o_direct_read_held_across_clone)
 	pthread_t th;
 	int cfd;
 
+	COWDEV_SKIP_UNLESS_READY();
 	r.fd = direct_file(r.len, 'D', &why);
 	if (r.fd == -1)
 		SKIP(return, "%s", why);
@@ -508,6 +524,7 @@ TEST_F(pins, process_vm_readv)
 	struct iovec local, remote = { self->p, self->ps };
 	char *buf = malloc(self->ps);
 
+	COWDEV_SKIP_UNLESS_READY();
 	ASSERT_NE(NULL, buf);
 	local = (struct iovec){ buf, self->ps };
 	if (variant->backing != BACKING_PFN) {
@@ -550,6 +567,7 @@ TEST_F(pins, io_uring_fixed_buffer)
 {
 	int ret = uring_register(self->p, self->ps);
 
+	COWDEV_SKIP_UNLESS_READY();
 	if (ret == -ENOSYS)
 		SKIP(return, "no io_uring in this kernel");
 	if (variant->backing == BACKING_MEMFD) {
@@ -632,6 +650,7 @@ TEST_F(pins, forced_write_into_prot_none_private_page)
 	int ref = open_backing(BACKING_MEMFD, self->ps);
 	char *r;
 
+	COWDEV_SKIP_UNLESS_READY();
 	ASSERT_GE(ref, 0);
 	r = mmap(NULL, self->ps, PROT_WRITE, MAP_SHARED, ref, 0);
 	ASSERT_NE(MAP_FAILED, r);
@@ -656,6 +675,7 @@ TEST_F(pins, remote_write_into_read_private_page)
 	pid_t parent = getpid(), pid;
 	int status;
 
+	COWDEV_SKIP_UNLESS_READY();
 	ASSERT_NE(MAP_FAILED, q);
 	ASSERT_EQ('o', q[1]);
 	ASSERT_EQ('o', q[self->ps + 1]);
@@ -693,6 +713,7 @@ TEST_F(pins, punch_keeps_private_copies)
 	char *q = mmap(NULL, 2 * self->ps, PROT_READ | PROT_WRITE, MAP_PRIVATE,
 		       self->fd, 0);
 
+	COWDEV_SKIP_UNLESS_READY();
 	ASSERT_NE(MAP_FAILED, q);
 	q[0] = 'P';
 	ASSERT_EQ('o', q[self->ps]);
@@ -710,6 +731,7 @@ TEST_F(pins, shrink_drops_private_copies)
 	char *q = mmap(NULL, self->ps, PROT_READ | PROT_WRITE, MAP_PRIVATE,
 		       self->fd, 0);
 
+	COWDEV_SKIP_UNLESS_READY();
 	ASSERT_NE(MAP_FAILED, q);
 	q[0] = 'P';
 	ASSERT_EQ(0, resize(variant->backing, self->fd, 0));

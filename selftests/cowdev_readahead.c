@@ -102,6 +102,7 @@ FIXTURE(ra)
 	long npages;
 	char *p;
 	char *r;
+	const char *skip;
 };
 
 FIXTURE_VARIANT(ra)
@@ -149,8 +150,9 @@ static void ra_open(struct __test_metadata *_metadata,
 	self->fd = open(COWDEV_DEV, O_RDWR);
 	ASSERT_LE(0, self->fd);
 	ASSERT_EQ(0, cowdev_set_size(self->fd, len));
-	if (ioctl(self->fd, COWDEV_IOC_SET_MODE, variant->mode))
-		SKIP(return, "no pfn mode here");
+	ASSERT_EQ(0, cowdev_fixture_mode(self->fd, variant->mode, &self->skip));
+	if (self->skip)
+		return;
 	self->store = memfd_create("cowdev-store", 0);
 	ASSERT_LE(0, self->store);
 	ASSERT_EQ(0, ioctl(self->fd, COWDEV_IOC_SET_BACKING, self->store));
@@ -236,6 +238,7 @@ TEST_F(ra, sequential_one_major_fault)
 	struct cowdev_info info;
 	long i, majflt = major_faults();
 
+	COWDEV_SKIP_UNLESS_READY();
 	if (!ra_max(self->fd))
 		SKIP(return, "readahead is off");
 	for (i = 0; i < NPAGES; i++)
@@ -257,6 +260,7 @@ TEST_F(ra, madv_random_one_page_a_fault)
 	struct cowdev_info info;
 	long i;
 
+	COWDEV_SKIP_UNLESS_READY();
 	ASSERT_EQ(0, advise(self, MADV_RANDOM));
 	for (i = 0; i < NPAGES; i++)
 		ASSERT_TRUE(same_page(self, i)) TH_LOG("page %ld", i);
@@ -273,6 +277,7 @@ TEST_F(ra, readahead_off)
 	struct cowdev_info info;
 	long i;
 
+	COWDEV_SKIP_UNLESS_READY();
 	ASSERT_EQ(0, set_param("readahead_kb", "0"));
 	for (i = 0; i < NPAGES; i++)
 		ASSERT_TRUE(same_page(self, i)) TH_LOG("page %ld", i);
@@ -291,6 +296,7 @@ TEST_F(ra, read_around_then_unused)
 	struct cowdev_info info;
 	long around;
 
+	COWDEV_SKIP_UNLESS_READY();
 	if (!max)
 		SKIP(return, "readahead is off");
 	around = max < 4 ? max : 4;
@@ -321,6 +327,7 @@ TEST_F(ra, madv_sequential_reads_ahead_only)
 	struct cowdev_info info;
 	long i;
 
+	COWDEV_SKIP_UNLESS_READY();
 	if (!max)
 		SKIP(return, "readahead is off");
 	ahead = (100 + 2 * max < NPAGES ? 100 + 2 * max : NPAGES) - 100 - 1;
@@ -348,6 +355,7 @@ TEST_F(ra, random_access_collapses)
 	long i, stride = 8, before;
 	struct cowdev_info info;
 
+	COWDEV_SKIP_UNLESS_READY();
 	if (!ra_max(self->fd))
 		SKIP(return, "readahead is off");
 	ASSERT_EQ(0, no_fault_around());
@@ -381,6 +389,7 @@ TEST_F(ra, read_error_in_window)
 {
 	struct cowdev_info info;
 
+	COWDEV_SKIP_UNLESS_READY();
 	if (ra_max(self->fd) < 4)
 		SKIP(return, "a read-around window of 4 pages");
 	ASSERT_EQ(0, ftruncate(self->store, 9 * self->ps + self->ps / 2));
@@ -406,8 +415,14 @@ TEST_F(ra, punch_and_shrink_during_readahead)
 	struct cowdev_info info;
 	long i;
 
+	COWDEV_SKIP_UNLESS_READY();
+	/*
+	 * The windows below are those of a 32-page maximum: a memfd store's
+	 * (VM_READAHEAD_PAGES, 128 KiB) with 4 KiB pages, 8 pages with 16.
+	 */
 	if (ra_max(self->fd) < 32)
-		SKIP(return, "the default readahead_kb");
+		SKIP(return, "windows of 32 pages (this store's are %ld)",
+		     ra_max(self->fd));
 	ASSERT_EQ(0, set_param("fill_delay_us", "100000"));
 	for (i = 0; i < 4; i++)	/* page 3 is the mark: 4..11 go ahead */
 		ASSERT_TRUE(same_page(self, i)) TH_LOG("page %ld", i);
@@ -450,6 +465,7 @@ TEST_F(ra, gup_reads_each_page_once)
 	struct cowdev_info info;
 	char *buf, *ref;
 
+	COWDEV_SKIP_UNLESS_READY();
 	if (variant->mode == COWDEV_MODE_PFN && variant->flags == MAP_SHARED)
 		SKIP(return, "GUP takes no pfn-mode page");
 	buf = malloc(len);

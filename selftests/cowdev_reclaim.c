@@ -36,11 +36,13 @@ static int open_store(bool disk)
 static int open_backed(long npages, enum cowdev_mode mode, bool disk,
 		       int *store)
 {
-	int fd = open(COWDEV_DEV, O_RDWR);
+	int fd = open(COWDEV_DEV, O_RDWR), ret = -1;
 
 	*store = -1;
-	if (fd < 0 || cowdev_set_size(fd, npages * page_size()) ||
-	    ioctl(fd, COWDEV_IOC_SET_MODE, mode))
+	if (fd < 0 || cowdev_set_size(fd, npages * page_size()))
+		goto fail;
+	ret = cowdev_set_mode(fd, mode);
+	if (ret)
 		goto fail;
 	*store = open_store(disk);
 	if (*store < 0 || ioctl(fd, COWDEV_IOC_SET_BACKING, *store))
@@ -51,7 +53,7 @@ fail:
 		close(*store);
 	if (fd >= 0)
 		close(fd);
-	return -1;
+	return cowdev_no_pfn_mode(mode, ret) ? -EOPNOTSUPP : -1;
 }
 
 /* A new page-mode object with a store, mapped shared; MAP_FAILED if not. */
@@ -314,8 +316,8 @@ TEST_F_TIMEOUT(reclaim, four_times_the_limit, 300)
 	if (variant->disk && !have_disk())
 		SKIP(return, "no disk in this guest (COWDEV_DIRECT_DIR)");
 	fd = open_backed(npages, variant->mode, variant->disk, &store);
-	if (fd < 0 && variant->mode == COWDEV_MODE_PFN)
-		SKIP(return, "no pfn mode here");
+	if (fd == -EOPNOTSUPP)
+		SKIP(return, COWDEV_NO_PFN_MODE);
 	ASSERT_LE(0, fd);
 	ref = memfd_create("reference", 0);
 	ASSERT_LE(0, ref);
@@ -1013,8 +1015,8 @@ static void escaped_copy_evicts(struct __test_metadata *const _metadata,
 	pid_t tid;
 
 	obj = open_backed(2, mode, false, &store);
-	if (obj < 0 && mode == COWDEV_MODE_PFN)
-		SKIP(return, "no pfn mode here");
+	if (obj == -EOPNOTSUPP)
+		SKIP(return, COWDEV_NO_PFN_MODE);
 	ASSERT_LE(0, obj);
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, obj, 0);
 	ASSERT_NE(MAP_FAILED, p);

@@ -335,7 +335,7 @@ static const char *faulty_build(FIXTURE_DATA(faulty) *self,
 FIXTURE_SETUP(faulty)
 {
 	const char *failed;
-	int obj;
+	int obj, ret;
 
 	self->ps = page_size();
 	self->len = NPAGES * self->ps;
@@ -348,9 +348,9 @@ FIXTURE_SETUP(faulty)
 	}
 	obj = open(COWDEV_DEV, O_RDWR);
 	ASSERT_LE(0, obj);
-	if (ioctl(obj, COWDEV_IOC_SET_MODE, variant->mode))
-		self->skip = "no pfn mode here";
+	ret = cowdev_fixture_mode(obj, variant->mode, &self->skip);
 	close(obj);
+	ASSERT_EQ(0, ret);
 	if (self->skip)
 		return;
 	failed = faulty_build(self, variant->mode);
@@ -823,7 +823,7 @@ static void no_memory_no_sigbus(struct __test_metadata *const _metadata,
 				enum cowdev_mode mode)
 {
 	long ps = page_size(), len = 2 * ps;
-	int obj, store, ref, file;
+	int obj, store, ref, file, ret;
 	struct cowdev_info info;
 	long long fails;
 	char *p, *q, *f;
@@ -831,8 +831,10 @@ static void no_memory_no_sigbus(struct __test_metadata *const _metadata,
 	obj = open(COWDEV_DEV, O_RDWR);
 	ASSERT_LE(0, obj);
 	ASSERT_EQ(0, cowdev_set_size(obj, len));
-	if (ioctl(obj, COWDEV_IOC_SET_MODE, mode))
-		SKIP(return, "no pfn mode here");
+	ret = cowdev_set_mode(obj, mode);
+	if (cowdev_no_pfn_mode(mode, ret))
+		SKIP(return, COWDEV_NO_PFN_MODE);
+	ASSERT_EQ(0, ret);
 	store = open_disk_store();
 	ASSERT_LE(0, store);
 	ASSERT_EQ(0, ioctl(obj, COWDEV_IOC_SET_BACKING, store));

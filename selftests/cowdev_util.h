@@ -50,6 +50,41 @@ static inline long page_size(void)
 	return sysconf(_SC_PAGESIZE);
 }
 
+/*
+ * pfn mode is x86's alone (Documentation/cowdev.rst, *Architectures*):
+ * elsewhere SET_MODE refuses it with EOPNOTSUPP, and its tests skip.
+ */
+#define COWDEV_NO_PFN_MODE "no pfn mode on this architecture"
+
+/* SET_MODE; returns 0 or -errno. */
+static inline int cowdev_set_mode(int fd, enum cowdev_mode mode)
+{
+	return ioctl(fd, COWDEV_IOC_SET_MODE, mode) ? -errno : 0;
+}
+
+/* Is @ret, from cowdev_set_mode(@mode), the architecture's "no pfn mode"? */
+static inline bool cowdev_no_pfn_mode(enum cowdev_mode mode, int ret)
+{
+	return mode == COWDEV_MODE_PFN && ret == -EOPNOTSUPP;
+}
+
+/*
+ * Put the object behind @fd in @mode, for a fixture's setup: 0, with
+ * *@skip set to why the test cannot run where the architecture has no
+ * such mode (see COWDEV_SKIP_UNLESS_READY()), or -errno.
+ */
+static inline int cowdev_fixture_mode(int fd, enum cowdev_mode mode,
+				      const char **skip)
+{
+	int ret = cowdev_set_mode(fd, mode);
+
+	if (cowdev_no_pfn_mode(mode, ret)) {
+		*skip = COWDEV_NO_PFN_MODE;
+		return 0;
+	}
+	return ret;
+}
+
 /* GET_INFO into @info; returns 0 or -errno. */
 static inline int cowdev_info(int fd, struct cowdev_info *info)
 {
