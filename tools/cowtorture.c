@@ -125,6 +125,21 @@ static bool check(const char *what, const void *page, unsigned int id,
 	return true;
 }
 
+/*
+ * Does /dev/cowdev offer pfn mode here?  It is x86's alone: elsewhere
+ * SET_MODE says EOPNOTSUPP, and every object is in page mode.
+ */
+static bool have_pfn_mode(void)
+{
+	int fd = open("/dev/cowdev", O_RDWR);
+	bool have = fd < 0 || !ioctl(fd, COWDEV_IOC_SET_MODE, COWDEV_MODE_PFN) ||
+		    errno != EOPNOTSUPP;
+
+	if (fd >= 0)
+		close(fd);
+	return have;
+}
+
 static int open_object(enum cowdev_mode mode, size_t pages)
 {
 	uint64_t size = pages * ps;
@@ -686,6 +701,7 @@ int main(int argc, char **argv)
 	uint64_t seed = time(NULL), chaos_rng;
 	unsigned int seconds = 10, i, k, p;
 	struct timespec ts = { 0 };
+	bool pfn_mode;
 	int opt, fd;
 
 	while ((opt = getopt(argc, argv, "s:t:j:n:m:")) != -1) {
@@ -721,10 +737,16 @@ int main(int argc, char **argv)
 	       (unsigned long long)seed, seconds, nworkers, npages);
 	fflush(stdout);
 
+	pfn_mode = have_pfn_mode();
+	if (fixed_mode == COWDEV_MODE_PFN && !pfn_mode) {
+		fprintf(stderr, "cowtorture: -m pfn: no pfn mode on this architecture\n");
+		return 2;
+	}
 	chaos_rng = seed;
 	for (k = 0; k < NOBJ; k++) {
 		objs[k].id = k + 1;
-		objs[k].mode = rnd(&chaos_rng) % 2 ? COWDEV_MODE_PFN : COWDEV_MODE_PAGE;
+		objs[k].mode = rnd(&chaos_rng) % 2 && pfn_mode ?
+			       COWDEV_MODE_PFN : COWDEV_MODE_PAGE;
 		if (fixed_mode >= 0)
 			objs[k].mode = fixed_mode;
 		objs[k].fd = open_object(objs[k].mode, npages + TAIL);
