@@ -66,7 +66,60 @@ cowdev_host_setup() {
 #   debug-newest
 #           the same checkers on the newest kernel's source (sid's
 #           linux-source), where faults run under the per-VMA lock
-COWDEV_KERNELS="6.1 6.12 newest debug debug-newest"
+#   arm64-6.1
+#           Debian 12's arm64 kernel (the same version as 6.1), booted on
+#           QEMU's virt machine; the module is cross-built against its
+#           headers, unpacked into the cache (see cowdev_cross_headers)
+#   arm64-6.12-16k
+#           the arm64 build of 6.12 with 16 KiB pages (Debian's arm64-16k
+#           flavour), the same way
+COWDEV_KERNELS="6.1 6.12 newest debug debug-newest arm64-6.1 arm64-6.12-16k"
+
+# cowdev_kernel_arch NAME: the guest's architecture, as Debian names it.
+cowdev_kernel_arch() {
+	case "$1" in
+	arm64-*) echo arm64 ;;
+	*) echo amd64 ;;
+	esac
+}
+
+# cowdev_cross_spec NAME: "BASE FLAVOUR" of cross kernel NAME: the x86
+# kernel name whose version it shares, and Debian's flavour of it.
+cowdev_cross_spec() {
+	case "$1" in
+	arm64-*-16k) local base=${1#arm64-}; echo "${base%-16k} arm64-16k" ;;
+	arm64-*) echo "${1#arm64-} arm64" ;;
+	esac
+}
+
+# cowdev_foreign_arch ARCH: let apt fetch ARCH's packages (dpkg's
+# multiarch), for the cross kernels' images, headers and guest programs.
+cowdev_foreign_arch() {
+	local lock
+	dpkg --print-foreign-architectures | grep -qx "$1" && return 0
+	[ "$(id -u)" -eq 0 ] || die "need root to add the $1 architecture"
+	mkdir -p "$COWDEV_CACHE" || exit 1
+	exec {lock}> "$COWDEV_CACHE/.lock-apt"
+	flock "$lock"
+	if ! dpkg --print-foreign-architectures | grep -qx "$1"; then
+		note "adding the $1 architecture to dpkg"
+		dpkg --add-architecture "$1" && apt-get update -q >/dev/null ||
+			die "cannot add the $1 architecture"
+	fi
+	exec {lock}>&-
+}
+
+# cowdev_cross_download DIR PKG...: the .debs of PKG (arch-qualified,
+# pkg:arm64) into DIR, without installing them: the arm64 headers depend on
+# an arm64 compiler that cannot be installed beside this machine's.
+cowdev_cross_download() {
+	local dir=$1
+	shift
+	mkdir -p "$dir" || exit 1
+	# apt's sandbox user may not write to the cache: download as root.
+	(cd "$dir" && apt-get download -q -o APT::Sandbox::User=root "$@" \
+		>/dev/null 2>&1) || die "cannot download $*"
+}
 
 # cowdev_mirror SUITE: the archive URL this machine's apt uses for SUITE's
 # main component, so that chroots use the same archive the host does.
@@ -164,12 +217,14 @@ cowdev_chroot_kernel() {
 	echo "$root ${headers#linux-headers-}"
 }
 
-# cowdev_kernel_kind NAME: host, chroot or debug; dies for unknown names.
+# cowdev_kernel_kind NAME: host, chroot, debug or cross; dies for unknown
+# names.
 cowdev_kernel_kind() {
 	case "$1" in
 	6.1) echo host ;;
 	debug | debug-newest) echo debug ;;
 	6.12 | newest) echo chroot ;;
+	arm64-6.1 | arm64-6.12-16k) echo cross ;;
 	[0-9]*.[0-9]*)
 		# A version name means the newest kernel if that is its version.
 		local kver
@@ -195,6 +250,13 @@ cowdev_kernel_release() {
 		;;
 	chroot) cowdev_chroot_kernel "$1" | cut -d' ' -f2 ;;
 	debug) cat "$(cowdev_debug_kernel "$1")/include/config/kernel.release" ;;
+	cross)
+		# The same build of the same source as the x86 kernel.
+		local base flavour release
+		read -r base flavour <<< "$(cowdev_cross_spec "$1")"
+		release=$(cowdev_kernel_release "$base") || exit 1
+		echo "${release%-amd64}-$flavour"
+		;;
 	esac
 }
 
@@ -203,8 +265,125 @@ cowdev_kernel_release() {
 cowdev_kdir() {
 	case "$(cowdev_kernel_kind "$1")" in
 	debug) cowdev_debug_kernel "$1" ;;
+	cross) cowdev_cross_headers "$1" ;;
 	*) echo "/lib/modules/$(cowdev_kernel_release "$1")/build" ;;
 	esac
+}
+
+# cowdev_kbuild_args NAME: what kbuild needs besides the tree to build
+# for NAME: the architecture and cross compiler of a cross kernel,
+# nothing for the others.
+cowdev_kbuild_args() {
+	[ "$(cowdev_kernel_kind "$1")" = cross ] || return 0
+	echo "ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-"
+}
+
+# cowdev_cross_root NAME: where cross kernel NAME is built: the chroot of
+# the x86 kernel it shares its version with (whose linux-kbuild its
+# headers use), or nothing for this machine.
+cowdev_cross_root() {
+	local base
+	base=$(cowdev_cross_spec "$1" | cut -d' ' -f1)
+	[ "$(cowdev_kernel_kind "$base")" = chroot ] || return 0
+	cowdev_chroot_kernel "$base" | cut -d' ' -f1
+}
+
+# cowdev_cross_install ROOT PKG...: install PKG here (ROOT empty) or in
+# the chroot ROOT.
+cowdev_cross_install() {
+	local root=$1 lock missing p
+	shift
+	if [ -z "$root" ]; then
+		cowdev_apt_install "$@"
+		return
+	fi
+	exec {lock}> "$(dirname "$root")/.lock-$(basename "$root")"
+	flock "$lock"
+	missing=()
+	for p in "$@"; do
+		chroot "$root" dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+			grep -q 'ok installed' || missing+=("$p")
+	done
+	if [ ${#missing[@]} -gt 0 ]; then
+		note "installing ${missing[*]} in the $(basename "$root") chroot"
+		DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install -y -q \
+			--no-install-recommends "${missing[@]}" > "$root.log" 2>&1 ||
+			{ tail -n 20 "$root.log" >&2; die "cannot install ${missing[*]} in $root"; }
+	fi
+	exec {lock}>&-
+}
+
+# cowdev_cross_headers NAME: the kbuild tree of cross kernel NAME, as seen
+# where it is built (cowdev_cross_root): its headers package unpacked
+# there, under cross/, not installed (it depends on an arm64 compiler,
+# which cannot be installed beside an x86 one).  Its Makefile includes the
+# architecture-independent -common headers and its scripts link to
+# linux-kbuild (Multi-Arch: foreign), both of this version, installed
+# there as themselves (the x86 headers would pull in a kernel image),
+# with the cross compiler.
+cowdev_cross_headers() {
+	local kver arch root dir kbuild common
+	kver=$(cowdev_kernel_release "$1") || exit 1
+	arch=$(cowdev_kernel_arch "$1")
+	root=$(cowdev_cross_root "$1") || exit 1
+	if [ -n "$root" ]; then
+		dir=$root/cross/$kver
+	else
+		dir=$COWDEV_CACHE/cross/$kver
+	fi
+	if [ ! -f "$dir/.done" ]; then
+		cowdev_foreign_arch "$arch"
+		note "fetching the headers of $kver"
+		rm -rf "$dir" && cowdev_cross_download "$dir/debs" \
+			"linux-headers-$kver:$arch" || exit 1
+		dpkg-deb -x "$dir"/debs/*.deb "$dir/root" || die "cannot unpack the headers of $kver"
+		kbuild=$(readlink "$dir/root/usr/src/linux-headers-$kver/scripts")
+		kbuild=${kbuild#../../lib/}
+		kbuild=${kbuild%/scripts}
+		common=$(sed -n 's|^include /usr/src/\(linux-headers-.*-common\)/Makefile$|\1|p' \
+			"$dir/root/usr/src/linux-headers-$kver/Makefile")
+		[ -n "$kbuild" ] && [ -n "$common" ] ||
+			die "the headers of $kver name no kbuild or -common headers"
+		cowdev_cross_install "$root" "$kbuild" "$common" gcc-aarch64-linux-gnu
+		mkdir -p "$dir/root/usr/lib" &&
+			ln -s "/usr/lib/$kbuild" "$dir/root/usr/lib/$kbuild" &&
+			rm -rf "$dir/debs" && touch "$dir/.done" || exit 1
+	fi
+	echo "${dir#"$root"}/root/usr/src/linux-headers-$kver"
+}
+
+# cowdev_cross_tree ARCH NAME PKG...: a cached tree of ARCH's packages PKG
+# and everything they depend on, unpacked, not installed; fetched again
+# when any of their versions changes.  Prints its root.
+cowdev_cross_tree() {
+	local arch=$1 name=$2 deps key dir deb
+	shift 2
+	cowdev_foreign_arch "$arch"
+	mapfile -t deps < <(apt-cache depends --recurse --no-recommends \
+		--no-suggests --no-conflicts --no-breaks --no-replaces \
+		--no-enhances "${@/%/:$arch}" | grep "^[a-z0-9].*:$arch$" | sort -u)
+	[ ${#deps[@]} -gt 0 ] || die "no $arch packages for $*"
+	key=$(apt-cache policy "${deps[@]}" | awk '/Candidate:/ { print $2 }' |
+		md5sum | cut -c1-12)
+	dir=$COWDEV_CACHE/userland/$arch-$name-$key
+	if [ ! -f "$dir/.done" ]; then
+		rm -rf "$dir" || exit 1
+		cowdev_cross_download "$dir/debs" "${deps[@]}"
+		for deb in "$dir"/debs/*.deb; do
+			dpkg-deb -x "$deb" "$dir/root" || die "cannot unpack $deb"
+		done
+		rm -rf "$dir/debs" "$dir/root/usr/share" && touch "$dir/.done" || exit 1
+		# Trees of older versions are stale now.
+		find "$COWDEV_CACHE/userland" -mindepth 1 -maxdepth 1 \
+			-name "$arch-$name-*" ! -path "$dir" -exec rm -rf {} +
+	fi
+	echo "$dir/root"
+}
+
+# cowdev_cross_userland ARCH: ARCH's busybox (static) and kmod with the
+# libraries and loader it needs, for the guest's initramfs.
+cowdev_cross_userland() {
+	cowdev_cross_tree "$1" guest busybox-static kmod
 }
 
 # Modules of a distribution kernel the guest loads itself: the virtio disk
@@ -216,23 +395,41 @@ COWDEV_GUEST_MODULES="drivers/virtio/virtio.* drivers/virtio/virtio_ring.*
 	drivers/virtio/virtio_pci* drivers/block/virtio_blk.* fs/ext4/*
 	fs/jbd2/* fs/mbcache.* lib/crc16.* lib/libcrc32c.* lib/crc/*
 	crypto/crc32c* drivers/md/dm-mod.* fs/overlayfs/*"
+# arm64: dm-mod needs dax, which x86 builds in; and the virt machine has
+# one serial port, the console, so the command's output and the report go
+# through virtio-serial ports (see tools/vm/run).
+# shellcheck disable=SC2034	# read through ${!var} (cowdev_guest_modules)
+COWDEV_GUEST_MODULES_arm64="$COWDEV_GUEST_MODULES drivers/char/virtio_console.*
+	drivers/dax/dax.*"
+
+# cowdev_guest_modules NAME: the module patterns for NAME's architecture.
+cowdev_guest_modules() {
+	local var
+	var=COWDEV_GUEST_MODULES_$(cowdev_kernel_arch "$1")
+	echo "${!var:-$COWDEV_GUEST_MODULES}"
+}
 
 # cowdev_kernel_fetch NAME: the cache directory of distribution kernel NAME,
 # with its vmlinuz and, under modules/, the COWDEV_GUEST_MODULES it has;
 # fetched from Debian's archive on first use.
 cowdev_kernel_fetch() {
-	local kind kver dir root pkg deb tree pattern patterns f
+	local kind kver dir root pkg deb tree pattern patterns f wanted
 	kind=$(cowdev_kernel_kind "$1") || exit 1
 	kver=$(cowdev_kernel_release "$1") || exit 1
+	wanted=$(cowdev_guest_modules "$1")
 	dir=$COWDEV_CACHE/kernels/$kver
 	# A cache taken with other patterns is taken again.
 	if [ ! -s "$dir/vmlinuz" ] ||
-	   [ "$(cat "$dir/modules.patterns" 2>/dev/null)" != "$COWDEV_GUEST_MODULES" ]; then
+	   [ "$(cat "$dir/modules.patterns" 2>/dev/null)" != "$wanted" ]; then
 		note "fetching guest kernel $kver"
 		rm -rf "$dir.tmp" && mkdir -p "$dir.tmp" || exit 1
 		if [ "$kind" = host ]; then
 			(cd "$dir.tmp" && apt-get download -q "linux-image-$kver-unsigned" \
 				>/dev/null 2>&1) || die "cannot download linux-image-$kver-unsigned"
+		elif [ "$kind" = cross ]; then
+			cowdev_foreign_arch "$(cowdev_kernel_arch "$1")"
+			cowdev_cross_download "$dir.tmp" \
+				"linux-image-$kver-unsigned:$(cowdev_kernel_arch "$1")"
 		else
 			# Newer kernels split the image into linux-binary-* and
 			# the modules into linux-modules-*.
@@ -257,7 +454,7 @@ cowdev_kernel_fetch() {
 		done
 		[ -s "$dir.tmp/vmlinuz" ] || die "no vmlinuz for $kver"
 		# Split without globbing here: the patterns are for $tree.
-		read -r -d '' -a patterns <<< "$COWDEV_GUEST_MODULES"
+		read -r -d '' -a patterns <<< "$wanted"
 		for tree in "$dir.tmp/x/lib/modules/$kver/kernel" \
 			    "$dir.tmp/x/usr/lib/modules/$kver/kernel"; do
 			[ -d "$tree" ] || continue
@@ -272,7 +469,7 @@ cowdev_kernel_fetch() {
 		[ -n "$(ls "$dir.tmp/modules/fs/ext4" 2>/dev/null)" ] ||
 			die "no ext4 module for $kver"
 		rm -rf "$dir.tmp/x" "$dir.tmp"/*.deb
-		printf '%s\n' "$COWDEV_GUEST_MODULES" > "$dir.tmp/modules.patterns"
+		printf '%s\n' "$wanted" > "$dir.tmp/modules.patterns"
 		rm -rf "$dir" && mv "$dir.tmp" "$dir"
 	fi
 	echo "$dir"
