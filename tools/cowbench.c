@@ -837,20 +837,31 @@ static void run_paging(enum paged b, bool random, const size_t *order,
 		close(store);
 }
 
+/*
+ * The paging rows' objects are at most 4 MiB (1024 pages of 4 KiB): a
+ * store, an ext4 file and a swap file of that size each must fit on the
+ * guest's 32 MiB disk with 16 KiB pages too.  Their figures are per page.
+ */
+#define PAGING_MAX_BYTES	(4UL << 20)
+
 static void bench_paging(void)
 {
 	static const char *const rows[2] = {
 		"paging_sequential", "paging_random",
 	};
 	uint64_t ns[64], flt[64], reads[64], s = 88172645463325252ULL;
-	size_t *order = calloc(pages, sizeof(*order)), i, j, t;
-	bool swap = swap_setup();
 	struct paging_run run;
+	size_t *order, i, j, t;
 	int random, b, k;
 	char name[64];
+	bool swap;
 
+	if (pages * ps > PAGING_MAX_BYTES)
+		pages = PAGING_MAX_BYTES / ps;
+	order = calloc(pages, sizeof(*order));
 	if (!order)
 		die("calloc");
+	swap = swap_setup();
 	for (i = 0; i < pages; i++)
 		order[i] = i;
 	for (i = pages - 1; i > 0; i--) {	/* one fixed permutation */
