@@ -91,7 +91,7 @@ static void cowdev_count_fault(struct cowdev_object *obj, struct vm_fault *vmf)
  * that sets PTEs itself, whose set_pte_at() calls what an architecture
  * need not export (arm64's mte_sync_tags() on 6.1).
  */
-static bool cowdev_vma_maps_pfns(struct vm_area_struct *vma)
+static __always_inline bool cowdev_vma_maps_pfns(struct vm_area_struct *vma)
 {
 	return COWDEV_HAVE_PFN_MODE && (vma->vm_flags & VM_MIXEDMAP);
 }

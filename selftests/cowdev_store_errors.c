@@ -832,8 +832,10 @@ static void no_memory_no_sigbus(struct __test_metadata *const _metadata,
 	ASSERT_LE(0, obj);
 	ASSERT_EQ(0, cowdev_set_size(obj, len));
 	ret = cowdev_set_mode(obj, mode);
-	if (cowdev_no_pfn_mode(mode, ret))
+	if (cowdev_no_pfn_mode(mode, ret)) {
+		close(obj);
 		SKIP(return, COWDEV_NO_PFN_MODE);
+	}
 	ASSERT_EQ(0, ret);
 	store = open_disk_store();
 	ASSERT_LE(0, store);

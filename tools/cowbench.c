@@ -98,12 +98,13 @@ static bool have_device(bool pfn)
 	int fd;
 
 	if (have[pfn] < 0) {
-		fd = open("/dev/cowdev", O_RDWR);
-		have[pfn] = fd >= 0 &&
-			    (!pfn || !ioctl(fd, COWDEV_IOC_SET_MODE, COWDEV_MODE_PFN) ||
-			     errno != EOPNOTSUPP);
-		if (fd >= 0)
+		have[pfn] = !access("/dev/cowdev", F_OK);
+		fd = pfn && have[pfn] ? open("/dev/cowdev", O_RDWR) : -1;
+		if (fd >= 0) {
+			have[pfn] = !ioctl(fd, COWDEV_IOC_SET_MODE, COWDEV_MODE_PFN) ||
+				    errno != EOPNOTSUPP;
 			close(fd);
+		}
 	}
 	return have[pfn];
 }
@@ -169,8 +170,9 @@ static void touch(volatile char *p, size_t n, bool write)
 }
 
 /*
- * Does this kernel track soft-dirty PTEs?  It flags every VMA "sd" in
- * smaps only then (VM_SOFTDIRTY, CONFIG_MEM_SOFT_DIRTY).
+ * Does this kernel track soft-dirty PTEs?  It flags every new VMA "sd" in
+ * smaps only then (VM_SOFTDIRTY, CONFIG_MEM_SOFT_DIRTY); the first
+ * clear_soft_dirty() takes the flags away, so main() asks first.
  */
 static bool have_soft_dirty(void)
 {
@@ -926,6 +928,7 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc - 1 || pages < 2 || repeats < 1 || repeats > 64)
 		goto usage;
+	have_soft_dirty();	/* before any reset: see there */
 	if (!strcmp(argv[optind], "paths"))
 		bench_paths();
 	else if (!strcmp(argv[optind], "scaling"))

@@ -103,8 +103,11 @@ cowdev_foreign_arch() {
 	flock "$lock"
 	if ! dpkg --print-foreign-architectures | grep -qx "$1"; then
 		note "adding the $1 architecture to dpkg"
-		dpkg --add-architecture "$1" && apt-get update -q >/dev/null ||
-			die "cannot add the $1 architecture"
+		dpkg --add-architecture "$1" || die "cannot add the $1 architecture"
+		# Without its package lists every later apt-get update of
+		# this machine would fail: take it back out.
+		apt-get update -q >/dev/null ||
+			{ dpkg --remove-architecture "$1"; die "apt-get update for $1 failed"; }
 	fi
 	exec {lock}>&-
 }
