@@ -191,22 +191,34 @@ cowdev_chroot_spec() {
 # the chroot ROOT if it is missing; prints the first package META depends on
 # that matches the grep PATTERN, or dies.
 cowdev_chroot_meta() {
-	local root=$1 meta=$2 dep lock
-	# The chroot's lock (cowdev_chroot): one apt-get in it at a time.
-	exec {lock}> "$(dirname "$root")/.lock-$(basename "$root")"
-	flock "$lock"
-	if ! chroot "$root" dpkg-query -W -f='${Status}' "$meta" 2>/dev/null |
-		grep -q 'ok installed'; then
-		note "installing $meta in the $(basename "$root") chroot"
-		DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install -y -q \
-			--no-install-recommends "$meta" > "$root.log" 2>&1 ||
-			{ tail -n 20 "$root.log" >&2; die "cannot install $meta in $root"; }
-	fi
+	local root=$1 meta=$2 dep
+	cowdev_chroot_install "$root" "$meta"
 	dep=$(chroot "$root" dpkg-query -W -f='${Depends}' "$meta" |
 		grep -o "$3" | head -n 1)
-	exec {lock}>&-
 	[ -n "$dep" ] || die "$meta in $root depends on nothing like $3"
 	echo "$dep"
+}
+
+# cowdev_chroot_install ROOT PKG...: install those of PKG that are missing
+# in the chroot ROOT, under the chroot's lock (cowdev_chroot): one apt-get
+# in it at a time.
+cowdev_chroot_install() {
+	local root=$1 lock missing p
+	shift
+	exec {lock}> "$(dirname "$root")/.lock-$(basename "$root")"
+	flock "$lock"
+	missing=()
+	for p in "$@"; do
+		chroot "$root" dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+			grep -q 'ok installed' || missing+=("$p")
+	done
+	if [ ${#missing[@]} -gt 0 ]; then
+		note "installing ${missing[*]} in the $(basename "$root") chroot"
+		DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install -y -q \
+			--no-install-recommends "${missing[@]}" > "$root.log" 2>&1 ||
+			{ tail -n 20 "$root.log" >&2; die "cannot install ${missing[*]} in $root"; }
+	fi
+	exec {lock}>&-
 }
 
 # cowdev_chroot_kernel NAME: set up NAME's chroot and headers; prints
@@ -294,26 +306,13 @@ cowdev_cross_root() {
 # cowdev_cross_install ROOT PKG...: install PKG here (ROOT empty) or in
 # the chroot ROOT.
 cowdev_cross_install() {
-	local root=$1 lock missing p
+	local root=$1
 	shift
 	if [ -z "$root" ]; then
 		cowdev_apt_install "$@"
-		return
+	else
+		cowdev_chroot_install "$root" "$@"
 	fi
-	exec {lock}> "$(dirname "$root")/.lock-$(basename "$root")"
-	flock "$lock"
-	missing=()
-	for p in "$@"; do
-		chroot "$root" dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
-			grep -q 'ok installed' || missing+=("$p")
-	done
-	if [ ${#missing[@]} -gt 0 ]; then
-		note "installing ${missing[*]} in the $(basename "$root") chroot"
-		DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install -y -q \
-			--no-install-recommends "${missing[@]}" > "$root.log" 2>&1 ||
-			{ tail -n 20 "$root.log" >&2; die "cannot install ${missing[*]} in $root"; }
-	fi
-	exec {lock}>&-
 }
 
 # cowdev_cross_headers NAME: the kbuild tree of cross kernel NAME, as seen
