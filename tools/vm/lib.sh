@@ -35,7 +35,7 @@ cowdev_apt_install() {
 	# check-all builds the debug kernels in the background: one apt-get
 	# at a time, and what the other one installed is not installed twice.
 	mkdir -p "$COWDEV_CACHE" || exit 1
-	exec {lock}> "$COWDEV_CACHE/.lock-apt"
+	exec {lock}> "$(cowdev_apt_lock "")"
 	flock "$lock"
 	mapfile -t missing < <(cowdev_apt_missing "$@")
 	if [ ${#missing[@]} -gt 0 ]; then
@@ -94,12 +94,16 @@ cowdev_cross_spec() {
 
 # cowdev_foreign_arch ARCH: let apt fetch ARCH's packages (dpkg's
 # multiarch), for the cross kernels' images, headers and guest programs.
+# dpkg lists the architecture before apt has its package lists: a marker
+# in the cache, made under the apt lock once both are there, says when
+# another caller (check-all's other lane) may go ahead without the lock.
 cowdev_foreign_arch() {
-	local lock
-	dpkg --print-foreign-architectures | grep -qx "$1" && return 0
+	local lock marker=$COWDEV_CACHE/.arch-$1
+	[ -f "$marker" ] && dpkg --print-foreign-architectures | grep -qx "$1" &&
+		return 0
 	[ "$(id -u)" -eq 0 ] || die "need root to add the $1 architecture"
 	mkdir -p "$COWDEV_CACHE" || exit 1
-	exec {lock}> "$COWDEV_CACHE/.lock-apt"
+	exec {lock}> "$(cowdev_apt_lock "")"
 	flock "$lock"
 	if ! dpkg --print-foreign-architectures | grep -qx "$1"; then
 		note "adding the $1 architecture to dpkg"
@@ -109,6 +113,7 @@ cowdev_foreign_arch() {
 		apt-get update -q >/dev/null ||
 			{ dpkg --remove-architecture "$1"; die "apt-get update for $1 failed"; }
 	fi
+	touch "$marker"
 	exec {lock}>&-
 }
 
@@ -134,6 +139,8 @@ cowdev_mirror() {
 # dkms, for building against kernels whose headers this machine lacks.
 cowdev_chroot() {
 	local suite=$1 dir=$COWDEV_CACHE/chroots/$1 mirror security lock
+	# Made already: no lock, which an apt-get in the chroot may hold.
+	[ -f "$dir/.done" ] && { echo "$dir"; return 0; }
 	mkdir -p "$COWDEV_CACHE/chroots" || exit 1
 	exec {lock}> "$COWDEV_CACHE/chroots/.lock-$suite"
 	flock "$lock"
@@ -199,19 +206,39 @@ cowdev_chroot_meta() {
 	echo "$dep"
 }
 
+# cowdev_apt_lock ROOT: the lock that apt-get in ROOT runs under: this
+# machine's (cowdev_apt_install) for an empty ROOT, else the chroot's
+# (cowdev_chroot_install).  check-all tests two kernels at a time, and
+# dpkg refuses a second apt-get on the same root instead of waiting.
+cowdev_apt_lock() {
+	if [ -z "$1" ]; then
+		echo "$COWDEV_CACHE/.lock-apt"
+	else
+		echo "$(dirname "$1")/.lock-$(basename "$1")"
+	fi
+}
+
 # cowdev_chroot_install ROOT PKG...: install those of PKG that are missing
 # in the chroot ROOT, under the chroot's lock (cowdev_chroot): one apt-get
 # in it at a time.
-cowdev_chroot_install() {
-	local root=$1 lock missing p
+# cowdev_chroot_missing ROOT PKG...: those of PKG not installed in ROOT.
+cowdev_chroot_missing() {
+	local root=$1 p
 	shift
-	exec {lock}> "$(dirname "$root")/.lock-$(basename "$root")"
-	flock "$lock"
-	missing=()
 	for p in "$@"; do
 		chroot "$root" dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
-			grep -q 'ok installed' || missing+=("$p")
+			grep -q 'ok installed' || echo "$p"
 	done
+}
+cowdev_chroot_install() {
+	local root=$1 lock missing
+	shift
+	# Installed already: no lock, which a long apt-get there may hold.
+	mapfile -t missing < <(cowdev_chroot_missing "$root" "$@")
+	[ ${#missing[@]} -eq 0 ] && return 0
+	exec {lock}> "$(cowdev_apt_lock "$root")"
+	flock "$lock"
+	mapfile -t missing < <(cowdev_chroot_missing "$root" "$@")
 	if [ ${#missing[@]} -gt 0 ]; then
 		note "installing ${missing[*]} in the $(basename "$root") chroot"
 		DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install -y -q \
@@ -358,7 +385,7 @@ cowdev_cross_headers() {
 # and everything they depend on, unpacked, not installed; fetched again
 # when any of their versions changes.  Prints its root.
 cowdev_cross_tree() {
-	local arch=$1 name=$2 deps key dir deb
+	local arch=$1 name=$2 deps key dir deb lock
 	shift 2
 	cowdev_foreign_arch "$arch"
 	mapfile -t deps < <(apt-cache depends --recurse --no-recommends \
@@ -368,6 +395,9 @@ cowdev_cross_tree() {
 	key=$(apt-cache policy "${deps[@]}" | awk '/Candidate:/ { print $2 }' |
 		md5sum | cut -c1-12)
 	dir=$COWDEV_CACHE/userland/$arch-$name-$key
+	mkdir -p "$COWDEV_CACHE/userland" || exit 1
+	exec {lock}> "$COWDEV_CACHE/userland/.lock-$arch-$name"
+	flock "$lock"
 	if [ ! -f "$dir/.done" ]; then
 		rm -rf "$dir" || exit 1
 		cowdev_cross_download "$dir/debs" "${deps[@]}"
@@ -379,6 +409,7 @@ cowdev_cross_tree() {
 		find "$COWDEV_CACHE/userland" -mindepth 1 -maxdepth 1 \
 			-name "$arch-$name-*" ! -path "$dir" -exec rm -rf {} +
 	fi
+	exec {lock}>&-
 	echo "$dir/root"
 }
 
@@ -502,15 +533,18 @@ cowdev_kernel_modules() {
 # cowdev_disk: a small ext4 image for the guest's virtio disk, made once;
 # the guest writes to a throwaway overlay (QEMU's snapshot=on).
 cowdev_disk() {
-	local img=$COWDEV_CACHE/disk/ext4-32M-4k.img
+	local img=$COWDEV_CACHE/disk/ext4-32M-4k.img lock
+	cowdev_apt_install e2fsprogs
+	mkdir -p "$(dirname "$img")" || exit 1
+	exec {lock}> "$(dirname "$img")/.lock"
+	flock "$lock"
 	if [ ! -s "$img" ]; then
-		cowdev_apt_install e2fsprogs
-		mkdir -p "$(dirname "$img")" || exit 1
 		rm -f "$img.tmp"
 		truncate -s 32M "$img.tmp" &&
 			mkfs.ext4 -q -F -b 4096 -L cowdev "$img.tmp" &&
 			mv "$img.tmp" "$img" || die "cannot make $img"
 	fi
+	exec {lock}>&-
 	echo "$img"
 }
 
@@ -524,15 +558,18 @@ cowdev_disk() {
 cowdev_tracers() {
 	local pkgs="linux-perf trace-cmd bpftrace gnuplot-nox fonts-dejavu-core"
 	local progs="perf trace-cmd bpftrace gnuplot-nox"
-	local key img dir p lib
+	local key img dir p lib lock
 	# shellcheck disable=SC2086
 	cowdev_apt_install $pkgs
 	# The packages' versions and this function's text.
 	# shellcheck disable=SC2086
 	key=$({ dpkg-query -W $pkgs; declare -f cowdev_tracers; } | md5sum | cut -c1-12)
 	img=$COWDEV_CACHE/tracers/tracers-$key.img
+	cowdev_apt_install e2fsprogs
+	mkdir -p "$(dirname "$img")" || exit 1
+	exec {lock}> "$(dirname "$img")/.lock"
+	flock "$lock"
 	if [ ! -s "$img" ]; then
-		cowdev_apt_install e2fsprogs
 		dir=$(mktemp -d) || exit 1
 		for p in $progs; do
 			p=$(command -v "$p") || die "$p not installed"
@@ -567,6 +604,7 @@ cowdev_tracers() {
 			mv "$img.tmp" "$img" || die "cannot make $img"
 		rm -rf "$dir"
 	fi
+	exec {lock}>&-
 	echo "$img"
 }
 
