@@ -218,9 +218,6 @@ cowdev_apt_lock() {
 	fi
 }
 
-# cowdev_chroot_install ROOT PKG...: install those of PKG that are missing
-# in the chroot ROOT, under the chroot's lock (cowdev_chroot): one apt-get
-# in it at a time.
 # cowdev_chroot_missing ROOT PKG...: those of PKG not installed in ROOT.
 cowdev_chroot_missing() {
 	local root=$1 p
@@ -230,6 +227,10 @@ cowdev_chroot_missing() {
 			grep -q 'ok installed' || echo "$p"
 	done
 }
+
+# cowdev_chroot_install ROOT PKG...: install those of PKG that are missing
+# in the chroot ROOT, under the chroot's lock (cowdev_chroot): one apt-get
+# in it at a time.
 cowdev_chroot_install() {
 	local root=$1 lock missing
 	shift
