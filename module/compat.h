@@ -85,19 +85,59 @@ static inline pte_t cowdev_pte_mkwrite(pte_t pte)
 }
 
 /*
- * pfn mode makes a present PTE writable itself (cowdev_vm.c), the way
- * ptep_set_access_flags() does.  On x86 no TLB flush is needed: a page
- * fault drops the faulting TLB entry, so a stale read-only one costs one
- * spurious fault.  Other architectures must invalidate it, and a module
- * cannot on every kernel (arm64's flush_tlb_page() calls an unexported
- * mmu-notifier hook from 6.6, riscv's is not exported): pfn mode is x86's
- * alone until there is an exported way.  Not an interface change but an
- * architecture one, kept here with the other differences.
+ * pfn mode sets special PTEs itself (cowdev_vm.c): from none, read-only for
+ * fault-around and writable for a write, and it makes a read-only one
+ * writable, the way ptep_set_access_flags() does, which modules cannot
+ * call.  Where that may be done in place, COWDEV_PTE_UPGRADE_IN_PLACE:
+ *
+ * - x86: set_pte_at(), and no TLB flush for the upgrade: a page fault
+ *   drops the faulting TLB entry, so a stale read-only one costs one
+ *   spurious fault.
+ * - arm64: a stale read-only TLB entry survives the permission fault it
+ *   causes (flush_tlb_fix_spurious_fault() is empty there), so the kernel
+ *   invalidates it on every upgrade, and a module cannot: flush_tlb_page()
+ *   calls an unexported mmu-notifier hook from 6.6.  cowdev zaps the
+ *   read-only PTE instead (unmap_mapping_pages(), which invalidates), and
+ *   sets the writable one from none: an invalid entry is never in a TLB,
+ *   so that needs no flush, nor break-before-make.  set_pte_at() refers
+ *   to mte_sync_tags(), which is not exported, for the tagged pages it
+ *   syncs; for a special user PTE from none it does no more than set_pte():
+ *   it syncs no tags or caches of special PTEs, needs no barrier for a user
+ *   PTE, never folds a special PTE into a contiguous range (6.9), and
+ *   Debian builds no CONFIG_PAGE_TABLE_CHECK.
+ * - elsewhere there is no pfn mode: riscv's flush_tlb_page() is not
+ *   exported either, and nothing has been checked.
+ *
+ * Not an interface change but an architecture one, kept here with the
+ * other differences.
  */
-#ifdef CONFIG_X86
+#if defined(CONFIG_X86)
 #define COWDEV_HAVE_PFN_MODE 1
+#define COWDEV_PTE_UPGRADE_IN_PLACE 1
+static inline void cowdev_set_special_pte(struct mm_struct *mm,
+					  unsigned long addr, pte_t *ptep,
+					  pte_t pte)
+{
+	set_pte_at(mm, addr, ptep, pte);
+}
+#elif defined(CONFIG_ARM64)
+#define COWDEV_HAVE_PFN_MODE 1
+#define COWDEV_PTE_UPGRADE_IN_PLACE 0
+static inline void cowdev_set_special_pte(struct mm_struct *mm,
+					  unsigned long addr, pte_t *ptep,
+					  pte_t pte)
+{
+	VM_WARN_ON_ONCE(!pte_special(pte) || !pte_none(ptep_get(ptep)));
+	set_pte(ptep, pte);
+}
 #else
 #define COWDEV_HAVE_PFN_MODE 0
+#define COWDEV_PTE_UPGRADE_IN_PLACE 0
+static inline void cowdev_set_special_pte(struct mm_struct *mm,
+					  unsigned long addr, pte_t *ptep,
+					  pte_t pte)
+{
+}
 #endif
 
 /*

@@ -88,8 +88,7 @@ static void cowdev_count_fault(struct cowdev_object *obj, struct vm_fault *vmf)
 /*
  * Does @vma map its pages through special PTEs (see cowdev_mmap())?  Never
  * where there is no pfn mode: the constant lets the compiler drop the code
- * that sets PTEs itself, whose set_pte_at() calls what an architecture
- * need not export (arm64's mte_sync_tags() on 6.1).
+ * that sets PTEs itself (see COWDEV_HAVE_PFN_MODE).
  */
 static __always_inline bool cowdev_vma_maps_pfns(struct vm_area_struct *vma)
 {
@@ -238,9 +237,9 @@ static int cowdev_around_set_pfn(pte_t *ptep, unsigned long addr, void *data)
 
 	if (!page || !pte_none(ptep_get(ptep)))
 		return 0;
-	set_pte_at(ap->vma->vm_mm, addr, ptep,
-		   pte_mkspecial(pfn_pte(page_to_pfn(page),
-					 ap->vma->vm_page_prot)));
+	cowdev_set_special_pte(ap->vma->vm_mm, addr, ptep,
+			       pte_mkspecial(pfn_pte(page_to_pfn(page),
+						     ap->vma->vm_page_prot)));
 	update_mmu_cache(ap->vma, addr, ptep);
 	ap->mapped++;
 	return 0;
@@ -364,6 +363,7 @@ static void cowdev_fault_around(struct cowdev_object *obj,
 struct cowdev_pte_write {
 	struct vm_area_struct *vma;
 	unsigned long pfn;
+	bool read_only;		/* found it mapped read-only, left it */
 };
 
 /*
@@ -372,23 +372,63 @@ struct cowdev_pte_write {
  * write whose read-only PTE was zapped since, by MADV_DONTNEED for one)
  * or from the read-only one ->fault or fault-around set (what
  * wp_page_reuse() does with ptep_set_access_flags(), which modules cannot
- * call).  A PTE that maps anything else is left: the access faults again.
- * No TLB flush: see COWDEV_HAVE_PFN_MODE.
+ * call).  The latter only where COWDEV_PTE_UPGRADE_IN_PLACE says a TLB
+ * needs no flush for it; elsewhere the read-only PTE is noted and left for
+ * cowdev_pfn_set_writable() to zap.  A PTE that maps anything else is
+ * left: the access faults again.
  */
 static int cowdev_pte_set_write(pte_t *ptep, unsigned long addr, void *data)
 {
 	struct cowdev_pte_write *pw = data;
 	pte_t pte = ptep_get(ptep);
 
-	if (pte_none(pte))
+	if (pte_none(pte)) {
 		pte = pte_mkspecial(pfn_pte(pw->pfn, pw->vma->vm_page_prot));
-	else if (!pte_present(pte) || pte_pfn(pte) != pw->pfn ||
-		 pte_write(pte))
+	} else if (!pte_present(pte) || pte_pfn(pte) != pw->pfn ||
+		   pte_write(pte)) {
 		return 0;
+	} else if (!COWDEV_PTE_UPGRADE_IN_PLACE) {
+		pw->read_only = true;
+		return 0;
+	}
 	pte = pte_mkdirty(pte_mkyoung(cowdev_pte_mkwrite(pte)));
-	set_pte_at(pw->vma->vm_mm, addr, ptep, pte);
+	cowdev_set_special_pte(pw->vma->vm_mm, addr, ptep, pte);
 	update_mmu_cache(pw->vma, addr, ptep);
 	return 0;
+}
+
+/*
+ * Make the PTE at the fault address a writable one for the object's
+ * @page, locked, at @pgoff.  Where a read-only PTE cannot be upgraded in
+ * place (see COWDEV_PTE_UPGRADE_IN_PLACE) it is zapped, with the TLB
+ * invalidation that goes with it, and the walk is made again: with @page
+ * locked no fault and no fault-around can map it in between, so the
+ * second walk finds none.  The zap takes the page out of the object's
+ * other mappings too (unmap_mapping_pages() is the zap a module has for a
+ * VM_MIXEDMAP range), which costs them a refault and nothing else: a
+ * writable one's writes are in the page already, which was marked dirty
+ * when that PTE was made writable, as a WRITEBACK's zap finds it.
+ *
+ * Return: 0, or the walk's error (no memory for a page table).
+ */
+static int cowdev_pfn_set_writable(struct cowdev_object *obj,
+				   struct vm_fault *vmf, struct page *page)
+{
+	struct cowdev_pte_write pw = {
+		.vma = vmf->vma,
+		.pfn = page_to_pfn(page),
+	};
+	unsigned long addr = vmf->address & PAGE_MASK;
+	int ret;
+
+	ret = apply_to_page_range(vmf->vma->vm_mm, addr, PAGE_SIZE,
+				  cowdev_pte_set_write, &pw);
+	if (ret || !pw.read_only)
+		return ret;
+	cowdev_object_unmap_page(obj, vmf->pgoff, page, false);
+	pw.read_only = false;
+	return apply_to_page_range(vmf->vma->vm_mm, addr, PAGE_SIZE,
+				   cowdev_pte_set_write, &pw);
 }
 
 /*
@@ -425,7 +465,7 @@ static vm_fault_t cowdev_pfn_prealloc_table(struct vm_fault *vmf)
  * it must find this one writable and unmap it, or not yet there: hence
  * clone_sem.  DAX makes the PTE writable itself under its entry lock the
  * same way (dax_insert_pfn_mkwrite()); vmf_insert_mixed_mkwrite() is not
- * exported from 6.12, so the PTE is set through apply_to_page_range().
+ * exported from 6.12, so cowdev_pfn_set_writable() sets the PTE.
  *
  * The reuse is counted only once the PTE is set.  The walk fails only if
  * the page table went away since the fault found or preallocated it (page
@@ -436,10 +476,6 @@ static vm_fault_t cowdev_pfn_prealloc_table(struct vm_fault *vmf)
 static vm_fault_t cowdev_pfn_write(struct cowdev_object *obj,
 				   struct vm_fault *vmf, struct page *page)
 {
-	struct cowdev_pte_write pw = {
-		.vma = vmf->vma,
-		.pfn = page_to_pfn(page),
-	};
 	vm_fault_t ret;
 
 	/* No pfn-mode VMA exists: see cowdev_vma_maps_pfns(). */
@@ -449,8 +485,7 @@ static vm_fault_t cowdev_pfn_write(struct cowdev_object *obj,
 	if (ret)
 		return ret;
 	folio_mark_dirty(page_folio(page));
-	if (!apply_to_page_range(vmf->vma->vm_mm, vmf->address & PAGE_MASK,
-				 PAGE_SIZE, cowdev_pte_set_write, &pw))
+	if (!cowdev_pfn_set_writable(obj, vmf, page))
 		cowdev_cow_reuse(obj, vmf->pgoff, page);
 	return VM_FAULT_NOPAGE;
 }

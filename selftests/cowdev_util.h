@@ -51,8 +51,9 @@ static inline long page_size(void)
 }
 
 /*
- * pfn mode is x86's alone (Documentation/cowdev.rst, *Architectures*):
- * elsewhere SET_MODE refuses it with EOPNOTSUPP, and its tests skip.
+ * pfn mode is built on x86 and arm64 (Documentation/cowdev.rst,
+ * *Architectures*): elsewhere SET_MODE refuses it with EOPNOTSUPP, and its
+ * tests skip.
  */
 #define COWDEV_NO_PFN_MODE "no pfn mode on this architecture"
 

@@ -89,8 +89,9 @@ static uint64_t now_ns(void)
 }
 
 /*
- * Does /dev/cowdev offer @pfn mode (or page mode) here?  pfn mode is x86's
- * alone: elsewhere SET_MODE says EOPNOTSUPP, and its rows are left out.
+ * Does /dev/cowdev offer @pfn mode (or page mode) here?  pfn mode is built
+ * on x86 and arm64: elsewhere SET_MODE says EOPNOTSUPP, and its rows are
+ * left out.
  */
 static bool have_device(bool pfn)
 {

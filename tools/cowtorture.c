@@ -126,8 +126,8 @@ static bool check(const char *what, const void *page, unsigned int id,
 }
 
 /*
- * Does /dev/cowdev offer pfn mode here?  It is x86's alone: elsewhere
- * SET_MODE says EOPNOTSUPP, and every object is in page mode.
+ * Does /dev/cowdev offer pfn mode here?  It is built on x86 and arm64:
+ * elsewhere SET_MODE says EOPNOTSUPP, and every object is in page mode.
  */
 static bool have_pfn_mode(void)
 {
