@@ -94,51 +94,49 @@ static inline pte_t cowdev_pte_mkwrite(pte_t pte)
  *   drops the faulting TLB entry, so a stale read-only one costs one
  *   spurious fault.
  * - arm64: a stale read-only TLB entry survives the permission fault it
- *   causes (flush_tlb_fix_spurious_fault() is empty there), so the kernel
- *   invalidates it on every upgrade, and a module cannot: flush_tlb_page()
- *   calls an unexported mmu-notifier hook from 6.6.  cowdev zaps the
- *   read-only PTE instead (unmap_mapping_pages(), which invalidates), and
- *   sets the writable one from none: an invalid entry is never in a TLB,
- *   so that needs no flush, nor break-before-make.  set_pte_at() refers
- *   to mte_sync_tags(), which is not exported, for the tagged pages it
- *   syncs; for a special user PTE from none it does no more than set_pte():
- *   it syncs no tags or caches of special PTEs, needs no barrier for a user
- *   PTE, never folds a special PTE into a contiguous range (6.9), and
- *   Debian builds no CONFIG_PAGE_TABLE_CHECK.
+ *   causes, and on 6.1 and 6.12 nothing drops it there
+ *   (flush_tlb_fix_spurious_fault() is empty; 7.x made it a local
+ *   invalidation), so the kernel invalidates it on every upgrade, and a
+ *   module cannot: flush_tlb_page() calls an unexported mmu-notifier hook
+ *   from 6.6.  cowdev zaps the read-only PTE instead
+ *   (unmap_mapping_pages(), which invalidates), and sets the writable one
+ *   from none: an invalid entry is never in a TLB, so that needs no flush,
+ *   nor break-before-make.  set_pte_at() refers to mte_sync_tags(), which
+ *   is not exported; for a special user PTE from none it does no more than
+ *   set_pte(), which arm64 keeps for callers outside the core: tags and
+ *   caches are synced, the page table check counts and contiguous ranges
+ *   folded for normal PTEs only (6.9 for the last), and a user PTE needs
+ *   no barrier.  A cowdev mapping is never PROT_MTE (anonymous and shmem
+ *   mappings only).
  * - elsewhere there is no pfn mode: riscv's flush_tlb_page() is not
  *   exported either, and nothing has been checked.
  *
  * Not an interface change but an architecture one, kept here with the
  * other differences.
  */
-#if defined(CONFIG_X86)
+#if defined(CONFIG_X86) || defined(CONFIG_ARM64)
 #define COWDEV_HAVE_PFN_MODE 1
-#define COWDEV_PTE_UPGRADE_IN_PLACE 1
-static inline void cowdev_set_special_pte(struct mm_struct *mm,
-					  unsigned long addr, pte_t *ptep,
-					  pte_t pte)
-{
-	set_pte_at(mm, addr, ptep, pte);
-}
-#elif defined(CONFIG_ARM64)
-#define COWDEV_HAVE_PFN_MODE 1
-#define COWDEV_PTE_UPGRADE_IN_PLACE 0
-static inline void cowdev_set_special_pte(struct mm_struct *mm,
-					  unsigned long addr, pte_t *ptep,
-					  pte_t pte)
-{
-	VM_WARN_ON_ONCE(!pte_special(pte) || !pte_none(ptep_get(ptep)));
-	set_pte(ptep, pte);
-}
 #else
 #define COWDEV_HAVE_PFN_MODE 0
-#define COWDEV_PTE_UPGRADE_IN_PLACE 0
+#endif
+#define COWDEV_PTE_UPGRADE_IN_PLACE IS_ENABLED(CONFIG_X86)
+
+/*
+ * Set a special PTE; only from none where !COWDEV_PTE_UPGRADE_IN_PLACE.
+ * arm64's set_pte() is the one PTE setter a module can call there without
+ * mte_sync_tags(); should it go, pfn mode goes with it on arm64.
+ */
 static inline void cowdev_set_special_pte(struct mm_struct *mm,
 					  unsigned long addr, pte_t *ptep,
 					  pte_t pte)
 {
-}
+#ifdef CONFIG_ARM64
+	VM_WARN_ON_ONCE(!pte_special(pte) || !pte_none(ptep_get(ptep)));
+	set_pte(ptep, pte);
+#else
+	set_pte_at(mm, addr, ptep, pte);
 #endif
+}
 
 /*
  * Page mode's fault-around maps pages the object already holds, with a

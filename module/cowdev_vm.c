@@ -399,17 +399,25 @@ static int cowdev_pte_set_write(pte_t *ptep, unsigned long addr, void *data)
 
 /*
  * Make the PTE at the fault address a writable one for the object's
- * @page, locked, at @pgoff.  Where a read-only PTE cannot be upgraded in
- * place (see COWDEV_PTE_UPGRADE_IN_PLACE) it is zapped, with the TLB
- * invalidation that goes with it, and the walk is made again: with @page
- * locked no fault and no fault-around can map it in between, so the
- * second walk finds none.  The zap takes the page out of the object's
- * other mappings too (unmap_mapping_pages() is the zap a module has for a
- * VM_MIXEDMAP range), which costs them a refault and nothing else: a
- * writable one's writes are in the page already, which was marked dirty
- * when that PTE was made writable, as a WRITEBACK's zap finds it.
+ * @page, locked, at the fault's offset.  Where a read-only PTE cannot be
+ * upgraded in place (see COWDEV_PTE_UPGRADE_IN_PLACE) it is zapped, with
+ * the TLB invalidation that goes with it, and the walk is made again:
+ * with @page locked no fault and no fault-around can map it in between,
+ * so the second walk finds none.
  *
- * Return: 0, or the walk's error (no memory for a page table).
+ * The zap is unmap_mapping_pages(), the one zap of a VM_MIXEDMAP range
+ * that every kernel exports (6.1's zap_page_range() and 7.2's
+ * zap_special_vma_range() would take this mapping alone), so it takes the
+ * page out of the object's other mappings too, private ones included: it
+ * takes i_mmap_rwsem and invalidates in every mm that maps the page, and
+ * their next access refaults, a write there being decided and counted
+ * again.  Nothing is lost: a writable PTE's writes are in the page, which
+ * was marked dirty when that PTE was made writable, as a WRITEBACK's zap
+ * finds it.
+ *
+ * Return: 0; the walk's error (no memory for a page table); or -EAGAIN if
+ * the zap left the PTE read-only, which cannot happen: the write then
+ * refaults, and is not counted.
  */
 static int cowdev_pfn_set_writable(struct cowdev_object *obj,
 				   struct vm_fault *vmf, struct page *page)
@@ -427,8 +435,11 @@ static int cowdev_pfn_set_writable(struct cowdev_object *obj,
 		return ret;
 	cowdev_object_unmap_page(obj, vmf->pgoff, page, false);
 	pw.read_only = false;
-	return apply_to_page_range(vmf->vma->vm_mm, addr, PAGE_SIZE,
-				   cowdev_pte_set_write, &pw);
+	ret = apply_to_page_range(vmf->vma->vm_mm, addr, PAGE_SIZE,
+				  cowdev_pte_set_write, &pw);
+	if (WARN_ON_ONCE(!ret && pw.read_only))
+		return -EAGAIN;
+	return ret;
 }
 
 /*
