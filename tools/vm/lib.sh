@@ -549,36 +549,58 @@ cowdev_disk() {
 	echo "$img"
 }
 
-# cowdev_tracers: an ext4 image of Debian's tracing tools and gnuplot for
-# the guest's second virtio disk, made once per set of package versions.
-# The busybox guest has no C library of its own, so the image holds each
-# program with every library ldd finds for it, at the host's paths, and a
+# cowdev_tracers ARCH: an ext4 image of Debian's tracing tools and gnuplot
+# for the guest's second virtio disk, made once per architecture and set of
+# package versions.  The busybox guest has no C library of its own, so the
+# image holds each program with its libraries, at their usual paths, and a
 # wrapper per program in bin/ that starts it through the image's own
 # dynamic loader; the guest mounts it at /opt/tracers and puts bin/ on
-# PATH.
+# PATH.  amd64's are this machine's programs, with every library ldd
+# finds for them; another architecture's are its packages and everything
+# they depend on, unpacked (cowdev_cross_tree), not installed.
 cowdev_tracers() {
-	local pkgs="linux-perf trace-cmd bpftrace gnuplot-nox fonts-dejavu-core"
+	local arch=$1
+	local pkgs="linux-perf trace-cmd bpftrace gnuplot-nox"
 	local progs="perf trace-cmd bpftrace gnuplot-nox"
-	local key img dir p lib lock
-	# shellcheck disable=SC2086
-	cowdev_apt_install $pkgs
-	# The packages' versions and this function's text.
-	# shellcheck disable=SC2086
-	key=$({ dpkg-query -W $pkgs; declare -f cowdev_tracers; } | md5sum | cut -c1-12)
-	img=$COWDEV_CACHE/tracers/tracers-$key.img
+	local key img dir p lib lock tree="" loader triplet
+	if [ "$arch" = amd64 ]; then
+		# shellcheck disable=SC2086
+		cowdev_apt_install $pkgs fonts-dejavu-core
+		# The packages' versions and this function's text.
+		# shellcheck disable=SC2086
+		key=$({ dpkg-query -W $pkgs fonts-dejavu-core; declare -f cowdev_tracers; } |
+			md5sum | cut -c1-12)
+		loader=/lib64/ld-linux-x86-64.so.2 triplet=x86_64-linux-gnu
+	else
+		cowdev_apt_install fonts-dejavu-core
+		# shellcheck disable=SC2086
+		tree=$(cowdev_cross_tree "$arch" tracers $pkgs) || exit 1
+		# The tree's name has its packages' versions.
+		key=$({ dirname "$tree"; dpkg-query -W fonts-dejavu-core;
+			declare -f cowdev_tracers; } | md5sum | cut -c1-12)
+		loader=/lib/$(cd "$tree/lib" && ls ld-linux-*.so.*) || die "no loader in $tree"
+		triplet=$(cd "$tree/usr/lib" && ls -d ./*-linux-gnu) || die "no libraries in $tree"
+		triplet=${triplet#./}
+	fi
+	img=$COWDEV_CACHE/tracers/tracers-$arch-$key.img
 	cowdev_apt_install e2fsprogs
 	mkdir -p "$(dirname "$img")" || exit 1
 	exec {lock}> "$(dirname "$img")/.lock"
 	flock "$lock"
 	if [ ! -s "$img" ]; then
 		dir=$(mktemp -d) || exit 1
-		for p in $progs; do
-			p=$(command -v "$p") || die "$p not installed"
-			for lib in $p $(ldd "$p" | grep -o '/[^ ]*'); do
-				mkdir -p "$dir$(dirname "$lib")" &&
-					cp -L "$lib" "$dir$lib" || die "cannot copy $lib"
+		if [ -n "$tree" ]; then
+			# Links, not copies: mkfs.ext4 -d reads them all the same.
+			cp -al "$tree/." "$dir/" || die "cannot link $tree"
+		else
+			for p in $progs; do
+				p=$(command -v "$p") || die "$p not installed"
+				for lib in $p $(ldd "$p" | grep -o '/[^ ]*'); do
+					mkdir -p "$dir$(dirname "$lib")" &&
+						cp -L "$lib" "$dir$lib" || die "cannot copy $lib"
+				done
 			done
-		done
+		fi
 		# libtraceevent's plugins need a matching library: none, quietly.
 		mkdir -p "$dir/bin" "$dir/plugins" "$dir/etc" "$dir/usr/share/fonts/truetype" || exit 1
 		# Text in gnuplot's PNGs: one font and a fontconfig file naming it.
@@ -589,13 +611,14 @@ cowdev_tracers() {
 			'<cachedir>/tmp/fontconfig</cachedir>' '</fontconfig>' \
 			> "$dir/etc/fonts.conf"
 		for p in $progs; do
+			[ -x "$dir/usr/bin/$p" ] || die "no $p for $arch"
 			cat > "$dir/bin/${p%-nox}" <<-WRAP
 			#!/bin/sh
 			t=/opt/tracers
 			export TRACEEVENT_PLUGIN_DIR=\$t/plugins FONTCONFIG_FILE=\$t/etc/fonts.conf
-			exec \$t/lib64/ld-linux-x86-64.so.2 --argv0 ${p%-nox} \\
-				--library-path \$t/lib/x86_64-linux-gnu:\$t/usr/lib/x86_64-linux-gnu \\
-				\$t$(command -v "$p") "\$@"
+			exec \$t$loader --argv0 ${p%-nox} \\
+				--library-path \$t/lib/$triplet:\$t/usr/lib/$triplet \\
+				\$t/usr/bin/$p "\$@"
 			WRAP
 			chmod 0755 "$dir/bin/${p%-nox}"
 		done
@@ -604,6 +627,9 @@ cowdev_tracers() {
 			mkfs.ext4 -q -F -b 4096 -L tracers -d "$dir" "$img.tmp" &&
 			mv "$img.tmp" "$img" || die "cannot make $img"
 		rm -rf "$dir"
+		# Images of older versions are stale now.
+		find "$(dirname "$img")" -maxdepth 1 -name "tracers-$arch-*.img" \
+			! -path "$img" -delete
 	fi
 	exec {lock}>&-
 	echo "$img"
