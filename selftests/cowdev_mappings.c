@@ -117,49 +117,44 @@ FIXTURE(two_maps)
 
 FIXTURE_VARIANT(two_maps)
 {
-	bool memfd;
-	enum cowdev_mode mode;
+	enum test_backing backing;
 };
 
 FIXTURE_VARIANT_ADD(two_maps, memfd)
 {
-	.memfd = true,
+	.backing = BACKING_MEMFD,
 };
 
 FIXTURE_VARIANT_ADD(two_maps, page)
 {
-	.mode = COWDEV_MODE_PAGE,
+	.backing = BACKING_PAGE,
 };
 
 FIXTURE_VARIANT_ADD(two_maps, pfn)
 {
-	.mode = COWDEV_MODE_PFN,
+	.backing = BACKING_PFN,
 };
 
 FIXTURE_SETUP(two_maps)
 {
 	self->ps = page_size();
 	self->len = NPAGES * self->ps;
-	if (variant->memfd) {
-		self->fd = memfd_create("two_maps", 0);
+	self->fd = open_backing(variant->backing, self->len);
+	if (self->fd == -EOPNOTSUPP)
+		self->skip = COWDEV_NO_PFN_MODE;
+	else
 		ASSERT_GE(self->fd, 0);
-		ASSERT_EQ(0, ftruncate(self->fd, self->len));
-		return;
-	}
-	self->fd = open(COWDEV_DEV, O_RDWR);
-	ASSERT_GE(self->fd, 0);
-	ASSERT_EQ(0, cowdev_fixture_mode(self->fd, variant->mode,
-					 &self->skip));
 }
 
 FIXTURE_TEARDOWN(two_maps)
 {
-	close(self->fd);
+	if (self->fd >= 0)
+		close(self->fd);
 }
 
 /* Decisions on shared writes, and the write faults they were made in. */
-static void write_decisions(int fd, enum cowdev_mode mode, __u64 *decided,
-			    __u64 *faults)
+static void write_decisions(int fd, enum test_backing backing,
+			    __u64 *decided, __u64 *faults)
 {
 	struct cowdev_info info;
 
@@ -173,14 +168,14 @@ static void write_decisions(int fd, enum cowdev_mode mode, __u64 *decided,
 	 * first-touch write reaches too; pfn mode decides a first touch in
 	 * ->fault and a write after a read in ->pfn_mkwrite.
 	 */
-	*faults = mode == COWDEV_MODE_PAGE ? info.mkwrite :
-					     info.pfn_mkwrite + info.write_faults;
+	*faults = backing == BACKING_PAGE ? info.mkwrite :
+					    info.pfn_mkwrite + info.write_faults;
 }
 
 TEST_F(two_maps, writes_after_reads_land_once)
 {
 	const size_t n = NPAGES;
-	const bool rezapped = variant->mode == COWDEV_MODE_PFN &&
+	const bool rezapped = variant->backing == BACKING_PFN &&
 			      PFN_WRITE_ZAPS_OTHERS;
 	__u64 decided, faults;
 	char *a, *b;
@@ -205,8 +200,8 @@ TEST_F(two_maps, writes_after_reads_land_once)
 		EXPECT_EQ(i % 2 ? 'b' : 'a', a[i * self->ps]);
 		EXPECT_EQ(i % 2 ? 'b' : 'a', b[i * self->ps]);
 	}
-	if (!variant->memfd) {
-		write_decisions(self->fd, variant->mode, &decided, &faults);
+	if (variant->backing != BACKING_MEMFD) {
+		write_decisions(self->fd, variant->backing, &decided, &faults);
 		EXPECT_EQ(n + n / 2, decided);
 		EXPECT_EQ(decided, faults);
 		EXPECT_EQ(0, object_stat(self->fd, "copy"));
@@ -216,8 +211,8 @@ TEST_F(two_maps, writes_after_reads_land_once)
 	touch_pages(b, self->len, true, 'c');
 	for (i = 0; i < n; i++)
 		EXPECT_EQ('c', a[i * self->ps]);
-	if (!variant->memfd) {
-		write_decisions(self->fd, variant->mode, &decided, &faults);
+	if (variant->backing != BACKING_MEMFD) {
+		write_decisions(self->fd, variant->backing, &decided, &faults);
 		EXPECT_EQ(n + n / 2 + (rezapped ? n / 2 : 0), decided);
 		EXPECT_EQ(decided, faults);
 	}

@@ -28,36 +28,8 @@
 #include "cowdev_util.h"
 #include "kselftest_harness.h"
 
-enum backing { BACKING_MEMFD, BACKING_PAGE, BACKING_PFN };
-
-/* An object or memfd of @len bytes: its fd, -EOPNOTSUPP (no pfn mode), or -1. */
-static int open_backing(enum backing b, size_t len)
-{
-	enum cowdev_mode mode = b == BACKING_PFN ? COWDEV_MODE_PFN :
-						   COWDEV_MODE_PAGE;
-	int fd, ret;
-
-	if (b == BACKING_MEMFD) {
-		fd = memfd_create("cowdev-ref", MFD_CLOEXEC);
-		if (fd >= 0 && ftruncate(fd, len)) {
-			close(fd);
-			return -1;
-		}
-		return fd;
-	}
-	fd = open(COWDEV_DEV, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ret = cowdev_set_mode(fd, mode);
-	if (ret || cowdev_set_size(fd, len)) {
-		close(fd);
-		return cowdev_no_pfn_mode(mode, ret) ? -EOPNOTSUPP : -1;
-	}
-	return fd;
-}
-
 /* Free [off, off + len) of the object: PUNCH_HOLE, or fallocate for memfd. */
-static int punch(enum backing b, int fd, off_t off, off_t len)
+static int punch(enum test_backing b, int fd, off_t off, off_t len)
 {
 	if (b == BACKING_MEMFD)
 		return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
@@ -65,7 +37,7 @@ static int punch(enum backing b, int fd, off_t off, off_t len)
 	return cowdev_punch(fd, off, len);
 }
 
-static int resize(enum backing b, int fd, off_t len)
+static int resize(enum test_backing b, int fd, off_t len)
 {
 	if (b == BACKING_MEMFD)
 		return ftruncate(fd, len) ? -errno : 0;
@@ -91,7 +63,7 @@ FIXTURE(pins)
 
 FIXTURE_VARIANT(pins)
 {
-	enum backing backing;
+	enum test_backing backing;
 };
 
 FIXTURE_VARIANT_ADD(pins, memfd)
@@ -137,7 +109,7 @@ FIXTURE_TEARDOWN(pins)
 }
 
 /* CLONE for cowdev, nothing for memfd; the clone's fd or -1. */
-static int clone_trigger(enum backing b, int fd)
+static int clone_trigger(enum test_backing b, int fd)
 {
 	return b == BACKING_MEMFD ? -1 : ioctl(fd, COWDEV_IOC_CLONE, 0);
 }

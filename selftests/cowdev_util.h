@@ -98,6 +98,35 @@ static inline int cowdev_set_size(int fd, uint64_t size)
 	return ioctl(fd, COWDEV_IOC_SET_SIZE, &size) ? -errno : 0;
 }
 
+/* What a test compares: a memfd, the reference, and an object in each mode. */
+enum test_backing { BACKING_MEMFD, BACKING_PAGE, BACKING_PFN };
+
+/* A memfd or object of @len bytes: its fd, -EOPNOTSUPP (no pfn mode), or -1. */
+static inline int open_backing(enum test_backing b, size_t len)
+{
+	enum cowdev_mode mode = b == BACKING_PFN ? COWDEV_MODE_PFN :
+						   COWDEV_MODE_PAGE;
+	int fd, ret;
+
+	if (b == BACKING_MEMFD) {
+		fd = memfd_create("cowdev-ref", MFD_CLOEXEC);
+		if (fd >= 0 && ftruncate(fd, len)) {
+			close(fd);
+			return -1;
+		}
+		return fd;
+	}
+	fd = open(COWDEV_DEV, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ret = cowdev_set_mode(fd, mode);
+	if (ret || cowdev_set_size(fd, len)) {
+		close(fd);
+		return cowdev_no_pfn_mode(mode, ret) ? -EOPNOTSUPP : -1;
+	}
+	return fd;
+}
+
 /*
  * The value of "name value" line @name in @path, or -1 if the file or the
  * line is missing.  Values that are words (core_probe) read as -2.
