@@ -85,6 +85,44 @@ static inline pte_t cowdev_pte_mkwrite(pte_t pte)
 }
 
 /*
+ * Zap the PTE at @addr in @vma alone, and invalidate it in the TLBs, as
+ * MADV_DONTNEED does (under the mmap or VMA read lock).  The exported way
+ * changed name: zap_page_range() until 6.3, zap_page_range_single() once
+ * exported (6.8, for binder; declared but unexported from 6.3),
+ * zap_special_vma_range() for VM_PFNMAP and VM_MIXEDMAP ranges in 7.x.
+ * module/Kbuild finds which in Module.symvers; without one there is no
+ * pfn mode on arm64 (below).
+ */
+#if defined(COWDEV_HAVE_ZAP_SPECIAL_VMA_RANGE)
+#define COWDEV_HAVE_ZAP_PTE 1
+static inline void cowdev_zap_pte(struct vm_area_struct *vma,
+				  unsigned long addr)
+{
+	zap_special_vma_range(vma, addr, PAGE_SIZE);
+}
+#elif defined(COWDEV_HAVE_ZAP_PAGE_RANGE_SINGLE)
+#define COWDEV_HAVE_ZAP_PTE 1
+static inline void cowdev_zap_pte(struct vm_area_struct *vma,
+				  unsigned long addr)
+{
+	zap_page_range_single(vma, addr, PAGE_SIZE, NULL);
+}
+#elif defined(COWDEV_HAVE_ZAP_PAGE_RANGE)
+#define COWDEV_HAVE_ZAP_PTE 1
+static inline void cowdev_zap_pte(struct vm_area_struct *vma,
+				  unsigned long addr)
+{
+	zap_page_range(vma, addr, PAGE_SIZE);
+}
+#else
+#define COWDEV_HAVE_ZAP_PTE 0
+static inline void cowdev_zap_pte(struct vm_area_struct *vma,
+				  unsigned long addr)
+{
+}
+#endif
+
+/*
  * pfn mode sets special PTEs itself (cowdev_vm.c): from none, read-only for
  * fault-around and writable for a write, and it makes a read-only one
  * writable, the way ptep_set_access_flags() does, which modules cannot
@@ -98,11 +136,11 @@ static inline pte_t cowdev_pte_mkwrite(pte_t pte)
  *   (flush_tlb_fix_spurious_fault() is empty; 7.x made it a local
  *   invalidation), so the kernel invalidates it on every upgrade, and a
  *   module cannot: flush_tlb_page() calls an unexported mmu-notifier hook
- *   from 6.6.  cowdev zaps the read-only PTE instead
- *   (unmap_mapping_pages(), which invalidates), and sets the writable one
- *   from none: an invalid entry is never in a TLB, so that needs no flush,
- *   nor break-before-make.  set_pte_at() refers to mte_sync_tags(), which
- *   is not exported; for a special user PTE from none it does no more than
+ *   from 6.6.  cowdev zaps the read-only PTE instead (cowdev_zap_pte(),
+ *   which invalidates), and sets the writable one from none: an invalid
+ *   entry is never in a TLB, so that needs no flush, nor
+ *   break-before-make.  set_pte_at() refers to mte_sync_tags(), which is
+ *   not exported; for a special user PTE from none it does no more than
  *   set_pte(), which arm64 keeps for callers outside the core: tags and
  *   caches are synced, the page table check counts and contiguous ranges
  *   folded for normal PTEs only (6.9 for the last), and a user PTE needs
@@ -114,7 +152,7 @@ static inline pte_t cowdev_pte_mkwrite(pte_t pte)
  * Not an interface change but an architecture one, kept here with the
  * other differences.
  */
-#if defined(CONFIG_X86) || defined(CONFIG_ARM64)
+#if defined(CONFIG_X86) || (defined(CONFIG_ARM64) && COWDEV_HAVE_ZAP_PTE)
 #define COWDEV_HAVE_PFN_MODE 1
 #else
 #define COWDEV_HAVE_PFN_MODE 0

@@ -49,9 +49,8 @@
  * mode_lock, so an ioctl sleeping on a page or a writeback never holds up
  * an mmap().
  * A fault shares no lock with faults on other pages but the per-CPU read
- * side of clone_sem (and i_mmap_rwsem when it copies a mapped page or, on
- * arm64, makes a read-only pfn-mode PTE writable, and the invalidate lock,
- * shared, when it reads an evicted page back): the
+ * side of clone_sem (and i_mmap_rwsem when it copies a mapped page, and the
+ * invalidate lock, shared, when it reads an evicted page back): the
  * page index is read under RCU, the page lock serialises a fault against
  * truncation and against a copy replacing the page, and counters are
  * per-CPU.

@@ -398,29 +398,20 @@ static int cowdev_pte_set_write(pte_t *ptep, unsigned long addr, void *data)
 }
 
 /*
- * Make the PTE at the fault address a writable one for the object's
- * @page, locked, at the fault's offset.  Where a read-only PTE cannot be
- * upgraded in place (see COWDEV_PTE_UPGRADE_IN_PLACE) it is zapped, with
- * the TLB invalidation that goes with it, and the walk is made again:
+ * Make the PTE at the fault address a writable one for @page, locked.
+ * Where a read-only PTE cannot be upgraded in place (see
+ * COWDEV_PTE_UPGRADE_IN_PLACE) it is zapped, in this mapping alone and
+ * with the TLB invalidation that goes with it, and the walk is made again:
  * with @page locked no fault and no fault-around can map it in between,
- * so the second walk finds none.
- *
- * The zap is unmap_mapping_pages(), the one zap of a VM_MIXEDMAP range
- * that every kernel exports (6.1's zap_page_range() and 7.2's
- * zap_special_vma_range() would take this mapping alone), so it takes the
- * page out of the object's other mappings too, private ones included: it
- * takes i_mmap_rwsem and invalidates in every mm that maps the page, and
- * their next access refaults, a write there being decided and counted
- * again.  Nothing is lost: a writable PTE's writes are in the page, which
- * was marked dirty when that PTE was made writable, as a WRITEBACK's zap
- * finds it.
+ * so the second walk finds none.  The object's other mappings keep their
+ * PTEs: read-only ones still fault into ->pfn_mkwrite for their own
+ * writes, writable ones were decided on already.
  *
  * Return: 0; the walk's error (no memory for a page table); or -EAGAIN if
  * the zap left the PTE read-only, which cannot happen: the write then
  * refaults, and is not counted.
  */
-static int cowdev_pfn_set_writable(struct cowdev_object *obj,
-				   struct vm_fault *vmf, struct page *page)
+static int cowdev_pfn_set_writable(struct vm_fault *vmf, struct page *page)
 {
 	struct cowdev_pte_write pw = {
 		.vma = vmf->vma,
@@ -431,9 +422,10 @@ static int cowdev_pfn_set_writable(struct cowdev_object *obj,
 
 	ret = apply_to_page_range(vmf->vma->vm_mm, addr, PAGE_SIZE,
 				  cowdev_pte_set_write, &pw);
-	if (ret || !pw.read_only)
+	/* The constant keeps x86 from referring to a zap it never makes. */
+	if (COWDEV_PTE_UPGRADE_IN_PLACE || ret || !pw.read_only)
 		return ret;
-	cowdev_object_unmap_page(obj, vmf->pgoff, page, false);
+	cowdev_zap_pte(vmf->vma, addr);
 	pw.read_only = false;
 	ret = apply_to_page_range(vmf->vma->vm_mm, addr, PAGE_SIZE,
 				  cowdev_pte_set_write, &pw);
@@ -496,7 +488,7 @@ static vm_fault_t cowdev_pfn_write(struct cowdev_object *obj,
 	if (ret)
 		return ret;
 	folio_mark_dirty(page_folio(page));
-	if (!cowdev_pfn_set_writable(obj, vmf, page))
+	if (!cowdev_pfn_set_writable(vmf, page))
 		cowdev_cow_reuse(obj, vmf->pgoff, page);
 	return VM_FAULT_NOPAGE;
 }

@@ -217,8 +217,9 @@ struct cowdev_evict {
  * mmap.  pfn mode applies to MAP_SHARED mappings; MAP_PRIVATE mappings map
  * pages in either mode, because the kernel's copy-on-write needs a page to
  * copy from.  Errors: EBADF on a read-only fd, EINVAL for an unknown mode,
- * EOPNOTSUPP for pfn mode on architectures other than x86 and arm64 (not
- * built: see Documentation/cowdev.rst, *Architectures*), EBUSY once mapped.
+ * EOPNOTSUPP for pfn mode where it is not built (architectures other than
+ * x86 and arm64, and arm64 kernels that export no zap of one mapping's
+ * PTE: see Documentation/cowdev.rst, *Architectures*), EBUSY once mapped.
  */
 #define COWDEV_IOC_SET_MODE _IO(COWDEV_IOC_MAGIC, 0x04)
 
