@@ -429,7 +429,7 @@ TEST_F(ra, punch_and_shrink_during_readahead)
 	/*
 	 * A memfd store's largest window is VM_READAHEAD_PAGES (128 KiB):
 	 * 32 pages of 4 KiB, 8 of 16 KiB.  The first two windows below are
-	 * 4 and 8 pages whatever it is.
+	 * 4 and 8 pages for any largest from 8 to 64.
 	 */
 	if (max < 8)
 		SKIP(return, "windows of 8 pages (this store's are %ld)", max);

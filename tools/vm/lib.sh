@@ -562,7 +562,13 @@ cowdev_tracers() {
 	local arch=$1
 	local pkgs="linux-perf trace-cmd bpftrace gnuplot-nox"
 	local progs="perf trace-cmd bpftrace gnuplot-nox"
-	local key img dir p lib lock tree="" loader triplet
+	local key img dir p path lib lock tree="" loader triplet
+	# One lock per architecture, held throughout: a lane that finds the
+	# versions changed must not replace the tree another lane is making
+	# its image from (cowdev_cross_tree removes older trees).
+	mkdir -p "$COWDEV_CACHE/tracers" || exit 1
+	exec {lock}> "$COWDEV_CACHE/tracers/.lock-$arch"
+	flock "$lock"
 	if [ "$arch" = amd64 ]; then
 		# shellcheck disable=SC2086
 		cowdev_apt_install $pkgs fonts-dejavu-core
@@ -584,14 +590,14 @@ cowdev_tracers() {
 	fi
 	img=$COWDEV_CACHE/tracers/tracers-$arch-$key.img
 	cowdev_apt_install e2fsprogs
-	mkdir -p "$(dirname "$img")" || exit 1
-	exec {lock}> "$(dirname "$img")/.lock"
-	flock "$lock"
 	if [ ! -s "$img" ]; then
-		dir=$(mktemp -d) || exit 1
+		# Beside the cache's trees, so that they can be linked.
+		dir=$(mktemp -d "$COWDEV_CACHE/tracers/.build.XXXXXX") || exit 1
 		if [ -n "$tree" ]; then
 			# Links, not copies: mkfs.ext4 -d reads them all the same.
-			cp -al "$tree/." "$dir/" || die "cannot link $tree"
+			# The tree's own bin/ would only shadow busybox's applets.
+			cp -al "$tree/." "$dir/" && rm -rf "${dir:?}/bin" ||
+				die "cannot link $tree"
 		else
 			for p in $progs; do
 				p=$(command -v "$p") || die "$p not installed"
@@ -611,14 +617,19 @@ cowdev_tracers() {
 			'<cachedir>/tmp/fontconfig</cachedir>' '</fontconfig>' \
 			> "$dir/etc/fonts.conf"
 		for p in $progs; do
-			[ -x "$dir/usr/bin/$p" ] || die "no $p for $arch"
+			if [ -n "$tree" ]; then
+				path=/usr/bin/$p
+			else
+				path=$(command -v "$p")
+			fi
+			[ -x "$dir$path" ] || die "no $p for $arch"
 			cat > "$dir/bin/${p%-nox}" <<-WRAP
 			#!/bin/sh
 			t=/opt/tracers
 			export TRACEEVENT_PLUGIN_DIR=\$t/plugins FONTCONFIG_FILE=\$t/etc/fonts.conf
 			exec \$t$loader --argv0 ${p%-nox} \\
 				--library-path \$t/lib/$triplet:\$t/usr/lib/$triplet \\
-				\$t/usr/bin/$p "\$@"
+				\$t$path "\$@"
 			WRAP
 			chmod 0755 "$dir/bin/${p%-nox}"
 		done
@@ -627,10 +638,13 @@ cowdev_tracers() {
 			mkfs.ext4 -q -F -b 4096 -L tracers -d "$dir" "$img.tmp" &&
 			mv "$img.tmp" "$img" || die "cannot make $img"
 		rm -rf "$dir"
-		# Images of older versions are stale now.
-		find "$(dirname "$img")" -maxdepth 1 -name "tracers-$arch-*.img" \
-			! -path "$img" -delete
 	fi
+	# An image is touched when it is handed out; one no run has used for
+	# a week is another version's.  (Not sooner: a run that took it just
+	# before the versions changed may not have booted with it yet.)
+	touch "$img" &&
+		find "$(dirname "$img")" -maxdepth 1 -name "tracers-$arch-*.img" \
+			-mtime +7 -delete
 	exec {lock}>&-
 	echo "$img"
 }
