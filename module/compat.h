@@ -87,9 +87,10 @@ static inline pte_t cowdev_pte_mkwrite(pte_t pte)
 /*
  * Zap the PTE at @addr in @vma alone, and invalidate it in the TLBs, as
  * MADV_DONTNEED does (under the mmap or VMA read lock).  The exported way
- * changed name: zap_page_range() until 6.3, zap_page_range_single() once
- * exported (6.8, for binder; declared but unexported from 6.3),
- * zap_special_vma_range() for VM_PFNMAP and VM_MIXEDMAP ranges in 7.x.
+ * changed name: zap_page_range() until 6.2, zap_page_range_single() once
+ * exported (6.8, for binder; declared but unexported before, 6.1.y
+ * included), zap_special_vma_range() for VM_PFNMAP and VM_MIXEDMAP ranges
+ * in 7.x.
  * module/Kbuild finds which in Module.symvers; without one there is no
  * pfn mode on arm64 (below).
  */
@@ -158,6 +159,9 @@ static inline void cowdev_zap_pte(struct vm_area_struct *vma,
 #define COWDEV_HAVE_PFN_MODE 0
 #endif
 #define COWDEV_PTE_UPGRADE_IN_PLACE IS_ENABLED(CONFIG_X86)
+/* pfn mode upgrades a PTE in place or zaps it first; the stub does neither. */
+static_assert(!COWDEV_HAVE_PFN_MODE || COWDEV_PTE_UPGRADE_IN_PLACE ||
+	      COWDEV_HAVE_ZAP_PTE);
 
 /*
  * Set a special PTE; only from none where !COWDEV_PTE_UPGRADE_IN_PLACE.

@@ -1205,7 +1205,7 @@ int cowdev_object_punch_hole(struct cowdev_object *obj, u64 offset, u64 len)
  * @mode: an &enum cowdev_mode
  *
  * Return: 0, -EINVAL for an unknown mode, -EOPNOTSUPP for pfn mode where
- * the architecture has none (see COWDEV_HAVE_PFN_MODE), -EBUSY once the
+ * the architecture or kernel has none (see COWDEV_HAVE_PFN_MODE), -EBUSY once the
  * object has been mapped.
  */
 int cowdev_object_set_mode(struct cowdev_object *obj, u64 mode)

@@ -138,7 +138,6 @@ static void around_populate(struct __test_metadata *_metadata,
 			    struct around *self,
 			    const struct around_variant *variant)
 {
-	cpu_set_t cpu;
 	char *p;
 	int i;
 
@@ -154,9 +153,7 @@ static void around_populate(struct __test_metadata *_metadata,
 	 * One CPU: a fault that moves between ->map_pages and ->fault loses
 	 * its window (cowdev_vm.c), which would make the counts inexact.
 	 */
-	CPU_ZERO(&cpu);
-	CPU_SET(sched_getcpu(), &cpu);
-	ASSERT_EQ(0, sched_setaffinity(0, sizeof(cpu), &cpu));
+	ASSERT_EQ(0, stay_on_this_cpu());
 	if (variant->backing == MEMFD) {
 		self->fd = memfd_create("around", 0);
 	} else {

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stddef.h>
@@ -51,11 +52,11 @@ static inline long page_size(void)
 }
 
 /*
- * pfn mode is built on x86 and arm64 (Documentation/cowdev.rst,
- * *Architectures*): elsewhere SET_MODE refuses it with EOPNOTSUPP, and its
- * tests skip.
+ * pfn mode is built on x86 and on arm64 kernels that export a zap of one
+ * mapping's PTE (Documentation/cowdev.rst, *Architectures*): elsewhere
+ * SET_MODE refuses it with EOPNOTSUPP, and its tests skip.
  */
-#define COWDEV_NO_PFN_MODE "no pfn mode on this architecture"
+#define COWDEV_NO_PFN_MODE "no pfn mode on this architecture or kernel"
 
 /* SET_MODE; returns 0 or -errno. */
 static inline int cowdev_set_mode(int fd, enum cowdev_mode mode)
@@ -235,6 +236,16 @@ static inline void touch_pages(volatile char *p, size_t len, bool write,
 		else
 			(void)p[off];
 	}
+}
+
+/* Keep the calling thread on the CPU it runs on now; 0 or -1. */
+static inline int stay_on_this_cpu(void)
+{
+	cpu_set_t cpu;
+
+	CPU_ZERO(&cpu);
+	CPU_SET(sched_getcpu(), &cpu);
+	return sched_setaffinity(0, sizeof(cpu), &cpu);
 }
 
 /* This process's minor faults so far (the kernel's count, not cowdev's). */
