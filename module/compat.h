@@ -94,34 +94,25 @@ static inline pte_t cowdev_pte_mkwrite(pte_t pte)
  * module/Kbuild finds which in Module.symvers; without one there is no
  * pfn mode on arm64 (below).
  */
-#if defined(COWDEV_HAVE_ZAP_SPECIAL_VMA_RANGE)
+#if defined(COWDEV_HAVE_ZAP_SPECIAL_VMA_RANGE) || \
+	defined(COWDEV_HAVE_ZAP_PAGE_RANGE_SINGLE) || \
+	defined(COWDEV_HAVE_ZAP_PAGE_RANGE)
 #define COWDEV_HAVE_ZAP_PTE 1
-static inline void cowdev_zap_pte(struct vm_area_struct *vma,
-				  unsigned long addr)
-{
-	zap_special_vma_range(vma, addr, PAGE_SIZE);
-}
-#elif defined(COWDEV_HAVE_ZAP_PAGE_RANGE_SINGLE)
-#define COWDEV_HAVE_ZAP_PTE 1
-static inline void cowdev_zap_pte(struct vm_area_struct *vma,
-				  unsigned long addr)
-{
-	zap_page_range_single(vma, addr, PAGE_SIZE, NULL);
-}
-#elif defined(COWDEV_HAVE_ZAP_PAGE_RANGE)
-#define COWDEV_HAVE_ZAP_PTE 1
-static inline void cowdev_zap_pte(struct vm_area_struct *vma,
-				  unsigned long addr)
-{
-	zap_page_range(vma, addr, PAGE_SIZE);
-}
 #else
 #define COWDEV_HAVE_ZAP_PTE 0
+#endif
+
 static inline void cowdev_zap_pte(struct vm_area_struct *vma,
 				  unsigned long addr)
 {
-}
+#if defined(COWDEV_HAVE_ZAP_SPECIAL_VMA_RANGE)
+	zap_special_vma_range(vma, addr, PAGE_SIZE);
+#elif defined(COWDEV_HAVE_ZAP_PAGE_RANGE_SINGLE)
+	zap_page_range_single(vma, addr, PAGE_SIZE, NULL);
+#elif defined(COWDEV_HAVE_ZAP_PAGE_RANGE)
+	zap_page_range(vma, addr, PAGE_SIZE);
 #endif
+}
 
 /*
  * pfn mode sets special PTEs itself (cowdev_vm.c): from none, read-only for
