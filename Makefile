@@ -8,7 +8,8 @@
 #   make check         run the selftests in a guest kernel
 #   make check-all     build, dkms and selftests on every kernel: 6.1, 6.12,
 #                      the newest Debian ships, debug builds of 6.1 and
-#                      the newest, and arm64 6.1 and 6.12 (16 KiB pages)
+#                      the newest, and arm64 6.1, 6.12 (16 KiB pages) and
+#                      the newest
 #   make fuzz          cowfuzz, trinity and stress-ng against the device
 #   make bench         fault-path costs against memfd and anonymous memory
 #   make lint          checkpatch --strict, sparse (C=2) and W=1 builds
@@ -22,9 +23,9 @@
 # The guest targets (demo, check, check-all, fuzz, bench, lint) set this
 # machine up (packages, guest kernels, kernel source, chroots) and build for
 # the guest kernel they boot.  KERNEL names it: 6.1 (default), 6.12, newest
-# (or its version, 7.2 today), debug, debug-newest, arm64-6.1 or
-# arm64-6.12-16k (Debian 12's arm64 kernels, the second with 16 KiB pages,
-# on QEMU's virt machine, everything cross-built).
+# (or its version, 7.2 today), debug, debug-newest, arm64-6.1,
+# arm64-6.12-16k (Debian 12's arm64 kernels, the second with 16 KiB pages)
+# or arm64-newest (sid's), on QEMU's virt machine, everything cross-built.
 # `make guest-build KERNEL=...` builds for one without booting it.
 
 KERNEL ?= 6.1

@@ -73,7 +73,10 @@ cowdev_host_setup() {
 #   arm64-6.12-16k
 #           the arm64 build of 6.12 with 16 KiB pages (Debian's arm64-16k
 #           flavour), the same way
-COWDEV_KERNELS="6.1 6.12 newest debug debug-newest arm64-6.1 arm64-6.12-16k"
+#   arm64-newest
+#           sid's arm64 build of the newest kernel, the same way, cross-built
+#           in the sid chroot
+COWDEV_KERNELS="6.1 6.12 newest debug debug-newest arm64-6.1 arm64-6.12-16k arm64-newest"
 
 # cowdev_kernel_arch NAME: the guest's architecture, as Debian names it.
 cowdev_kernel_arch() {
@@ -92,41 +95,74 @@ cowdev_cross_spec() {
 	esac
 }
 
-# cowdev_foreign_arch ARCH: let apt fetch ARCH's packages (dpkg's
-# multiarch), for the cross kernels' images, headers and guest programs.
-# dpkg lists the architecture before apt has its package lists: a marker
-# in the cache, made under the apt lock once both are there, says when
-# another caller (check-all's other lane) may go ahead without the lock.
+# cowdev_in_root ROOT COMMAND...: run COMMAND here (ROOT empty) or in the
+# chroot ROOT.
+cowdev_in_root() {
+	local root=$1
+	shift
+	if [ -z "$root" ]; then
+		"$@"
+	else
+		chroot "$root" "$@"
+	fi
+}
+
+# cowdev_foreign_arch ARCH [ROOT]: let apt here, or in the chroot ROOT,
+# fetch ARCH's packages (dpkg's multiarch), for the cross kernels' images,
+# headers and guest programs.  dpkg lists the architecture before apt has
+# its package lists: a marker in the cache, made under ROOT's apt lock once
+# both are there, says when another caller (check-all's other lane) may go
+# ahead without the lock.
 cowdev_foreign_arch() {
-	local lock marker=$COWDEV_CACHE/.arch-$1
-	[ -f "$marker" ] && dpkg --print-foreign-architectures | grep -qx "$1" &&
+	local arch=$1 root=${2:-} lock marker
+	if [ -z "$root" ]; then
+		marker=$COWDEV_CACHE/.arch-$arch
+	else
+		marker=$root.arch-$arch
+	fi
+	[ -f "$marker" ] &&
+		cowdev_in_root "$root" dpkg --print-foreign-architectures | grep -qx "$arch" &&
 		return 0
-	[ "$(id -u)" -eq 0 ] || die "need root to add the $1 architecture"
+	[ "$(id -u)" -eq 0 ] || die "need root to add the $arch architecture"
 	mkdir -p "$COWDEV_CACHE" || exit 1
-	exec {lock}> "$(cowdev_apt_lock "")"
+	exec {lock}> "$(cowdev_apt_lock "$root")"
 	flock "$lock"
-	if ! dpkg --print-foreign-architectures | grep -qx "$1"; then
-		note "adding the $1 architecture to dpkg"
-		dpkg --add-architecture "$1" || die "cannot add the $1 architecture"
-		# Without its package lists every later apt-get update of
-		# this machine would fail: take it back out.
-		apt-get update -q >/dev/null ||
-			{ dpkg --remove-architecture "$1"; die "apt-get update for $1 failed"; }
+	if ! cowdev_in_root "$root" dpkg --print-foreign-architectures | grep -qx "$arch"; then
+		note "adding the $arch architecture to dpkg${root:+ in the $(basename "$root") chroot}"
+		cowdev_in_root "$root" dpkg --add-architecture "$arch" ||
+			die "cannot add the $arch architecture"
+		# Without its package lists every later apt-get update there
+		# would fail: take it back out.
+		cowdev_in_root "$root" apt-get update -q >/dev/null 2>&1 ||
+			{ cowdev_in_root "$root" dpkg --remove-architecture "$arch";
+			  die "apt-get update for $arch failed"; }
 	fi
 	touch "$marker"
 	exec {lock}>&-
 }
 
-# cowdev_cross_download DIR PKG...: the .debs of PKG (arch-qualified,
-# pkg:arm64) into DIR, without installing them: the arm64 headers depend on
-# an arm64 compiler that cannot be installed beside this machine's.
-cowdev_cross_download() {
-	local dir=$1
-	shift
+# cowdev_download ROOT DIR PKG...: the .debs of PKG (arch-qualified for
+# another architecture: pkg:arm64) into DIR, from the archive apt knows
+# here (ROOT empty) or in the chroot ROOT, without installing them: the
+# arm64 headers depend on an arm64 compiler that cannot be installed beside
+# this machine's.  Fails quietly when apt has no such package.
+cowdev_download() {
+	local root=$1 dir=$2 tmp status
+	shift 2
 	mkdir -p "$dir" || exit 1
+	# In a chroot: in a directory of its own there, for two lanes.
+	tmp=$dir
+	[ -z "$root" ] || tmp=$(mktemp -d "$root/tmp/cowdev-download.XXXXXX") || exit 1
 	# apt's sandbox user may not write to the cache: download as root.
-	(cd "$dir" && apt-get download -q -o APT::Sandbox::User=root "$@" \
-		>/dev/null 2>&1) || die "cannot download $*"
+	cowdev_in_root "$root" sh -c 'cd "$1" && shift &&
+		exec apt-get download -q -o APT::Sandbox::User=root "$@"' \
+		sh "${tmp#"$root"}" "$@" >/dev/null 2>&1
+	status=$?
+	if [ "$tmp" != "$dir" ]; then
+		[ $status -ne 0 ] || mv "$tmp"/*.deb "$dir/" || status=1
+		rm -rf "$tmp"
+	fi
+	return $status
 }
 
 # cowdev_mirror SUITE: the archive URL this machine's apt uses for SUITE's
@@ -267,7 +303,7 @@ cowdev_kernel_kind() {
 	6.1) echo host ;;
 	debug | debug-newest) echo debug ;;
 	6.12 | newest) echo chroot ;;
-	arm64-6.1 | arm64-6.12-16k) echo cross ;;
+	arm64-6.1 | arm64-6.12-16k | arm64-newest) echo cross ;;
 	[0-9]*.[0-9]*)
 		# A version name means the newest kernel if that is its version.
 		local kver
@@ -314,11 +350,13 @@ cowdev_kdir() {
 }
 
 # cowdev_kbuild_args NAME: what kbuild needs besides the tree to build
-# for NAME: the architecture and cross compiler of a cross kernel,
-# nothing for the others.
+# for NAME: the architecture, cross compiler and tree of a cross kernel,
+# nothing for the others.  The tree is given as O= because newer headers
+# name their installed place, /usr/src/linux-headers-*, in KBUILD_OUTPUT,
+# and a cross kernel's headers are unpacked elsewhere.
 cowdev_kbuild_args() {
 	[ "$(cowdev_kernel_kind "$1")" = cross ] || return 0
-	echo "ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-"
+	echo "ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- O=$(cowdev_kdir "$1")"
 }
 
 # cowdev_cross_root NAME: where cross kernel NAME is built: the chroot of
@@ -362,10 +400,11 @@ cowdev_cross_headers() {
 		dir=$COWDEV_CACHE/cross/$kver
 	fi
 	if [ ! -f "$dir/.done" ]; then
-		cowdev_foreign_arch "$arch"
+		cowdev_foreign_arch "$arch" "$root"
 		note "fetching the headers of $kver"
-		rm -rf "$dir" && cowdev_cross_download "$dir/debs" \
-			"linux-headers-$kver:$arch" || exit 1
+		rm -rf "$dir" || exit 1
+		cowdev_download "$root" "$dir/debs" "linux-headers-$kver:$arch" ||
+			die "cannot download linux-headers-$kver:$arch"
 		dpkg-deb -x "$dir"/debs/*.deb "$dir/root" || die "cannot unpack the headers of $kver"
 		kbuild=$(readlink "$dir/root/usr/src/linux-headers-$kver/scripts")
 		kbuild=${kbuild#../../lib/}
@@ -401,7 +440,8 @@ cowdev_cross_tree() {
 	flock "$lock"
 	if [ ! -f "$dir/.done" ]; then
 		rm -rf "$dir" || exit 1
-		cowdev_cross_download "$dir/debs" "${deps[@]}"
+		cowdev_download "" "$dir/debs" "${deps[@]}" ||
+			die "cannot download the $arch packages of $name"
 		for deb in "$dir"/debs/*.deb; do
 			dpkg-deb -x "$deb" "$dir/root" || die "cannot unpack $deb"
 		done
@@ -447,7 +487,7 @@ cowdev_guest_modules() {
 # with its vmlinuz and, under modules/, the COWDEV_GUEST_MODULES it has;
 # fetched from Debian's archive on first use.
 cowdev_kernel_fetch() {
-	local kind kver dir root pkg deb tree pattern patterns f wanted
+	local kind kver dir root arch='' deb tree pattern patterns f wanted
 	kind=$(cowdev_kernel_kind "$1") || exit 1
 	kver=$(cowdev_kernel_release "$1") || exit 1
 	wanted=$(cowdev_guest_modules "$1")
@@ -457,29 +497,24 @@ cowdev_kernel_fetch() {
 	   [ "$(cat "$dir/modules.patterns" 2>/dev/null)" != "$wanted" ]; then
 		note "fetching guest kernel $kver"
 		rm -rf "$dir.tmp" && mkdir -p "$dir.tmp" || exit 1
-		if [ "$kind" = host ]; then
-			(cd "$dir.tmp" && apt-get download -q "linux-image-$kver-unsigned" \
-				>/dev/null 2>&1) || die "cannot download linux-image-$kver-unsigned"
-		elif [ "$kind" = cross ]; then
-			cowdev_foreign_arch "$(cowdev_kernel_arch "$1")"
-			cowdev_cross_download "$dir.tmp" \
-				"linux-image-$kver-unsigned:$(cowdev_kernel_arch "$1")"
-		else
-			# Newer kernels split the image into linux-binary-* and
-			# the modules into linux-modules-*.
-			root=$(cowdev_chroot_kernel "$1" | cut -d' ' -f1)
-			[ -n "$root" ] || exit 1
-			rm -f "$root"/tmp/*.deb
-			for pkg in "linux-binary-$kver" "linux-image-$kver-unsigned"; do
-				chroot "$root" sh -c "cd /tmp && apt-get download -q $pkg" \
-					>/dev/null 2>&1 && break
-			done
-			[ "$pkg" = "linux-binary-$kver" ] &&
-				chroot "$root" sh -c "cd /tmp && apt-get download -q linux-modules-$kver" \
-					>/dev/null 2>&1
-			mv "$root"/tmp/*.deb "$dir.tmp/" 2>/dev/null ||
-				die "cannot download the image of $kver"
+		# From the archive the kernel's headers come from: this
+		# machine's, or its chroot's.
+		case "$kind" in
+		host) root= ;;
+		chroot) root=$(cowdev_chroot_kernel "$1" | cut -d' ' -f1) || exit 1 ;;
+		cross) root=$(cowdev_cross_root "$1") || exit 1 ;;
+		esac
+		if [ "$kind" = cross ]; then
+			arch=$(cowdev_kernel_arch "$1")
+			cowdev_foreign_arch "$arch" "$root"
 		fi
+		# Newer kernels split the image into linux-binary-* and the
+		# modules into linux-modules-*.
+		cowdev_download "$root" "$dir.tmp" "linux-binary-$kver${arch:+:$arch}" \
+			"linux-modules-$kver${arch:+:$arch}" ||
+			cowdev_download "$root" "$dir.tmp" \
+				"linux-image-$kver-unsigned${arch:+:$arch}" ||
+			die "cannot download the image of $kver"
 		for deb in "$dir.tmp"/*.deb; do
 			dpkg-deb -x "$deb" "$dir.tmp/x" || die "cannot unpack $deb"
 		done
