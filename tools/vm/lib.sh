@@ -111,8 +111,10 @@ cowdev_in_root() {
 # fetch ARCH's packages (dpkg's multiarch), for the cross kernels' images,
 # headers and guest programs.  dpkg lists the architecture before apt has
 # its package lists: a marker in the cache, made under ROOT's apt lock once
-# both are there, says when another caller (check-all's other lane) may go
-# ahead without the lock.
+# an apt-get update with the architecture has succeeded, says when another
+# caller (check-all's other lane) may go ahead without the lock.  Without
+# the marker the update is made again: the architecture may have been
+# added by a run stopped before its update ended.
 cowdev_foreign_arch() {
 	local arch=$1 root=${2:-} lock marker
 	if [ -z "$root" ]; then
@@ -127,17 +129,17 @@ cowdev_foreign_arch() {
 	mkdir -p "$COWDEV_CACHE" || exit 1
 	exec {lock}> "$(cowdev_apt_lock "$root")"
 	flock "$lock"
-	if ! cowdev_in_root "$root" dpkg --print-foreign-architectures | grep -qx "$arch"; then
+	if [ ! -f "$marker" ]; then
 		note "adding the $arch architecture to dpkg${root:+ in the $(basename "$root") chroot}"
 		cowdev_in_root "$root" dpkg --add-architecture "$arch" ||
 			die "cannot add the $arch architecture"
 		# Without its package lists every later apt-get update there
 		# would fail: take it back out.
-		cowdev_in_root "$root" apt-get update -q >/dev/null 2>&1 ||
+		cowdev_in_root "$root" apt-get update -q >/dev/null ||
 			{ cowdev_in_root "$root" dpkg --remove-architecture "$arch";
 			  die "apt-get update for $arch failed"; }
+		touch "$marker"
 	fi
-	touch "$marker"
 	exec {lock}>&-
 }
 
@@ -145,24 +147,41 @@ cowdev_foreign_arch() {
 # another architecture: pkg:arm64) into DIR, from the archive apt knows
 # here (ROOT empty) or in the chroot ROOT, without installing them: the
 # arm64 headers depend on an arm64 compiler that cannot be installed beside
-# this machine's.  Fails quietly when apt has no such package.
+# this machine's.  Fails, saying nothing, when apt has no such package (or
+# fails otherwise): apt's output is kept in DIR.log.
 cowdev_download() {
-	local root=$1 dir=$2 tmp status
+	local root=$1 dir=$2 tmp status lock
 	shift 2
-	mkdir -p "$dir" || exit 1
+	mkdir -p "$dir" || return 1
 	# In a chroot: in a directory of its own there, for two lanes.
 	tmp=$dir
-	[ -z "$root" ] || tmp=$(mktemp -d "$root/tmp/cowdev-download.XXXXXX") || exit 1
+	[ -z "$root" ] || tmp=$(mktemp -d "$root/tmp/cowdev-download.XXXXXX") || return 1
+	# Not while an apt-get update there rewrites the package lists;
+	# downloads may run side by side.
+	exec {lock}> "$(cowdev_apt_lock "$root")"
+	flock -s "$lock"
 	# apt's sandbox user may not write to the cache: download as root.
 	cowdev_in_root "$root" sh -c 'cd "$1" && shift &&
 		exec apt-get download -q -o APT::Sandbox::User=root "$@"' \
-		sh "${tmp#"$root"}" "$@" >/dev/null 2>&1
+		sh "${tmp#"$root"}" "$@" > "$dir.log" 2>&1
 	status=$?
+	exec {lock}>&-
+	[ $status -ne 0 ] || rm -f "$dir.log"
 	if [ "$tmp" != "$dir" ]; then
 		[ $status -ne 0 ] || mv "$tmp"/*.deb "$dir/" || status=1
 		rm -rf "$tmp"
 	fi
 	return $status
+}
+
+# cowdev_download_failed ROOT DIR WHAT: die for a failed cowdev_download
+# ROOT DIR of WHAT, with apt's last words.  A chroot's kernel is the one
+# its meta package named when it was made; sid's archive drops a version
+# soon after the next one comes.
+cowdev_download_failed() {
+	tail -n 3 "$2.log" >&2
+	[ -z "$1" ] || note "the $(basename "$1") chroot may be older than its archive: remove $1/.done to make it again"
+	die "cannot download $3"
 }
 
 # cowdev_mirror SUITE: the archive URL this machine's apt uses for SUITE's
@@ -355,18 +374,21 @@ cowdev_kdir() {
 # name their installed place, /usr/src/linux-headers-*, in KBUILD_OUTPUT,
 # and a cross kernel's headers are unpacked elsewhere.
 cowdev_kbuild_args() {
+	local kdir
 	[ "$(cowdev_kernel_kind "$1")" = cross ] || return 0
-	echo "ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- O=$(cowdev_kdir "$1")"
+	kdir=$(cowdev_kdir "$1") || exit 1
+	echo "ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- O=$kdir"
 }
 
 # cowdev_cross_root NAME: where cross kernel NAME is built: the chroot of
 # the x86 kernel it shares its version with (whose linux-kbuild its
 # headers use), or nothing for this machine.
 cowdev_cross_root() {
-	local base
-	base=$(cowdev_cross_spec "$1" | cut -d' ' -f1)
+	local base root
+	read -r base _ <<< "$(cowdev_cross_spec "$1")"
 	[ "$(cowdev_kernel_kind "$base")" = chroot ] || return 0
-	cowdev_chroot_kernel "$base" | cut -d' ' -f1
+	root=$(cowdev_chroot_kernel "$base") || exit 1
+	echo "${root%% *}"
 }
 
 # cowdev_cross_install ROOT PKG...: install PKG here (ROOT empty) or in
@@ -404,7 +426,7 @@ cowdev_cross_headers() {
 		note "fetching the headers of $kver"
 		rm -rf "$dir" || exit 1
 		cowdev_download "$root" "$dir/debs" "linux-headers-$kver:$arch" ||
-			die "cannot download linux-headers-$kver:$arch"
+			cowdev_download_failed "$root" "$dir/debs" "linux-headers-$kver:$arch"
 		dpkg-deb -x "$dir"/debs/*.deb "$dir/root" || die "cannot unpack the headers of $kver"
 		kbuild=$(readlink "$dir/root/usr/src/linux-headers-$kver/scripts")
 		kbuild=${kbuild#../../lib/}
@@ -441,7 +463,7 @@ cowdev_cross_tree() {
 	if [ ! -f "$dir/.done" ]; then
 		rm -rf "$dir" || exit 1
 		cowdev_download "" "$dir/debs" "${deps[@]}" ||
-			die "cannot download the $arch packages of $name"
+			cowdev_download_failed "" "$dir/debs" "the $arch packages of $name"
 		for deb in "$dir"/debs/*.deb; do
 			dpkg-deb -x "$deb" "$dir/root" || die "cannot unpack $deb"
 		done
@@ -501,8 +523,9 @@ cowdev_kernel_fetch() {
 		# machine's, or its chroot's.
 		case "$kind" in
 		host) root= ;;
-		chroot) root=$(cowdev_chroot_kernel "$1" | cut -d' ' -f1) || exit 1 ;;
+		chroot) root=$(cowdev_chroot_kernel "$1") || exit 1; root=${root%% *} ;;
 		cross) root=$(cowdev_cross_root "$1") || exit 1 ;;
+		*) die "$1 is not a distribution kernel" ;;
 		esac
 		if [ "$kind" = cross ]; then
 			arch=$(cowdev_kernel_arch "$1")
@@ -514,7 +537,7 @@ cowdev_kernel_fetch() {
 			"linux-modules-$kver${arch:+:$arch}" ||
 			cowdev_download "$root" "$dir.tmp" \
 				"linux-image-$kver-unsigned${arch:+:$arch}" ||
-			die "cannot download the image of $kver"
+			cowdev_download_failed "$root" "$dir.tmp" "the image of $kver"
 		for deb in "$dir.tmp"/*.deb; do
 			dpkg-deb -x "$deb" "$dir.tmp/x" || die "cannot unpack $deb"
 		done
