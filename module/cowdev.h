@@ -170,10 +170,9 @@ struct cowdev_wb {
 	unsigned long ended;
 };
 
-/* Readahead windows: the largest, a miss's first, and random access. */
+/* Readahead windows: the largest, the pool's reserve, and random access. */
 #define COWDEV_RA_MAX_PAGES	512
 #define COWDEV_RA_RESERVE	32	/* pool pages readahead leaves alone */
-#define COWDEV_RA_INIT_PAGES	4
 #define COWDEV_RA_MISS_MAX	100
 
 /* Readahead's marks on a page's index entry (cowdev_object.c). */

@@ -6,26 +6,30 @@
  * drives it (do_sync_mmap_readahead(), do_async_mmap_readahead()):
  *
  * - A fault on an evicted page (a miss) reads a window with it, in one
- *   read of the store (cowdev_object_fill()): the initial window,
- *   %COWDEV_RA_INIT_PAGES around the fault; or, when the miss lands just
- *   past the last window (a sequential reader no mark sent ahead), the
- *   next size up, from the fault on.  With MADV_SEQUENTIAL (VM_SEQ_READ)
- *   the window starts at the fault at the largest size; with MADV_RANDOM
- *   (VM_RAND_READ) it is the faulting page alone, and nothing is marked.
+ *   read of the store (cowdev_object_fill()).  Read-around, as
+ *   do_sync_mmap_readahead() does it: the largest window, centred on the
+ *   fault, a quarter of it async (none below 4 pages); the page alone if
+ *   the pool has no room for all of it.  When the miss lands just past
+ *   the last window (a sequential reader no mark sent ahead): the next
+ *   size up, from the fault on, all async.  With MADV_SEQUENTIAL
+ *   (VM_SEQ_READ) the window starts at the fault at the largest size; with
+ *   MADV_RANDOM (VM_RAND_READ) it is the faulting page alone, and nothing
+ *   is marked.
  * - The first page of the window's async part is marked (an xarray mark,
- *   cowdev_object.c clears it when a fault finds the page).  A fault that finds the mark starts
- *   the next window, where the last one ended, from a work item: nobody
- *   waits for it unless a fault catches up with its locked pages.  Each
- *   window is larger than the last (x4 while small, then x2) up to the
- *   largest: the store's own readahead size (its device's read_ahead_kb,
- *   what the kernel would read ahead of the file itself; 128 KiB for a
- *   store in memory), at most readahead_kb (2 MiB).
- * - Random access collapses the window: a miss away from the last window
- *   goes back to the initial size; and while misses outnumber pages read
+ *   cowdev_object.c clears it when a fault finds the page).  A fault that
+ *   finds the mark starts the next window, where the last one ended, from
+ *   a work item: nobody waits for it unless a fault catches up with its
+ *   locked pages.  Each window is the size after the last's
+ *   (get_next_ra_size(): x4 while small, then x2) up to the largest, so
+ *   after a read-around every window is the largest: the store's own
+ *   readahead size (its device's read_ahead_kb, what the kernel would read
+ *   ahead of the file itself; 128 KiB for a store in memory), at most
+ *   readahead_kb (2 MiB).
+ * - Random access collapses the window: while misses outnumber pages read
  *   ahead and used by %COWDEV_RA_MISS_MAX (filemap_fault()'s mmap_miss and
  *   MMAP_LOTSAMISS; counted up to ten times that, as mmap_miss is, so that
  *   a few hits do not turn read-around back on), a miss reads its own page
- *   only, until misses come in order again (4 pages, then growing).
+ *   only, until misses come in order again (then growing from that page).
  *   Pages fault-around locked count as used, mapped or not.
  *
  * Where it differs from the kernel's, and why:
@@ -35,9 +39,11 @@
  * - The mark is on the index entry, not PG_readahead: pool pages are not
  *   page cache, and PG_readahead is PG_reclaim, which
  *   folio_end_writeback() acts on.
- * - Read-around starts at 4 pages and grows, where filemap_fault() reads
- *   ra_pages around every miss: a reader of a few random pages pays for 4
- *   pages each, not 32.
+ * - A miss just past the last window grows it, as 6.1's
+ *   ondemand_readahead() does for a read(), where filemap_fault() reads
+ *   around again.
+ * - Read-around needs room in the pool for the whole window, as the next
+ *   window does: a guess does not push the pool to its limit.
  * - The next window's pages are indexed by the work, not by the fault that
  *   found the mark (page_cache_async_ra() adds them locked before it
  *   returns): a fault that gets there first reads its own page and leaves
@@ -181,10 +187,11 @@ void cowdev_readahead_miss(struct cowdev_object *obj,
 	} else if (++ra->misses > COWDEV_RA_MISS_MAX) {
 		/* Mostly misses: random access, read-around is waste. */
 		ra->misses = min(ra->misses, 10 * COWDEV_RA_MISS_MAX);
-	} else {
-		win->size = min_t(unsigned int, COWDEV_RA_INIT_PAGES, max);
-		win->start = pgoff - min_t(pgoff_t, pgoff, win->size / 2);
-		win->async_size = win->size / 4 ?: 1;
+	} else if (cowdev_pool_room(max + COWDEV_RA_RESERVE)) {
+		/* do_sync_mmap_readahead()'s read-around. */
+		win->size = max;
+		win->start = pgoff - min_t(pgoff_t, pgoff, max / 2);
+		win->async_size = max / 4;
 	}
 	cowdev_ra_clip(win, max_t(unsigned long, READ_ONCE(obj->nr_pages),
 				  pgoff + 1));
@@ -291,7 +298,7 @@ static void cowdev_readahead_work(struct work_struct *work)
 	spin_unlock(&ra->lock);
 	/*
 	 * Without memory for the window's arrays nothing is read: the
-	 * stream's next miss starts again at the first window's size.
+	 * stream's next miss reads around again.
 	 */
 	if (win.size)
 		cowdev_object_read_ahead(obj, &win);

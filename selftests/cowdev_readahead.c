@@ -34,16 +34,6 @@ static long ra_max(int fd)
 	return object_stat(fd, "readahead_max_pages");
 }
 
-/* The window after one of @cur pages: mm/readahead.c's get_next_ra_size(). */
-static long ra_next_size(long cur, long max)
-{
-	if (cur < max / 16)
-		return 4 * cur;
-	if (cur <= max / 2)
-		return 2 * cur;
-	return max;
-}
-
 #define AROUND_KNOB "/sys/kernel/debug/fault_around_bytes"
 
 /* Knobs a test changed, put back when it ends, however it ends. */
@@ -238,10 +228,10 @@ static int advise(FIXTURE_DATA(ra) *self, int advice)
 }
 
 /*
- * A sequential reader: one major fault, then each mark sends the next,
- * larger window ahead, and every later fault finds its page read or waits
- * for the window being read.  Each page is read once, and every page read
- * ahead is used.
+ * A sequential reader: one major fault, then each mark sends the next
+ * window ahead, and every later fault finds its page read or waits for the
+ * window being read.  Each page is read once, and every page read ahead is
+ * used.
  */
 TEST_F(ra, sequential_one_major_fault)
 {
@@ -297,19 +287,20 @@ TEST_F(ra, readahead_off)
 }
 
 /*
- * A first miss reads a small window around the fault; pages read ahead and
- * evicted again without a fault count as unused, and cost no write.
+ * A first miss reads the largest window centred on the fault, as
+ * filemap_fault()'s read-around does; pages read ahead and evicted again
+ * without a fault count as unused, and cost no write.
  */
 TEST_F(ra, read_around_then_unused)
 {
-	long max = ra_max(self->fd);
+	long around = ra_max(self->fd);
 	struct cowdev_info info;
-	long around;
 
 	COWDEV_SKIP_UNLESS_READY();
-	if (!max)
+	if (!around)
 		SKIP(return, "readahead is off");
-	around = max < 4 ? max : 4;
+	if (around > 100)
+		SKIP(return, "a window of %ld pages around page 100", around);
 	ASSERT_EQ(0, no_fault_around());
 	ASSERT_TRUE(same_page(self, 100));
 	ASSERT_EQ(0, cowdev_info(self->fd, &info));
@@ -331,7 +322,7 @@ TEST_F(ra, read_around_then_unused)
  * MADV_SEQUENTIAL: the largest window, from the fault on, none behind; the
  * mark on its first page sends the next window ahead at once.
  */
-TEST_F(ra, madv_sequential_reads_ahead_only)
+TEST_F_TIMEOUT(ra, madv_sequential_reads_ahead_only, 90)
 {
 	long max = ra_max(self->fd), ahead;
 	struct cowdev_info info;
@@ -358,20 +349,30 @@ TEST_F(ra, madv_sequential_reads_ahead_only)
 /*
  * Misses far apart: read-around at first, then, once misses far outnumber
  * pages read ahead and used, a miss reads its own page only; misses in
- * order again grow the window back.
+ * order again grow the window back.  Four thousand pages with 4 KiB ones:
+ * time for the KASAN kernels.
  */
-TEST_F(ra, random_access_collapses)
+TEST_F_TIMEOUT(ra, random_access_collapses, 90)
 {
-	long i, stride = 8, before;
+	/*
+	 * Far enough apart that no window reaches the next miss, nor ends
+	 * just before it (which would be a sequential reader's miss).
+	 */
+	long max = ra_max(self->fd), stride = max + 1, i, before;
 	struct cowdev_info info;
 
 	COWDEV_SKIP_UNLESS_READY();
-	if (!ra_max(self->fd))
+	if (!max)
 		SKIP(return, "readahead is off");
 	ASSERT_EQ(0, no_fault_around());
 	ra_close(self);
 	ra_open(_metadata, self, variant, 129 * stride + 8);
-	for (i = 0; i < 120; i++)
+	/* The first: the largest window, from 0 (centred, cut at 0). */
+	ASSERT_TRUE(same_page(self, 0));
+	ASSERT_EQ(0, cowdev_info(self->fd, &info));
+	EXPECT_EQ(1, info.major_faults);
+	EXPECT_EQ(max - 1, info.readahead_pages);
+	for (i = 1; i < 120; i++)
 		ASSERT_TRUE(same_page(self, i * stride)) TH_LOG("page %ld", i);
 	ASSERT_EQ(0, cowdev_info(self->fd, &info));
 	EXPECT_EQ(120, info.major_faults);
@@ -394,14 +395,19 @@ TEST_F(ra, random_access_collapses)
  * A window that runs past the end of a store cut short: the pages read
  * whole come in, the fault gets its page, and the page that could not be
  * read stays evicted for the fault that needs it, which gets SIGBUS.
+ * readahead_kb makes the window 4 pages: 6 to 9 around 8.
  */
 TEST_F(ra, read_error_in_window)
 {
 	struct cowdev_info info;
+	char kb[32];
 
 	COWDEV_SKIP_UNLESS_READY();
 	if (ra_max(self->fd) < 4)
 		SKIP(return, "a read-around window of 4 pages");
+	snprintf(kb, sizeof(kb), "%ld", 4 * self->ps / 1024);
+	ASSERT_EQ(0, set_param("readahead_kb", kb));
+	ASSERT_EQ(4, ra_max(self->fd));
 	ASSERT_EQ(0, ftruncate(self->store, 9 * self->ps + self->ps / 2));
 	EXPECT_FALSE(access_sigbus(self->p + 8 * self->ps, false));
 	EXPECT_TRUE(same_page(self, 8));
@@ -418,49 +424,52 @@ TEST_F(ra, read_error_in_window)
  * PUNCH_HOLE before the readahead work takes its window's pages (it waits
  * fill_delay_us first), and a shrink while it reads them (it holds them
  * for fill_delay_us more): either way the range reads back as zeroes, as
- * the memfd's does.
+ * the memfd's does.  (Tests that wait_info() are given longer than its
+ * 30 s, so that a wait that fails is reported, and the teardown puts the
+ * knobs back.)
  */
-TEST_F(ra, punch_and_shrink_during_readahead)
+TEST_F_TIMEOUT(ra, punch_and_shrink_during_readahead, 90)
 {
-	long i, max = ra_max(self->fd), miss, ahead;
+	long i, max = ra_max(self->fd);
 	struct cowdev_info info;
 
 	COWDEV_SKIP_UNLESS_READY();
 	/*
 	 * A memfd store's largest window is VM_READAHEAD_PAGES (128 KiB):
-	 * 32 pages of 4 KiB, 8 of 16 KiB.  The first two windows below are
-	 * 4 and 8 pages for any largest from 8 to 64.
+	 * 32 pages of 4 KiB, 8 of 16 KiB.  Every window below is that size
+	 * (get_next_ra_size() of the largest is the largest), four of them.
 	 */
-	if (max < 8)
-		SKIP(return, "windows of 8 pages (this store's are %ld)", max);
-	miss = ra_next_size(8, max);
-	ahead = ra_next_size(miss, max);
+	if (max < 4 || 4 * max > NPAGES)
+		SKIP(return, "four windows of %ld pages in %d", max, NPAGES);
 	ASSERT_EQ(0, set_param("fill_delay_us", "100000"));
-	for (i = 0; i < 4; i++)	/* page 3 is the mark: 4..11 go ahead */
+	/* Read-around from 0; the mark, 3/4 in, sends max..2max-1 ahead. */
+	for (i = 0; i <= max - max / 4; i++)
 		ASSERT_TRUE(same_page(self, i)) TH_LOG("page %ld", i);
-	ASSERT_EQ(0, cowdev_punch(self->fd, 4 * self->ps, 8 * self->ps));
+	ASSERT_EQ(0, cowdev_punch(self->fd, max * self->ps, max * self->ps));
 	ASSERT_EQ(0, fallocate(self->ref, FALLOC_FL_PUNCH_HOLE |
-			       FALLOC_FL_KEEP_SIZE, 4 * self->ps, 8 * self->ps));
-	for (i = 4; i < 12; i++) {
+			       FALLOC_FL_KEEP_SIZE, max * self->ps,
+			       max * self->ps));
+	for (i = max; i < 2 * max; i++) {
 		ASSERT_TRUE(page_is_zero(self, i)) TH_LOG("page %ld", i);
 		ASSERT_TRUE(same_page(self, i)) TH_LOG("page %ld", i);
 	}
 
 	/*
-	 * 12 follows the last window: a miss reads the next size up from it
-	 * (12..27 with 4 KiB pages), and its mark (12) sends the size after
-	 * ahead (28..59), past 16: the shrink comes once they are taken.
+	 * 2max follows the last window: a miss reads the next one from it,
+	 * and its mark (2max itself: all of it is async) sends the one
+	 * after ahead, 3max..4max-1: the shrink, into the middle of the
+	 * first, comes once those are taken.
 	 */
-	ASSERT_TRUE(same_page(self, 12));
+	ASSERT_TRUE(same_page(self, 2 * max));
 	ASSERT_TRUE(wait_info(self->fd,
 			      offsetof(struct cowdev_info, resident_pages),
-			      12 + miss + ahead, false));
-	ASSERT_EQ(0, cowdev_set_size(self->fd, 16 * self->ps));
+			      4 * max, false));
+	ASSERT_EQ(0, cowdev_set_size(self->fd, (2 * max + max / 2) * self->ps));
 	ASSERT_EQ(0, cowdev_set_size(self->fd, NPAGES * self->ps));
-	ASSERT_EQ(0, ftruncate(self->ref, 16 * self->ps));
+	ASSERT_EQ(0, ftruncate(self->ref, (2 * max + max / 2) * self->ps));
 	ASSERT_EQ(0, ftruncate(self->ref, NPAGES * self->ps));
 	restore_knobs();
-	for (i = 12; i < NPAGES; i++)
+	for (i = 2 * max; i < NPAGES; i++)
 		ASSERT_TRUE(same_page(self, i)) TH_LOG("page %ld", i);
 	ASSERT_EQ(0, cowdev_info(self->fd, &info));
 	EXPECT_EQ(0, info.evicted_pages);

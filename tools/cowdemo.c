@@ -340,7 +340,7 @@ static void paging_chapter(void)
 	for (i = PAGES; i < (int)npages; i++)
 		(void)((volatile char *)p)[i * ps];
 	step(&o, "read on to the end",
-	     "each window's mark sends the next, larger one ahead", &before, 0);
+	     "each window's mark sends the next one ahead", &before, 0);
 
 	evict_all(&o, len);
 	get_info(&o, &o.last);
