@@ -362,6 +362,9 @@ void cowdev_reclaim_show(struct seq_file *m)
 {
 	seq_printf(m, "reclaim_passes %ld\n",
 		   atomic_long_read(&cowdev_reclaimer.passes));
+	/* work_busy() may be stale by the time it is read: a hint. */
+	seq_printf(m, "reclaim_running %d\n",
+		   !!work_busy(&cowdev_reclaimer.work));
 	seq_printf(m, "reclaim_waits %ld\n",
 		   atomic_long_read(&cowdev_reclaimer.waits));
 	seq_printf(m, "reclaim_asked %ld\n",
