@@ -36,8 +36,10 @@ esac
 
 progs=${*:-"$dir/cowdev_device $dir/cowdev_mappings $dir/cowdev_clone $dir/cowdev_waits $dir/cowdev_pins $dir/cowdev_faultaround $dir/cowdev_backing $dir/cowdev_readahead $dir/cowdev_reclaim $dir/cowdev_store_errors"}
 for prog in $progs; do
+	start=$(date +%s)
 	run_nested "$prog"
 	status=$?
+	echo "# $(basename "$prog") took $(($(date +%s) - start))s"
 	# A harness that crashed may not have printed its own failure.
 	[ $status -eq 0 ] || [ $status -eq $ksft_skip ]
 	result $? "$(basename "$prog") exit status $status"
