@@ -618,23 +618,38 @@ static int some_task_in(const char *fn)
 	return found;
 }
 
-/*
- * Is the reclaimer at work on a write to a store, within @secs?  It may
- * only start its pass once a fault asks (cowdev_reclaim_wake()), and a
- * fault that waits for the pass may wait before the pass reaches the
- * store.
- */
-static bool reclaimer_at_store(int secs)
+/* Does @cond() hold within @secs, asked every millisecond? */
+static bool holds_within(bool (*cond)(void), int secs)
 {
 	struct timespec start, now;
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	do {
-		if (some_task_in("cowdev_backing_write") == 1)
+		if (cond())
 			return true;
+		usleep(1000);	/* leave the vCPU to the task waited for */
 		clock_gettime(CLOCK_MONOTONIC, &now);
 	} while (now.tv_sec - start.tv_sec < secs);
 	return false;
+}
+
+/*
+ * Is the reclaimer at work on a write to a store?  It may only start its
+ * pass once a fault asks (cowdev_reclaim_wake()), and a fault that waits
+ * for the pass may wait before the pass reaches the store.
+ */
+static bool reclaimer_at_store(void)
+{
+	return some_task_in("cowdev_backing_write") == 1;
+}
+
+/*
+ * Is the reclaimer neither running nor queued?  Once the pool is far from
+ * its limit, only the memory-pressure shrinker starts a pass.
+ */
+static bool reclaimer_idle(void)
+{
+	return global_stat("reclaim_running") == 0;
 }
 
 /* Freeze or thaw the filesystem holding @dir; 0 or -1. */
@@ -939,7 +954,7 @@ TEST_F_TIMEOUT(frozen, fault_waits_holding_no_lock, 120)
 	 * Within the fault's first wait, which lasts about 3 s
 	 * (cowdev_reclaim_wait()): the retry after it waits holding its lock.
 	 */
-	ASSERT_TRUE(reclaimer_at_store(2))
+	ASSERT_TRUE(holds_within(reclaimer_at_store, 2))
 		TH_LOG("the reclaimer never wrote to the store");
 	ASSERT_TRUE(thread_in(tid, "cowdev_fault_finish"))
 		TH_LOG("the reclaimer reached the store too late");
@@ -996,25 +1011,6 @@ static void *escaper_run(void *arg)
 	}
 	__atomic_store_n(&e->finished, true, __ATOMIC_RELEASE);
 	return NULL;
-}
-
-/*
- * Is the reclaimer neither running nor queued, within 30 s?  Once the
- * pool is far from its limit, only the memory-pressure shrinker starts a
- * pass.
- */
-static bool reclaimer_idle(void)
-{
-	struct timespec start, now;
-
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	do {
-		if (global_stat("reclaim_running") == 0)
-			return true;
-		usleep(1000);	/* leave the vCPU to the reclaimer */
-		clock_gettime(CLOCK_MONOTONIC, &now);
-	} while (now.tv_sec - start.tv_sec < 30);
-	return false;
 }
 
 /*
@@ -1091,7 +1087,7 @@ static void escaped_copy_evicts(struct __test_metadata *const _metadata,
 		TH_LOG("the write never waited for its copy's page");
 	/* Quickly: the wait lasts seconds (cowdev_reclaim_wait()). */
 	ASSERT_EQ(0, syscall(SYS_tgkill, getpid(), tid, SIGUSR1));
-	EXPECT_TRUE(reclaimer_at_store(30))
+	EXPECT_TRUE(holds_within(reclaimer_at_store, 30))
 		TH_LOG("the reclaimer never wrote to the store");
 	ASSERT_EQ(0, freeze_dir(dir, false));
 	pthread_join(thread, NULL);
@@ -1107,7 +1103,8 @@ static void escaped_copy_evicts(struct __test_metadata *const _metadata,
 	munmap(b, nb * ps);
 	close(bstore);
 	close(backed);
-	ASSERT_TRUE(reclaimer_idle()) TH_LOG("the reclaimer never stopped");
+	ASSERT_TRUE(holds_within(reclaimer_idle, 30))
+		TH_LOG("the reclaimer never stopped");
 	passes = global_stat("reclaim_passes");
 
 	/*
