@@ -737,7 +737,9 @@ cowdev_debug_kernel() {
 	cowdev_apt_install bc flex bison libelf-dev libssl-dev cpio python3 make gcc
 	[ "$1" != debug ] && [ -f "$COWDEV_TOP/tools/vm/$1.config" ] &&
 		configs+=("$COWDEV_TOP/tools/vm/$1.config")
-	hash=$(cat "${configs[@]}" | sha256sum | cut -c1-12)
+	# Keyed by the options, not the comments around them.
+	hash=$(grep -hE '^CONFIG_|^# CONFIG_[A-Za-z0-9_]* is not set$' \
+		"${configs[@]}" | sha256sum | cut -c1-12)
 	top=$COWDEV_CACHE/$1
 	dir=$top/$ver-$hash
 	mkdir -p "$top" || exit 1
@@ -755,10 +757,16 @@ cowdev_debug_kernel() {
 				"$dir/out/.config" "${configs[@]}" >/dev/null &&
 			make -s -C "$dir/src" O="$dir/out" olddefconfig >/dev/null ||
 			die "cannot configure the $1 kernel"
-		# Every option asked for must have survived olddefconfig.
+		# Every option asked for, on or off, must have survived
+		# olddefconfig (a select can turn one back on).
 		while read -r opt; do
 			grep -qx "$opt" "$dir/out/.config" || die "$1 kernel: $opt did not stick"
 		done < <(cat "${configs[@]}" | grep '^CONFIG_')
+		while read -r opt; do
+			! grep -q "^$opt=" "$dir/out/.config" ||
+				die "$1 kernel: $opt is on, though the config turns it off"
+		done < <(cat "${configs[@]}" |
+			sed -n 's/^# \(CONFIG_[A-Za-z0-9_]*\) is not set$/\1/p')
 		make -s -C "$dir/src" O="$dir/out" -j"$(nproc)" \
 			LOCALVERSION=-cowdev-debug > "$dir/build.log" 2>&1 ||
 			{ tail -n 30 "$dir/build.log" >&2; die "$1 kernel build failed"; }
