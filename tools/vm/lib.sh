@@ -760,7 +760,7 @@ cowdev_debug_kernel() {
 		# Every option asked for, on or off, must have survived
 		# olddefconfig (a select can turn one back on).
 		while read -r opt; do
-			grep -qx "$opt" "$dir/out/.config" || die "$1 kernel: $opt did not stick"
+			grep -qxF "$opt" "$dir/out/.config" || die "$1 kernel: $opt did not stick"
 		done < <(cat "${configs[@]}" | grep '^CONFIG_')
 		while read -r opt; do
 			! grep -q "^$opt=" "$dir/out/.config" ||
