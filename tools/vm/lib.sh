@@ -153,9 +153,14 @@ cowdev_download() {
 	local root=$1 dir=$2 tmp status lock
 	shift 2
 	mkdir -p "$dir" || return 1
-	# In a chroot: in a directory of its own there, for two lanes.
+	# In a chroot: in a directory of its own there, for two lanes.  One
+	# an hour old is a killed run's: no download takes that long.
 	tmp=$dir
-	[ -z "$root" ] || tmp=$(mktemp -d "$root/tmp/cowdev-download.XXXXXX") || return 1
+	if [ -n "$root" ]; then
+		find "$root/tmp" -maxdepth 1 -name 'cowdev-download.*' -mmin +60 \
+			-exec rm -rf {} +
+		tmp=$(mktemp -d "$root/tmp/cowdev-download.XXXXXX") || return 1
+	fi
 	# Not while an apt-get update there rewrites the package lists;
 	# downloads may run side by side.
 	exec {lock}> "$(cowdev_apt_lock "$root")"
@@ -723,13 +728,57 @@ cowdev_debug_source() {
 	echo "$root/usr/src/$pkg.tar.xz $(chroot "$root" dpkg-query -W -f='${Version}' "$pkg")"
 }
 
+# cowdev_config_wanted FRAGMENT...: each option the config fragments set,
+# as merge_config.sh leaves it, the last fragment to name it winning:
+# "CONFIG_X=VALUE" or "# CONFIG_X is not set", a line each, in the order
+# the options first appear.
+cowdev_config_wanted() {
+	awk 'match($0, /^CONFIG_[A-Za-z0-9_]+=/) { name = substr($0, 1, RLENGTH - 1) }
+	     /^# CONFIG_[A-Za-z0-9_]+ is not set$/ { name = $2 }
+	     name != "" {
+		if (!(name in line)) order[++n] = name
+		line[name] = $0
+		name = ""
+	     }
+	     END { for (i = 1; i <= n; i++) print line[order[i]] }' "$@"
+}
+
+# cowdev_config_check WHAT SRC CONFIG FRAGMENT...: check that the .config
+# CONFIG, made from the fragments by olddefconfig in the source tree SRC,
+# has every option as the fragments left it (a select can turn one back
+# on, an unmet dependency off), and that each option they turn off is one
+# SRC knows: an option a newer source renamed would be "off" whatever it
+# is called now.  Says which option is wrong, and fails.
+cowdev_config_check() {
+	local what=$1 src=$2 config=$3 known opt name
+	shift 3
+	known=$(grep -rhoE '^[[:space:]]*(menu)?config [A-Za-z0-9_]+' \
+		--include='Kconfig*' "$src" | awk '{ print "CONFIG_" $2 }' | sort -u)
+	while read -r opt; do
+		case "$opt" in
+		"# "*)
+			name=${opt#\# }
+			name=${name%% *}
+			grep -qxF "$name" <<< "$known" ||
+				{ note "$what: $name, which the config turns off, is no option of $src"; return 1; }
+			! grep -q "^$name=" "$config" ||
+				{ note "$what: $name is on, though the config turns it off"; return 1; }
+			;;
+		*)
+			grep -qxF "$opt" "$config" ||
+				{ note "$what: $opt did not stick"; return 1; }
+			;;
+		esac
+	done < <(cowdev_config_wanted "$@")
+}
+
 # cowdev_debug_kernel NAME: build the debug kernel NAME from its Debian
 # source (cowdev_debug_source) with tools/vm/debug.config and, for names
 # other than debug, tools/vm/NAME.config if there is one; once per source
 # version and config.  Prints the build (O=) directory, which is also the
 # kbuild tree for the module.
 cowdev_debug_kernel() {
-	local src tarball ver hash dir top opt start lock
+	local src tarball ver hash dir top old start lock
 	local configs=("$COWDEV_TOP/tools/vm/debug.config")
 	src=$(cowdev_debug_source "$1") || exit 1
 	read -r tarball ver <<< "$src"
@@ -738,8 +787,7 @@ cowdev_debug_kernel() {
 	[ "$1" != debug ] && [ -f "$COWDEV_TOP/tools/vm/$1.config" ] &&
 		configs+=("$COWDEV_TOP/tools/vm/$1.config")
 	# Keyed by the options, not the comments around them.
-	hash=$(grep -hE '^CONFIG_|^# CONFIG_[A-Za-z0-9_]* is not set$' \
-		"${configs[@]}" | sha256sum | cut -c1-12)
+	hash=$(cowdev_config_wanted "${configs[@]}" | sha256sum | cut -c1-12)
 	top=$COWDEV_CACHE/$1
 	dir=$top/$ver-$hash
 	mkdir -p "$top" || exit 1
@@ -757,25 +805,23 @@ cowdev_debug_kernel() {
 				"$dir/out/.config" "${configs[@]}" >/dev/null &&
 			make -s -C "$dir/src" O="$dir/out" olddefconfig >/dev/null ||
 			die "cannot configure the $1 kernel"
-		# Every option asked for, on or off, must have survived
-		# olddefconfig (a select can turn one back on).
-		while read -r opt; do
-			grep -qxF "$opt" "$dir/out/.config" || die "$1 kernel: $opt did not stick"
-		done < <(cat "${configs[@]}" | grep '^CONFIG_')
-		while read -r opt; do
-			! grep -q "^$opt=" "$dir/out/.config" ||
-				die "$1 kernel: $opt is on, though the config turns it off"
-		done < <(cat "${configs[@]}" |
-			sed -n 's/^# \(CONFIG_[A-Za-z0-9_]*\) is not set$/\1/p')
+		cowdev_config_check "$1 kernel" "$dir/src" "$dir/out/.config" \
+			"${configs[@]}" || exit 1
 		make -s -C "$dir/src" O="$dir/out" -j"$(nproc)" \
 			LOCALVERSION=-cowdev-debug > "$dir/build.log" 2>&1 ||
 			{ tail -n 30 "$dir/build.log" >&2; die "$1 kernel build failed"; }
 		note "$1 kernel built in $(($(date +%s) - start))s"
-		touch "$dir/.done"
-		# Builds of NAME for other configs or sources are stale now.
-		find "$top" -mindepth 1 -maxdepth 1 -type d ! -path "$dir" \
-			-exec rm -rf {} +
 	fi
+	# A build is touched when it is handed out; one no run has used for a
+	# week is another source's or config's, or an interrupted build.  (Not
+	# sooner: another checkout, with another config, may be using it.)
+	touch "$dir/.done" || exit 1
+	for old in "$top"/*/; do
+		old=${old%/}
+		[ "$old" = "$dir" ] ||
+			[ -n "$(find "$old/.done" -mtime -7 2> /dev/null)" ] ||
+			rm -rf "$old"
+	done
 	exec {lock}>&-
 	echo "$dir/out"
 }
