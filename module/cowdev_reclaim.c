@@ -97,7 +97,18 @@ struct cowdev_reclaimer {
 	atomic_long_t asked_by_shrinker;
 };
 
-static struct cowdev_reclaimer cowdev_reclaimer;
+static void cowdev_reclaim_work(struct work_struct *work);
+
+/*
+ * Set up here rather than in cowdev_reclaim_init(): the debugfs stats
+ * file, which cowdev_reclaim_show() reads this through, exists first.
+ */
+static struct cowdev_reclaimer cowdev_reclaimer = {
+	.lock = __SPIN_LOCK_UNLOCKED(cowdev_reclaimer.lock),
+	.work = __WORK_INITIALIZER(cowdev_reclaimer.work, cowdev_reclaim_work),
+	.wait = __WAIT_QUEUE_HEAD_INITIALIZER(cowdev_reclaimer.wait),
+};
+
 static struct workqueue_struct *cowdev_reclaim_wq;
 static struct shrinker *cowdev_reclaim_shrinker;
 
@@ -388,11 +399,6 @@ void cowdev_reclaim_reset(void)
  */
 int cowdev_reclaim_init(void)
 {
-	struct cowdev_reclaimer *r = &cowdev_reclaimer;
-
-	spin_lock_init(&r->lock);
-	INIT_WORK(&r->work, cowdev_reclaim_work);
-	init_waitqueue_head(&r->wait);
 	/* WQ_MEM_RECLAIM: it frees memory, so it must run under pressure. */
 	cowdev_reclaim_wq = alloc_workqueue("cowdev_reclaim",
 					    WQ_UNBOUND | WQ_MEM_RECLAIM, 1);
