@@ -19,7 +19,9 @@
  *       and i_mmap_rwsem.  Nobody waits on PG_writeback holding a page
  *       lock (cowdev_lock_page_stable() lets go first).
  *       page lock (PG_locked of a pool page)
- *         the backing store's locks (kernel_read(), kernel_write(), the
+ *         the store's freeze protection (sb_start_write()), tried only,
+ *         never waited for (cowdev_backing_start_write())
+ *         the backing store's locks (kernel_read(), ->write_iter(), the
  *         store's own writeback: its folio locks and, on ext4, a journal
  *         handle)
  *         other page locks, tried only (fault-around)
@@ -332,6 +334,8 @@ int cowdev_backing_read(struct cowdev_object *obj, pgoff_t first,
 			struct page **pages, unsigned int nr,
 			unsigned long *done);
 errseq_t cowdev_backing_sample(struct cowdev_object *obj);
+bool cowdev_backing_start_write(struct cowdev_object *obj);
+void cowdev_backing_end_write(struct cowdev_object *obj);
 int cowdev_backing_write(struct cowdev_object *obj, pgoff_t pgoff,
 			 struct page *page);
 int cowdev_backing_sync(struct cowdev_object *obj, const pgoff_t *index,

@@ -15,18 +15,24 @@
  * writeback, which ends once the store's own writeback of the batch has
  * (cowdev_backing_sync()).
  *
- * Every read and every kernel_write() is done with the page locked (and,
- * for a write, under writeback too; the store's writeback of a batch then
- * runs with its pages unlocked, under writeback): a page's lock is what
- * keeps it the object's page at its offset, so no write can put a page
- * at an offset another page has since taken (a page CLONE shared,
- * replaced by the copy a write made), and no read can fill a page
- * truncation has erased.  The I/O goes through the
- * file's own read and write (vfs_iter_read(), kernel_write()), which take
- * the file's locks (i_rwsem for a write) inside the page lock.  So the
- * file must not be read or written with a mapping of the object it backs
- * as the buffer (O_DIRECT, for one, holds its i_rwsem while it faults on
- * the object), as a swap file is not written behind the kernel's back.
+ * Every read and every write is done with the page locked (and, for a
+ * write, under writeback too; the store's writeback of a batch then runs
+ * with its pages unlocked, under writeback): a page's lock is what keeps
+ * it the object's page at its offset, so no write can put a page at an
+ * offset another page has since taken (a page CLONE shared, replaced by
+ * the copy a write made), and no read can fill a page truncation has
+ * erased.  The I/O goes through the file's own read and write
+ * (vfs_iter_read(), ->write_iter()), which take the file's locks (i_rwsem
+ * for a write) inside the page lock.  So the file must not be read or
+ * written with a mapping of the object it backs as the buffer (O_DIRECT,
+ * for one, holds its i_rwsem while it faults on the object), as a swap
+ * file is not written behind the kernel's back.
+ *
+ * The store's filesystem's freeze protection (sb_start_write()) is the
+ * one lock of the store's taken outside the page lock, or only tried
+ * inside it (cowdev_backing_start_write()): any write(2) to that
+ * filesystem from a buffer that maps the object faults on the object
+ * inside it.
  */
 #include <linux/bitmap.h>
 #include <linux/blkdev.h>
@@ -576,11 +582,52 @@ int cowdev_backing_sync(struct cowdev_object *obj, const pgoff_t *index,
 }
 
 /**
- * cowdev_backing_write() - write a page into the backing store
+ * cowdev_backing_start_write() - try to take the store's freeze protection
  * @obj: the object, which has a backing store
+ *
+ * Every write into the store is made inside it (cowdev_backing_write()),
+ * and cowdev never waits for it.  A write(2) to the store's filesystem
+ * from a buffer that maps @obj holds it while it faults on a page of @obj
+ * (generic_perform_write()), and a freeze waits for that writer.  The
+ * fault waits for a locked page; for the invalidate lock, which a
+ * truncation holds while it waits for a page under writeback; for the
+ * reclaimer.  So no wait for a thaw may hold a page locked or under
+ * writeback, nor anything those wait for: a frozen store's dirty pages
+ * stay dirty, in memory, as the kernel's reclaim cannot write a frozen
+ * filesystem's pages either.
+ *
+ * Return: true if taken, to be dropped with cowdev_backing_end_write();
+ * false while the store's filesystem is frozen or freezing.
+ */
+bool cowdev_backing_start_write(struct cowdev_object *obj)
+{
+	return file_start_write_trylock(obj->backing);
+}
+
+/**
+ * cowdev_backing_end_write() - drop what cowdev_backing_start_write() took
+ * @obj: the object, which has a backing store
+ */
+void cowdev_backing_end_write(struct cowdev_object *obj)
+{
+	file_end_write(obj->backing);
+}
+
+/**
+ * cowdev_backing_write() - write a page into the backing store
+ * @obj: the object, which has a backing store; the caller holds its
+ *	freeze protection (cowdev_backing_start_write())
  * @pgoff: page offset of the page in @obj and in the store
  * @page: the page, locked and under writeback, so that nothing writes
  *	to it and it stays the object's page at @pgoff
+ *
+ * Through ->write_iter(), as the loop driver writes its file:
+ * kernel_write() would take the freeze protection again, and a second
+ * sb_start_write() waits behind a freeze that waits for the first;
+ * __kernel_write(), which does not, is exported to autofs alone on 7.2.
+ * What they add is left out: rw_verify_area() (the range is the
+ * object's; the file was checked when it became the store), fsnotify
+ * events and the task's I/O accounting.
  *
  * Into the store's page cache: the page stays under writeback until
  * cowdev_backing_sync() has put its batch on the store's disk.
@@ -597,16 +644,23 @@ int cowdev_backing_sync(struct cowdev_object *obj, const pgoff_t *index,
 int cowdev_backing_write(struct cowdev_object *obj, pgoff_t pgoff,
 			 struct page *page)
 {
-	loff_t pos = cowdev_backing_pos(pgoff);
-	void *addr = kmap_local_page(page);
+	struct kvec kvec = { .iov_len = PAGE_SIZE };
+	struct iov_iter iter;
+	struct kiocb kiocb;
+	struct super_block *sb = file_inode(obj->backing)->i_sb;
 	ssize_t n;
 	int err;
 
 	VM_WARN_ON_FOLIO(!folio_test_locked(page_folio(page)) ||
 			 !folio_test_writeback(page_folio(page)),
 			 page_folio(page));
-	n = kernel_write(obj->backing, addr, PAGE_SIZE, &pos);
-	kunmap_local(addr);
+	lockdep_assert_held_read(&sb->s_writers.rw_sem[SB_FREEZE_WRITE - 1]);
+	kvec.iov_base = kmap_local_page(page);
+	iov_iter_kvec(&iter, ITER_SOURCE, &kvec, 1, PAGE_SIZE);
+	init_sync_kiocb(&kiocb, obj->backing);
+	kiocb.ki_pos = cowdev_backing_pos(pgoff);
+	n = obj->backing->f_op->write_iter(&kiocb, &iter);
+	kunmap_local(kvec.iov_base);
 	if (n == PAGE_SIZE)
 		return 0;
 	if (fatal_signal_pending(current))
@@ -622,18 +676,31 @@ int cowdev_backing_write(struct cowdev_object *obj, pgoff_t pgoff,
  * queued in @batch, under writeback, to be evicted once the batch is on
  * the store's disk; without a batch (the batch's own flush) it stays, and
  * is not unmapped for nothing.  Consumes the reference and the lock.
- * Returns 1 if evicted, 0 if not (or queued), or the error of the write.
+ * Returns 1 if evicted, 0 if not (or queued), -EBUSY if the store's
+ * filesystem is frozen (a dirty page stays, dirty), or the error of the
+ * write.
  */
 static int cowdev_backing_evict_locked(struct cowdev_object *obj,
 				       pgoff_t index, struct page *page,
 				       struct cowdev_evict_batch *batch)
 {
 	struct folio *folio = page_folio(page);
+	bool writing = false;
 	int ret = 0;
 
 	if (!cowdev_object_page_valid(obj, index, page) ||
 	    cowdev_cow_stays(page) || (!batch && folio_test_dirty(folio)))
 		goto unlock;
+	/*
+	 * A dirty page is written inside the store's freeze protection,
+	 * which is only tried (see cowdev_backing_start_write()), and tried
+	 * before the unmap: a frozen store's page stays, mapped.
+	 */
+	if (folio_test_dirty(folio)) {
+		writing = cowdev_backing_start_write(obj);
+		if (!writing)
+			goto frozen;
+	}
 	/*
 	 * With the page locked no fault can map it again: what was mapped
 	 * since the range was unmapped goes now, so that the references
@@ -646,6 +713,11 @@ static int cowdev_backing_evict_locked(struct cowdev_object *obj,
 	if (folio_test_dirty(folio)) {
 		if (!batch)
 			goto unlock;	/* written to since its unmap */
+		if (!writing) {
+			writing = cowdev_backing_start_write(obj);
+			if (!writing)
+				goto frozen;
+		}
 		if (!batch->nr)
 			batch->since = cowdev_backing_sample(obj);
 		folio_clear_dirty(folio);
@@ -657,11 +729,14 @@ static int cowdev_backing_evict_locked(struct cowdev_object *obj,
 			folio_end_writeback(folio);
 			goto unlock;
 		}
+		cowdev_backing_end_write(obj);
 		batch->index[batch->nr] = index;
 		batch->pages[batch->nr++] = page;	/* with our reference */
 		cowdev_unlock_page(obj, index, page);
 		return 0;
 	}
+	if (writing)	/* cleaned meanwhile: no one does, under our lock */
+		cowdev_backing_end_write(obj);
 	cowdev_object_evict_page(obj, index, page);
 	cowdev_count(obj, COWDEV_STAT_EVICTIONS);
 	trace_cowdev_evict(obj->id, index);
@@ -669,7 +744,11 @@ static int cowdev_backing_evict_locked(struct cowdev_object *obj,
 	put_page(page);
 	cowdev_cow_put_page(obj, index, page);
 	return 1;
+frozen:
+	ret = -EBUSY;
 unlock:
+	if (writing)
+		cowdev_backing_end_write(obj);
 	cowdev_unlock_page(obj, index, page);
 	put_page(page);
 	return ret;
@@ -784,25 +863,17 @@ bool cowdev_backing_evict_batched(const struct cowdev_evict_batch *batch,
 /*
  * Must @batch be flushed before @page is taken?  Its pages are under
  * writeback, and writers to them wait: not across a sleep for another
- * page (EVICT waits for a page's lock and writeback), nor across a
- * write the store's freeze would hold up (kernel_write() waits in
- * sb_start_write()).  Racy hints, which bound the usual case.
+ * page (EVICT waits for a page's lock and writeback).  A racy hint, which
+ * bounds the usual case.
  */
-static bool cowdev_backing_flush_first(struct cowdev_object *obj,
-				       struct page *page,
+static bool cowdev_backing_flush_first(struct page *page,
 				       enum cowdev_evict_how how,
 				       const struct cowdev_evict_batch *batch)
 {
 	struct folio *folio = page_folio(page);
 
-	if (!batch->nr)
-		return false;
-	if (how == COWDEV_EVICT_WAIT &&
-	    (folio_test_locked(folio) || folio_test_writeback(folio)))
-		return true;
-	return folio_test_dirty(folio) &&
-	       READ_ONCE(file_inode(obj->backing)->i_sb->s_writers.frozen) !=
-	       SB_UNFROZEN;
+	return batch->nr && how == COWDEV_EVICT_WAIT &&
+	       (folio_test_locked(folio) || folio_test_writeback(folio));
 }
 
 /* Add a count of pages evicted to @evicted; the error, or 0. */
@@ -828,9 +899,10 @@ static int cowdev_backing_evicted(int ret, unsigned long *evicted)
  *	if it was flushed
  *
  * Return: 0, -EAGAIN if @page is under writeback (only when @how does not
- * wait: the writeback will leave it clean), or the error of a write or of
- * the batch (recorded in the object's mapping, as a writeback's is, but
- * for -EINTR; never -EAGAIN).
+ * wait: the writeback will leave it clean), -EBUSY if @page is dirty and
+ * the store's filesystem frozen (or freezing), or the error of a write or
+ * of the batch (recorded in the object's mapping, as a writeback's is,
+ * but for -EINTR; never -EAGAIN or -EBUSY).
  */
 int cowdev_backing_evict_page(struct cowdev_object *obj, pgoff_t index,
 			      struct page *page, enum cowdev_evict_how how,
@@ -840,7 +912,7 @@ int cowdev_backing_evict_page(struct cowdev_object *obj, pgoff_t index,
 	int ret;
 
 	lockdep_assert_held(&obj->lock);
-	if (cowdev_backing_flush_first(obj, page, how, batch)) {
+	if (cowdev_backing_flush_first(page, how, batch)) {
 		ret = cowdev_backing_evict_flush(obj, batch, how);
 		/* A store that just failed is not written again now. */
 		if (cowdev_backing_evicted(ret, evicted)) {
@@ -867,6 +939,8 @@ int cowdev_backing_evict_page(struct cowdev_object *obj, pgoff_t index,
  *
  * A write that fails ends the eviction; its error is in the object's
  * mapping, for the caller to report (file_check_and_advance_wb_err()).
+ * The dirty pages of a store whose filesystem is frozen stay, as those of
+ * a frozen file do under MADV_PAGEOUT.
  *
  * Return: 0; -EINVAL for a bad request; -EOPNOTSUPP if @obj has no backing
  * store; -EINTR on a fatal signal (pages evicted so far stay evicted).
@@ -903,7 +977,8 @@ int cowdev_backing_evict(struct cowdev_object *obj, struct cowdev_evict *args)
 		got = cowdev_backing_evict_page(obj, index, page,
 						COWDEV_EVICT_WAIT, &batch,
 						&evicted);
-		if (got < 0) {
+		/* A frozen store's dirty page stays, as under MADV_PAGEOUT. */
+		if (got < 0 && got != -EBUSY) {
 			ret = got == -EINTR ? -EINTR : 0;
 			break;
 		}

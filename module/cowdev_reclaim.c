@@ -134,12 +134,14 @@ static unsigned long cowdev_reclaim_evicted(struct cowdev_object *obj,
  * where the turn ended.  Dirty pages are written in batches, each evicted
  * once the store has its batch on its disk (cowdev_backing_evict_page());
  * the turn ends with its batch flushed, and passes over the batch's own
- * pages if it comes round to them.  A store that fails a write is not
- * written again this turn: its clean pages can still go.  Pages evicted
- * wake the allocations waiting for one (a batch's, all at its flush).  A
- * page passed over because it is under writeback sets @writeback: the
- * writeback will leave it clean, free to go, as direct reclaim counts
- * pages under writeback as worth retrying for (should_reclaim_retry()).
+ * pages if it comes round to them.  A store that fails a write, or whose
+ * filesystem is frozen, is not written again this turn: its clean pages
+ * can still go.  Pages evicted wake the allocations waiting for one (a
+ * batch's, all at its flush).  A page passed over because it is under
+ * writeback sets @writeback: the writeback will leave it clean, free to
+ * go, as direct reclaim counts pages under writeback as worth retrying
+ * for (should_reclaim_retry()); so does a dirty page of a frozen store,
+ * which the thaw lets be written.
  * A locked page does not: its owner may be the very fault waiting for
  * this pass.
  */
@@ -174,9 +176,9 @@ static unsigned long cowdev_reclaim_scan(struct cowdev_object *obj,
 			got = 0;
 			ret = cowdev_backing_evict_page(obj, index, page, how,
 							&batch, &got);
-			if (ret == -EAGAIN)
+			if (ret == -EAGAIN || ret == -EBUSY)
 				*writeback = true;
-			else if (ret < 0)
+			if (ret < 0 && ret != -EAGAIN)
 				how = COWDEV_EVICT_CLEAN;
 			freed += cowdev_reclaim_evicted(obj, got);
 		}

@@ -68,9 +68,20 @@ static void cowdev_writeback_store_batch(struct cowdev_object *obj,
 	unsigned int written = 0;
 	unsigned long i;
 
+	/*
+	 * A frozen store is not waited for, holding the batch under
+	 * writeback (see cowdev_backing_start_write()): nothing is written,
+	 * and the pages stay dirty for a writeback after the thaw.
+	 */
+	if (!cowdev_backing_start_write(obj)) {
+		for (i = 0; i < wb->nr; i++)
+			folio_set_dirty(page_folio(wb->pages[i]));
+		return;
+	}
 	for (i = 0; i < wb->nr; i++)
 		written += cowdev_writeback_store(obj, wb->offsets[i],
 						  wb->pages[i]);
+	cowdev_backing_end_write(obj);
 	/* An object's pages number fewer than UINT_MAX (COWDEV_MAX_SIZE). */
 	if (written &&
 	    cowdev_backing_sync(obj, wb->offsets, (unsigned int)wb->nr, since,

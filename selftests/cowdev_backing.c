@@ -27,6 +27,12 @@
 
 #define NPAGES 32
 
+/* <linux/fs.h>'s, which clashes with <sys/mount.h> in older C libraries. */
+#ifndef FIFREEZE
+#define FIFREEZE	_IOWR('X', 119, int)
+#define FITHAW		_IOWR('X', 120, int)
+#endif
+
 enum backing { MEMFD, COWDEV };
 enum store { STORE_MEMFD, STORE_DISK };
 
@@ -872,6 +878,147 @@ TEST(killed_evict_is_no_store_error)
 	EXPECT_EQ(stamp(0), p[0]);
 	EXPECT_EQ(stamp(1), p[ps]);
 	munmap(p, 2 * ps);
+	close(obj);
+	close(store);
+}
+
+/* Freeze or thaw the filesystem of directory @dir: 0 or -errno. */
+static int freeze(const char *dir, bool on)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = ioctl(fd, on ? FIFREEZE : FITHAW, 0) ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+/*
+ * Thaw @dir in 60 s, from a session of its own, in case the harness kills
+ * the test before it could: every later test on the disk would hang.
+ */
+static pid_t thaw_guard(const char *dir)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		setsid();
+		sleep(60);
+		_exit(freeze(dir, false) ? 1 : 0);
+	}
+	return pid;
+}
+
+/*
+ * Run @fn(@obj) in a child, which a wait of more than ten seconds kills
+ * (a bound for a call that never returns, not a delay): its exit status,
+ * or -1 if it had to be killed.
+ */
+static int child_within(int (*fn)(int obj), int obj)
+{
+	struct timespec start, now;
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(fn(obj));
+	if (pid < 0)
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	do {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		sched_yield();
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while (now.tv_sec - start.tv_sec < 10);
+	/* Not reaped: a child asleep in the kernel dies when it wakes. */
+	kill(pid, SIGKILL);
+	return -1;
+}
+
+/* Evict all of @obj: 0 if nothing went (every page dirty, the store frozen). */
+static int evict_none(int obj)
+{
+	return cowdev_evict(obj, 0, NPAGES * page_size()) != 0;
+}
+
+/* Write @obj back, and wait: 0 if that succeeded. */
+static int writeback_ok(int obj)
+{
+	return writeback(obj) != 0;
+}
+
+/* Read every page of @obj's mapping, stamped, then write a '#' to each. */
+static char *touched;
+
+static int touch_all(int obj)
+{
+	long ps = page_size();
+	int i;
+
+	for (i = 0; i < NPAGES; i++) {
+		if (!all_bytes(touched + i * ps + 1, ps - 1, stamp(i)))
+			return 1;
+		touched[i * ps] = '#';
+	}
+	return 0;
+}
+
+/*
+ * cowdev never waits for a frozen store, holding a page locked or under
+ * writeback: a write(2) to its filesystem from a buffer in the object
+ * holds the freeze protection while it faults on the object, and the
+ * freeze waits for that writer.  The store's dirty pages stay dirty, in
+ * memory, as a frozen file's do under MADV_PAGEOUT: EVICT leaves them and
+ * returns at once, a writeback ends without writing them, and the pages
+ * are read and written meanwhile.  After the thaw both write them.
+ */
+TEST(frozen_store_is_not_waited_for)
+{
+	const char *dir = getenv("COWDEV_DIRECT_DIR");
+	int obj, store, evicted, written, wrote, i;
+	long ps = page_size();
+	struct cowdev_info info;
+	pid_t guard;
+	char *p;
+
+	if (!dir)
+		SKIP(return, "no disk in this guest (COWDEV_DIRECT_DIR)");
+	obj = open(COWDEV_DEV, O_RDWR);
+	store = open_disk_store();
+	ASSERT_LE(0, obj);
+	ASSERT_LE(0, store);
+	ASSERT_EQ(0, set_backing(obj, store));
+	p = map_stamped(obj);
+	ASSERT_NE(MAP_FAILED, p);
+	touched = p;
+
+	guard = thaw_guard(dir);
+	ASSERT_LT(0, guard);
+	ASSERT_EQ(0, freeze(dir, true));
+	/* Nothing that can stop the test before the thaw. */
+	evicted = child_within(evict_none, obj);
+	written = child_within(writeback_ok, obj);
+	wrote = child_within(touch_all, obj);
+	cowdev_info(obj, &info);
+	ASSERT_EQ(0, freeze(dir, false));
+	kill(guard, SIGKILL);
+	waitpid(guard, NULL, 0);
+
+	EXPECT_EQ(0, evicted) TH_LOG("EVICT evicted a dirty page or waited");
+	EXPECT_EQ(0, written) TH_LOG("WRITEBACK failed or waited");
+	EXPECT_EQ(0, wrote) TH_LOG("a page was held");
+	EXPECT_EQ(NPAGES, info.resident_pages);
+	EXPECT_EQ(0, info.pages_written);
+	EXPECT_EQ(0, info.io_errors);
+	EXPECT_EQ(NPAGES, cowdev_evict(obj, 0, NPAGES * ps));
+	for (i = 0; i < NPAGES; i++) {
+		EXPECT_EQ('#', p[i * ps]);
+		EXPECT_TRUE(all_bytes(p + i * ps + 1, ps - 1, stamp(i)))
+			TH_LOG("page %d", i);
+	}
+	munmap(p, NPAGES * ps);
 	close(obj);
 	close(store);
 }

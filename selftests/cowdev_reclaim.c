@@ -8,8 +8,10 @@
  * clones share) stays.
  */
 #include <dirent.h>
+#include <poll.h>
 #include <sched.h>
 #include <linux/fs.h>
+#include <linux/userfaultfd.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/mount.h>
@@ -665,76 +667,130 @@ static int freeze_dir(const char *dir, bool freeze)
 	return ret;
 }
 
-FIXTURE(frozen)
+/*
+ * A store that does not move: a thread pwrite()s to it from a
+ * userfaultfd-registered buffer, and stalls on the buffer's first touch
+ * holding the store's i_rwsem (generic_perform_write() faults its buffer
+ * in under it), which every other write to the store waits for, the
+ * reclaimer's included, until store_go().  Its byte lands past the end of
+ * every object.
+ */
+struct store_stall {
+	int uffd;
+	int store;
+	char *buf;
+	pthread_t thread;
+	bool running;
+};
+
+static void *store_stall_run(void *arg)
+{
+	struct store_stall *st = arg;
+
+	if (pwrite(st->store, st->buf, 1, 1L << 30) != 1)
+		return (void *)1;
+	return NULL;
+}
+
+/* Stall @store; true once the writer waits on its buffer. */
+static bool store_stall(struct store_stall *st, int store)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	struct pollfd pfd = { .events = POLLIN };
+	struct uffd_msg msg;
+
+	st->store = store;
+	st->uffd = syscall(__NR_userfaultfd, O_CLOEXEC);
+	if (st->uffd < 0 || ioctl(st->uffd, UFFDIO_API, &api))
+		return false;
+	st->buf = mmap(NULL, page_size(), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (st->buf == MAP_FAILED)
+		return false;
+	reg.range.start = (unsigned long)st->buf;
+	reg.range.len = page_size();
+	if (ioctl(st->uffd, UFFDIO_REGISTER, &reg) ||
+	    pthread_create(&st->thread, NULL, store_stall_run, st))
+		return false;
+	st->running = true;
+	pfd.fd = st->uffd;
+	return poll(&pfd, 1, 10000) == 1 &&
+	       read(st->uffd, &msg, sizeof(msg)) == sizeof(msg) &&
+	       msg.event == UFFD_EVENT_PAGEFAULT;
+}
+
+/* Let the stalled write, and the store with it, go on; true if it wrote. */
+static bool store_go(struct store_stall *st)
+{
+	struct uffdio_zeropage zero = {
+		.range = { (unsigned long)st->buf, page_size() },
+	};
+	void *ret = (void *)1;
+
+	if (st->running) {
+		ioctl(st->uffd, UFFDIO_ZEROPAGE, &zero);
+		pthread_join(st->thread, &ret);
+		st->running = false;
+	}
+	if (st->buf && st->buf != MAP_FAILED)
+		munmap(st->buf, page_size());
+	st->buf = NULL;
+	if (st->uffd >= 0)
+		close(st->uffd);
+	st->uffd = -1;
+	return !ret;
+}
+
+/* Tests of a store that does not move, at LIMIT pages. */
+FIXTURE(stalled)
 {
 	const char *skip;
 	char saved_limit[32];
-	pid_t children[2];
-	pid_t guard;
+	struct store_stall stall;
+	pid_t child;
 };
 
-/*
- * Thaws @dir in 90 s, from a session of its own, in case the harness
- * kills the test (and its process group) before its teardown could.
- */
-static pid_t thaw_guard(const char *dir)
+FIXTURE_SETUP(stalled)
 {
-	pid_t pid = fork();
+	int uffd = syscall(__NR_userfaultfd, O_CLOEXEC);
 
-	if (pid == 0) {
-		setsid();
-		sleep(90);
-		_exit(freeze_dir(dir, false) ? 1 : 0);
-	}
-	return pid;
-}
-
-FIXTURE_SETUP(frozen)
-{
-	self->children[0] = -1;
-	self->children[1] = -1;
-	self->guard = -1;
+	self->stall.uffd = -1;
+	self->child = -1;
 	self->skip = NULL;
-	if (!have_disk())
-		self->skip = "no disk in this guest (COWDEV_DIRECT_DIR)";
+	if (uffd < 0)
+		self->skip = "no userfaultfd in this kernel";
 	else if (some_task_in("cowdev_reclaim_work") < 0)
 		self->skip = "no /proc/PID/stack in this kernel";
+	if (uffd >= 0)
+		close(uffd);
 	if (self->skip)
 		return;
-	self->guard = thaw_guard(getenv("COWDEV_DIRECT_DIR"));
-	ASSERT_LT(0, self->guard);
 	ASSERT_TRUE(limit_pool(self->saved_limit));
 }
 
-FIXTURE_TEARDOWN(frozen)
+FIXTURE_TEARDOWN(stalled)
 {
-	pid_t *pids[] = { &self->children[0], &self->children[1],
-			  &self->guard };
-	unsigned int i;
-
 	if (self->skip)
 		return;
-	freeze_dir(getenv("COWDEV_DIRECT_DIR"), false);
-	for (i = 0; i < 3; i++) {
-		if (*pids[i] > 0) {
-			kill(*pids[i], SIGKILL);
-			waitpid(*pids[i], NULL, 0);
-		}
+	if (self->child > 0) {
+		kill(self->child, SIGKILL);
+		waitpid(self->child, NULL, 0);
 	}
+	store_go(&self->stall);
 	write_text(COWDEV_PARAMS "/pool_limit_pages", self->saved_limit);
 }
 
 /*
  * A store that does not move holds up its own object only.  With the
- * store's filesystem frozen, a fault at the limit has the reclaimer write
- * to it, and the write waits for the thaw; meanwhile another object is
- * given a store and closed, which once waited for that write (the list of
- * stores was locked across it).  A second child thaws after 20 s if that
- * still happens, so that the test fails instead of hanging.
+ * store stalled, a fault at the limit has the reclaimer write to it, and
+ * the write waits; meanwhile another object is given a store and closed,
+ * which once waited for that write (the list of stores was locked across
+ * it).  If that comes back, the harness's timeout ends the test, and the
+ * stall with it.
  */
-TEST_F_TIMEOUT(frozen, store_holds_up_no_other, 120)
+TEST_F_TIMEOUT(stalled, store_holds_up_no_other, 120)
 {
-	const char *dir = getenv("COWDEV_DIRECT_DIR");
 	long i, ps = page_size();
 	int backed, store, other, mem, status, stuck = 0;
 	char *b, *p;
@@ -743,40 +799,33 @@ TEST_F_TIMEOUT(frozen, store_holds_up_no_other, 120)
 
 	b = map_stamped(LIMIT, 4, &backed, &store);
 	ASSERT_NE(MAP_FAILED, b);
-	ASSERT_EQ(0, freeze_dir(dir, true));
+	ASSERT_TRUE(store_stall(&self->stall, store));
 
 	/* Faults at the limit: the reclaimer writes a dirty page, and waits. */
-	self->children[0] = fork();
-	ASSERT_LE(0, self->children[0]);
-	if (!self->children[0])
+	self->child = fork();
+	ASSERT_LE(0, self->child);
+	if (!self->child)
 		_exit(fill_storeless(LIMIT, &other, &p) ? 0 : 1);
 	while (!(stuck = some_task_in("cowdev_backing_write")) &&
-	       waitpid(self->children[0], &status, WNOHANG) == 0)
+	       waitpid(self->child, &status, WNOHANG) == 0)
 		sched_yield();
 	ASSERT_EQ(1, stuck) TH_LOG("the reclaimer never wrote to the store");
 
-	self->children[1] = fork();
-	ASSERT_LE(0, self->children[1]);
-	if (!self->children[1]) {
-		sleep(20);
-		_exit(freeze_dir(dir, false) ? 1 : 0);
-	}
 	other = open(COWDEV_DEV, O_RDWR);
 	ASSERT_LE(0, other);
 	mem = memfd_create("other-store", 0);
 	ASSERT_LE(0, mem);
 	EXPECT_EQ(0, ioctl(other, COWDEV_IOC_SET_BACKING, mem));
 	EXPECT_EQ(0, close(other));
-	/* Done before the watchdog thawed, and the write still waits. */
-	EXPECT_EQ(0, waitpid(self->children[1], &status, WNOHANG));
+	/* And the write still waits. */
 	EXPECT_EQ(1, some_task_in("cowdev_backing_write"));
 	close(mem);
 
 	/* Its object would take the pool once the store moves again. */
-	kill(self->children[0], SIGKILL);
-	waitpid(self->children[0], NULL, 0);
-	self->children[0] = -1;
-	ASSERT_EQ(0, freeze_dir(dir, false));
+	kill(self->child, SIGKILL);
+	waitpid(self->child, NULL, 0);
+	self->child = -1;
+	ASSERT_TRUE(store_go(&self->stall));
 	for (i = 0; i < LIMIT; i++)
 		ASSERT_TRUE(page_stamped(b, i, 4)) TH_LOG("page %ld", i);
 	munmap(b, LIMIT * ps);
@@ -918,13 +967,12 @@ TEST_F_TIMEOUT(limit, waits_out_a_busy_object, 120)
 /*
  * A fault that waits for the reclaimer holds neither mmap_lock nor its
  * VMA's lock, as filemap_fault() holds neither across a read: while it
- * waits (for a write to a frozen store), another thread splits the very
- * VMA it faults in, which takes both for writing.  Once the store thaws,
+ * waits (for a write to a stalled store), another thread splits the very
+ * VMA it faults in, which takes both for writing.  Once the store moves,
  * the fault gets its page.
  */
-TEST_F_TIMEOUT(frozen, fault_waits_holding_no_lock, 120)
+TEST_F_TIMEOUT(stalled, fault_waits_holding_no_lock, 120)
 {
-	const char *dir = getenv("COWDEV_DIRECT_DIR");
 	long i, ps = page_size();
 	struct toucher t = { .npages = LIMIT - 1 };
 	int backed, store, plain;
@@ -942,7 +990,7 @@ TEST_F_TIMEOUT(frozen, fault_waits_holding_no_lock, 120)
 	t.p = mmap(NULL, LIMIT * ps, PROT_READ | PROT_WRITE, MAP_SHARED, plain,
 		   0);
 	ASSERT_NE(MAP_FAILED, t.p);
-	ASSERT_EQ(0, freeze_dir(dir, true));
+	ASSERT_TRUE(store_stall(&self->stall, store));
 
 	tid = toucher_start(&t, &thread);
 	ASSERT_LT(0, tid);
@@ -964,7 +1012,7 @@ TEST_F_TIMEOUT(frozen, fault_waits_holding_no_lock, 120)
 		TH_LOG("the split waited for the fault");
 	EXPECT_FALSE(__atomic_load_n(&t.finished, __ATOMIC_ACQUIRE));
 
-	ASSERT_EQ(0, freeze_dir(dir, false));
+	ASSERT_TRUE(store_go(&self->stall));
 	pthread_join(thread, NULL);
 	EXPECT_EQ(t.npages, t.done) TH_LOG("SIGBUS after the thaw");
 	for (i = 0; i < LIMIT; i++)
@@ -972,6 +1020,123 @@ TEST_F_TIMEOUT(frozen, fault_waits_holding_no_lock, 120)
 	munmap(t.p, LIMIT * ps);
 	close(plain);
 	munmap(b, LIMIT * ps);
+	close(store);
+	close(backed);
+}
+
+/* Tests of a frozen store, at LIMIT pages. */
+FIXTURE(frozen)
+{
+	const char *skip;
+	char saved_limit[32];
+	pid_t guard;
+};
+
+/*
+ * Thaws @dir in 90 s, from a session of its own, in case the harness
+ * kills the test (and its process group) before its teardown could.
+ */
+static pid_t thaw_guard(const char *dir)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		setsid();
+		sleep(90);
+		_exit(freeze_dir(dir, false) ? 1 : 0);
+	}
+	return pid;
+}
+
+FIXTURE_SETUP(frozen)
+{
+	self->guard = -1;
+	self->skip = NULL;
+	if (!have_disk())
+		self->skip = "no disk in this guest (COWDEV_DIRECT_DIR)";
+	else if (some_task_in("cowdev_reclaim_work") < 0)
+		self->skip = "no /proc/PID/stack in this kernel";
+	if (self->skip)
+		return;
+	self->guard = thaw_guard(getenv("COWDEV_DIRECT_DIR"));
+	ASSERT_LT(0, self->guard);
+	ASSERT_TRUE(limit_pool(self->saved_limit));
+}
+
+FIXTURE_TEARDOWN(frozen)
+{
+	if (self->skip)
+		return;
+	freeze_dir(getenv("COWDEV_DIRECT_DIR"), false);
+	if (self->guard > 0) {
+		kill(self->guard, SIGKILL);
+		waitpid(self->guard, NULL, 0);
+	}
+	write_text(COWDEV_PARAMS "/pool_limit_pages", self->saved_limit);
+}
+
+/*
+ * A store whose filesystem is frozen holds no page of its object: the
+ * reclaimer only tries the freeze protection under a page's lock, and
+ * passes over the dirty pages it cannot write (a write(2) to that
+ * filesystem from a buffer in the object holds the protection while it
+ * faults on the object, and the freeze waits for that writer).  A fault
+ * at the limit waits meanwhile, as for pages under writeback, since the
+ * thaw lets them be written; the object's pages are read meanwhile, in
+ * a child that a page waited on for ten seconds kills; and after the
+ * thaw the fault gets its page.
+ */
+TEST_F_TIMEOUT(frozen, reclaimer_holds_no_page, 120)
+{
+	const char *dir = getenv("COWDEV_DIRECT_DIR");
+	struct toucher t = { .npages = 1 };
+	int backed, store, plain, status;
+	long i, nb, ps = page_size();
+	pthread_t thread;
+	bool waited;
+	pid_t tid, reader;
+	char *b;
+
+	COWDEV_SKIP_UNLESS_READY();
+
+	/* Dirty pages of a frozen store, up to the limit. */
+	nb = LIMIT - global_stat("pool_in_use");
+	b = map_backed(nb, &backed, &store);
+	ASSERT_NE(MAP_FAILED, b);
+	ASSERT_EQ(0, freeze_dir(dir, true));
+	for (i = 0; i < nb; i++)
+		stamp_page(b, i, 9);
+	plain = open(COWDEV_DEV, O_RDWR);
+	ASSERT_LE(0, plain);
+	ASSERT_EQ(0, cowdev_set_size(plain, ps));
+	t.p = mmap(NULL, ps, PROT_READ | PROT_WRITE, MAP_SHARED, plain, 0);
+	ASSERT_NE(MAP_FAILED, t.p);
+
+	tid = toucher_start(&t, &thread);
+	ASSERT_LT(0, tid);
+	waited = waits_for_reclaimer(tid, "cowdev_fault", &t.finished);
+	status = -1;
+	reader = waited ? fork() : -1;
+	if (reader == 0) {
+		alarm(10);
+		for (i = 0; i < nb; i++)
+			if (!page_stamped(b, i, 9))
+				_exit(1);
+		_exit(0);
+	}
+	if (reader > 0 && waitpid(reader, &status, 0) != reader)
+		status = -1;
+	ASSERT_EQ(0, freeze_dir(dir, false));
+	pthread_join(thread, NULL);
+	EXPECT_TRUE(waited) TH_LOG("the fault did not wait for the reclaimer");
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status))
+		TH_LOG("a page of the frozen store's object was held");
+	EXPECT_EQ(1, t.done) TH_LOG("SIGBUS after the thaw");
+	for (i = 0; i < nb; i++)
+		ASSERT_TRUE(page_stamped(b, i, 9)) TH_LOG("page %ld", i);
+	munmap(t.p, ps);
+	close(plain);
+	munmap(b, nb * ps);
 	close(store);
 	close(backed);
 }
@@ -1020,15 +1185,14 @@ static void *escaper_run(void *arg)
  * index with it and comes back with the page, whose next write counts no
  * reuse, as without the eviction.  To hold the write between its copy and
  * its refault, the copy takes the pool's last page: the write waits for
- * the reclaimer, held up by a frozen store, and a SIGUSR1 sent meanwhile
+ * the reclaimer, held up by a stalled store, and a SIGUSR1 sent meanwhile
  * is handled before the write can be tried again.  The clone keeps its
  * snapshot, compared with a memfd written alike, and so does the object.
  */
 static void escaped_copy_evicts(struct __test_metadata *const _metadata,
-				enum cowdev_mode mode)
+				enum cowdev_mode mode, struct store_stall *stall)
 {
 	struct sigaction sa = { .sa_handler = escape_handler };
-	const char *dir = getenv("COWDEV_DIRECT_DIR");
 	int obj, store, clone, backed, bstore, ref, snap;
 	long i, ps = page_size(), len = 2 * ps;
 	long long copies, reuses, nb, passes;
@@ -1064,13 +1228,13 @@ static void escaped_copy_evicts(struct __test_metadata *const _metadata,
 	/* Mapped read-only again, so that the write goes to the mkwrite. */
 	ASSERT_TRUE(same_page(p, r, 0));
 	/*
-	 * The pool filled with dirty pages of a store that is frozen first,
+	 * The pool filled with dirty pages of a store that is stalled first,
 	 * so that the reclaimer, which starts below the limit, gets none.
 	 */
 	nb = LIMIT - global_stat("pool_in_use");
 	b = map_backed(nb, &backed, &bstore);
 	ASSERT_NE(MAP_FAILED, b);
-	ASSERT_EQ(0, freeze_dir(dir, true));
+	ASSERT_TRUE(store_stall(stall, bstore));
 	for (i = 0; i < nb; i++)
 		stamp_page(b, i, 6);
 	ASSERT_EQ(LIMIT, global_stat("pool_in_use"));
@@ -1089,7 +1253,7 @@ static void escaped_copy_evicts(struct __test_metadata *const _metadata,
 	ASSERT_EQ(0, syscall(SYS_tgkill, getpid(), tid, SIGUSR1));
 	EXPECT_TRUE(holds_within(reclaimer_at_store, 30))
 		TH_LOG("the reclaimer never wrote to the store");
-	ASSERT_EQ(0, freeze_dir(dir, false));
+	ASSERT_TRUE(store_go(stall));
 	pthread_join(thread, NULL);
 	ASSERT_FALSE(e.sigbus) TH_LOG("the copy's wait for a page ran out");
 	ASSERT_TRUE(e.escaped) TH_LOG("the write was not held before its copy");
@@ -1144,16 +1308,16 @@ static void escaped_copy_evicts(struct __test_metadata *const _metadata,
 	close(ref);
 }
 
-TEST_F_TIMEOUT(frozen, escaped_copy_evicts_page, 120)
+TEST_F_TIMEOUT(stalled, escaped_copy_evicts_page, 120)
 {
 	COWDEV_SKIP_UNLESS_READY();
-	escaped_copy_evicts(_metadata, COWDEV_MODE_PAGE);
+	escaped_copy_evicts(_metadata, COWDEV_MODE_PAGE, &self->stall);
 }
 
-TEST_F_TIMEOUT(frozen, escaped_copy_evicts_pfn, 120)
+TEST_F_TIMEOUT(stalled, escaped_copy_evicts_pfn, 120)
 {
 	COWDEV_SKIP_UNLESS_READY();
-	escaped_copy_evicts(_metadata, COWDEV_MODE_PFN);
+	escaped_copy_evicts(_metadata, COWDEV_MODE_PFN, &self->stall);
 }
 
 /*

@@ -292,13 +292,14 @@ struct cowdev_evict {
  * written to the backing store, and each page then dropped from memory
  * and remembered as on the backing store, from where the next fault on it
  * reads it back (a major fault).  Pages the object shares with a clone,
- * pages someone holds (GUP pins, pipe buffers), and pages whose write
- * failed stay in memory; a write error is reported as by
- * %COWDEV_IOC_WRITEBACK.  The part of the range past the end of the object
- * is ignored.  Errors: EOPNOTSUPP if the object has no backing store;
- * EINVAL for an unaligned or empty range, one past %COWDEV_MAX_SIZE or
- * non-zero reserved fields; EBADF on a read-only fd; EFAULT; EINTR on a
- * fatal signal while another ioctl holds the object.
+ * pages someone holds (GUP pins, pipe buffers), pages whose write
+ * failed, and the dirty pages of a store whose filesystem is frozen stay
+ * in memory; a write error is reported as by %COWDEV_IOC_WRITEBACK.  The
+ * part of the range past the end of the object is ignored.  Errors:
+ * EOPNOTSUPP if the object has no backing store; EINVAL for an unaligned
+ * or empty range, one past %COWDEV_MAX_SIZE or non-zero reserved fields;
+ * EBADF on a read-only fd; EFAULT; EINTR on a fatal signal while another
+ * ioctl holds the object.
  */
 #define COWDEV_IOC_EVICT _IOWR(COWDEV_IOC_MAGIC, 0x08, struct cowdev_evict)
 
