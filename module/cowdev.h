@@ -158,6 +158,8 @@ struct cowdev_counters {
  * @nr: how many
  * @started: writebacks started; changed under the object's lock
  * @ended: writebacks ended; changed by @work
+ * @closing: the object is being destroyed: @work ends the writeback
+ *	without writing to the store, which nothing will read again
  *
  * At most one writeback is in flight (@started - @ended is 0 or 1); @pages,
  * @offsets and @nr belong to it.
@@ -170,6 +172,7 @@ struct cowdev_wb {
 	unsigned long nr;
 	unsigned long started;
 	unsigned long ended;
+	bool closing;
 };
 
 /* Readahead windows: the largest, the pool's reserve, and random access. */

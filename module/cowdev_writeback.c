@@ -107,7 +107,7 @@ static void cowdev_writeback_end(struct work_struct *work)
 	struct cowdev_object *obj = container_of(wb, struct cowdev_object, wb);
 	unsigned long i;
 
-	if (READ_ONCE(obj->backing))
+	if (READ_ONCE(obj->backing) && !READ_ONCE(wb->closing))
 		cowdev_writeback_store_batch(obj, wb);
 	for (i = 0; i < wb->nr; i++) {
 		cowdev_note_wake(obj, wb->offsets[i], wb->pages[i],
@@ -135,11 +135,14 @@ void cowdev_writeback_init(struct cowdev_object *obj)
  * cowdev_writeback_fini() - end an object's writeback now
  * @obj: an object being destroyed
  *
- * A pending writeback ends at once rather than after its delay, so that
- * closing an object (and so unloading the module) never waits for it.
+ * A pending writeback ends at once rather than after its delay, and
+ * without writing to the backing store, so that closing an object (and
+ * so unloading the module) does not wait for it; one already writing
+ * finishes its batch.
  */
 void cowdev_writeback_fini(struct cowdev_object *obj)
 {
+	WRITE_ONCE(obj->wb.closing, true);
 	flush_delayed_work(&obj->wb.work);
 }
 

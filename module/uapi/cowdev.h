@@ -235,10 +235,13 @@ struct cowdev_evict {
  * back until one of the objects copies it.
  * One writeback runs per object at a time; a second waits for the first,
  * killably.
- * Closing the object's last file ends its writeback at once.  With a
- * backing store (%COWDEV_IOC_SET_BACKING) the pages are also written to
- * it, once the delay is over; a page whose write fails stays dirty and in
- * memory, and the error is reported, as fsync() reports one, by the next
+ * Closing the object's last file ends its writeback at once, without
+ * writing to the backing store.  With a backing store
+ * (%COWDEV_IOC_SET_BACKING) the pages are also written to it, once the
+ * delay is over, unless its filesystem is frozen then: the pages then stay
+ * dirty, unwritten, for a writeback after the thaw.  A page whose write
+ * fails stays dirty and in memory, and the error is reported, as fsync()
+ * reports one, by the next
  * COWDEV_IOC_WRITEBACK through each open file of the object, once (a
  * waiting call reports its own writeback's).  Errors:
  * EINVAL for unknown flags, a delay past the maximum or non-zero reserved
