@@ -413,6 +413,7 @@ static inline unsigned long cowdev_reclaim_low(unsigned long limit)
 }
 
 void cowdev_reclaim_wake(bool always);
+void cowdev_reclaim_new_store(void);
 bool cowdev_reclaim_wait(bool ask_again);
 void cowdev_reclaim_show(struct seq_file *m);
 void cowdev_reclaim_reset(void);

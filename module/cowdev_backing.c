@@ -84,6 +84,7 @@ static bool cowdev_backing_claim(struct cowdev_object *obj, struct file *file)
 	if (ok) {
 		cowdev_object_set_backing(obj, file);
 		list_add_tail(&obj->backing_link, &cowdev_backing_stores);
+		cowdev_reclaim_new_store();
 		WRITE_ONCE(cowdev_backing_nr_stores,
 			   cowdev_backing_nr_stores + 1);
 	}

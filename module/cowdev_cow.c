@@ -281,16 +281,20 @@ static bool cowdev_cow_page_held(struct page *page)
  * @page: a locked page
  *
  * If clones share it (each sharer would read it back into a page of its
- * own), or if it is poisoned (a fault on it must get SIGBUS, not the
- * store's copy, and reading it for the write is the error).  Asked before
- * the page is unmapped, so that a page that stays keeps its PTEs.  A copy
- * mark does not keep a page: it leaves with it (cowdev_cow_copy_marked()).
+ * own), if it is poisoned (a fault on it must get SIGBUS, not the
+ * store's copy, and reading it for the write is the error), or if someone
+ * holds it (a pin; racy while it is mapped, so cowdev_cow_may_evict()
+ * asks again).  Asked before the page is unmapped, so that a page that
+ * stays keeps its PTEs: a long-term pin's page is not unmapped by every
+ * pass of the reclaimer.  A copy mark does not keep a page: it leaves with
+ * it (cowdev_cow_copy_marked()).
  *
  * Return: true if @page may not be evicted.
  */
 bool cowdev_cow_stays(struct page *page)
 {
-	return cowdev_sharers(page) != 1 || PageHWPoison(page);
+	return cowdev_sharers(page) != 1 || PageHWPoison(page) ||
+	       cowdev_cow_page_held(page);
 }
 
 /**

@@ -66,7 +66,7 @@
 
 /**
  * struct cowdev_reclaimer - the reclaimer's state
- * @lock: see the field
+ * @lock: see the field; @futile is written under it, and read without
  * @work: a pass of the reclaimer
  * @wait: allocations waiting for a pass
  * @asked: passes asked for by waiting allocations (a ticket each)
@@ -75,7 +75,11 @@
  * @busy: the last pass passed over an object busy with an ioctl, or pages
  *	under writeback: another pass may evict them
  * @futile: the last pass had pages to evict and evicted none; until one
- *	does, only allocations that must wait start passes
+ *	does, only allocations that must wait start passes, and the
+ *	shrinker one a second
+ * @stores: objects given a store, ever: a pass that saw it move is not
+ *	futile, whatever it evicted
+ * @ended_at: when the last pass ended, in jiffies
  * @evicted: pages evicted by passes, ever: waiters wake on each
  * @pressure: pages the shrinker has asked for and no pass has taken yet
  * @passes: passes run, for debugfs
@@ -83,13 +87,15 @@
  * @asked_by_shrinker: pages the shrinker asked for, for debugfs
  */
 struct cowdev_reclaimer {
-	spinlock_t lock;		/* protects asked, done and busy */
+	spinlock_t lock;		/* protects asked to stores */
 	struct work_struct work;
 	wait_queue_head_t wait;
 	unsigned long asked;
 	unsigned long done;
 	bool busy;
 	bool futile;
+	unsigned int stores;
+	unsigned long ended_at;
 	atomic_long_t evicted;
 	atomic_long_t pressure;
 	atomic_long_t passes;
@@ -205,10 +211,12 @@ static void cowdev_reclaim_work(struct work_struct *work)
 	struct cowdev_reclaimer *r = &cowdev_reclaimer;
 	unsigned long asked, nr, pressure, evicted;
 	bool waiters, busy = false, writeback = false;
+	unsigned int stores;
 
 	spin_lock(&r->lock);
 	asked = r->asked;
 	waiters = asked != r->done;
+	stores = r->stores;
 	spin_unlock(&r->lock);
 
 	pressure = atomic_long_xchg(&r->pressure, 0);
@@ -225,9 +233,13 @@ static void cowdev_reclaim_work(struct work_struct *work)
 	spin_lock(&r->lock);
 	r->done = asked;
 	r->busy = busy || writeback;
+	/*
+	 * A writeback can last 10 s: no scan per allocation meanwhile.  A
+	 * store given meanwhile may have what this pass lacked.
+	 */
+	WRITE_ONCE(r->futile, nr && !evicted && !busy && r->stores == stores);
 	spin_unlock(&r->lock);
-	/* A writeback can last 10 s: no scan per allocation meanwhile. */
-	WRITE_ONCE(r->futile, nr && !evicted && !busy);
+	WRITE_ONCE(r->ended_at, jiffies);
 	wake_up_all(&r->wait);
 }
 
@@ -244,6 +256,20 @@ void cowdev_reclaim_wake(bool always)
 {
 	if (always || !READ_ONCE(cowdev_reclaimer.futile))
 		queue_work(cowdev_reclaim_wq, &cowdev_reclaimer.work);
+}
+
+/**
+ * cowdev_reclaim_new_store() - an object has just been given a store
+ *
+ * Its pages may be what the last, futile, pass lacked: the low watermark
+ * and the shrinker start passes again at once.
+ */
+void cowdev_reclaim_new_store(void)
+{
+	spin_lock(&cowdev_reclaimer.lock);
+	cowdev_reclaimer.stores++;
+	WRITE_ONCE(cowdev_reclaimer.futile, false);
+	spin_unlock(&cowdev_reclaimer.lock);
 }
 
 /* Ask for a pass: the ticket of the pass that serves the caller. */
@@ -351,14 +377,22 @@ static unsigned long cowdev_reclaim_count(struct shrinker *shrinker,
  * The reclaimer is asked, and nothing is evicted here: eviction writes,
  * and a shrinker runs wherever an allocation reclaims, with any lock
  * held.  Nothing freed yet, so 0; what is asked stays bounded by what is
- * in use.
+ * in use.  After a futile pass, one pass a second at most: the count is
+ * every page in use, and under lasting pressure reclaim asks again and
+ * again for a pool that may hold nothing evictable (pages clones share,
+ * pinned or mlocked, objects without a store), each ask a scan of it all.
  */
 static unsigned long cowdev_reclaim_scan_objects(struct shrinker *shrinker,
 						 struct shrink_control *sc)
 {
 	long in_use = cowdev_pool_used();
-	long asked = atomic_long_add_return(sc->nr_to_scan,
-					    &cowdev_reclaimer.pressure);
+	long asked;
+
+	if (READ_ONCE(cowdev_reclaimer.futile) &&
+	    time_before(jiffies, READ_ONCE(cowdev_reclaimer.ended_at) + HZ))
+		return SHRINK_STOP;
+	asked = atomic_long_add_return(sc->nr_to_scan,
+				       &cowdev_reclaimer.pressure);
 
 	if (asked > in_use)
 		atomic_long_set(&cowdev_reclaimer.pressure, in_use);
