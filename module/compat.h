@@ -11,6 +11,7 @@
 #ifndef _COWDEV_COMPAT_H
 #define _COWDEV_COMPAT_H
 
+#include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/shrinker.h>
 
@@ -170,6 +171,27 @@ static inline void cowdev_set_special_pte(struct mm_struct *mm,
 	set_pte_at(mm, addr, ptep, pte);
 #endif
 }
+
+/*
+ * copy_mc_highpage() (not in 6.1): a page copy that fails, rather than
+ * takes the machine down, when it reads memory with an uncorrected error
+ * (copy_mc_to_kernel(), x86), and has memory_failure() mark the source
+ * poisoned; a plain copy where the architecture has no such copy.  6.1's
+ * copy_mc_user_highpage() is the same copy but leaves the marking to its
+ * caller (__wp_page_copy_user()); the address and VMA are read only by
+ * copy_user_highpage(), its fallback, whose x86 and arm64 versions ignore
+ * them.
+ */
+#ifndef COWDEV_HAVE_COPY_MC_HIGHPAGE
+static inline int copy_mc_highpage(struct page *to, struct page *from)
+{
+	int ret = copy_mc_user_highpage(to, from, 0, NULL);
+
+	if (ret)
+		memory_failure_queue(page_to_pfn(from), 0);
+	return ret;
+}
+#endif
 
 /*
  * Page mode's fault-around maps pages the object already holds, with a

@@ -132,7 +132,11 @@ static struct page *cowdev_cow_copy(struct cowdev_object *obj, pgoff_t pgoff,
 
 	if (IS_ERR(copy))
 		return copy;
-	copy_highpage(copy, page);
+	/* Poisoned since cowdev_cow_write() looked: see there. */
+	if (copy_mc_highpage(copy, page)) {
+		cowdev_pool_free(copy);
+		return ERR_PTR(-EHWPOISON);
+	}
 	/* Not on a backing store if @page was not (cowdev_backing.c). */
 	if (folio_test_dirty(page_folio(page)))
 		folio_set_dirty(page_folio(copy));
@@ -206,14 +210,23 @@ struct page *cowdev_cow_unshare(struct cowdev_object *obj, pgoff_t pgoff,
  * Return: 0 if @page may be made writable in place (the caller sees that
  * it is marked dirty, then calls cowdev_cow_reuse()); VM_FAULT_NOPAGE if
  * the access must refault (@obj now holds a copy, or @page is under
- * writeback); VM_FAULT_SIGBUS or VM_FAULT_OOM if no page could be had for
- * the copy.
+ * writeback); VM_FAULT_HWPOISON if @page is poisoned (or turned out to
+ * be when it was copied); VM_FAULT_SIGBUS or VM_FAULT_OOM if no page
+ * could be had for the copy.
  */
 vm_fault_t cowdev_cow_write(struct cowdev_object *obj, pgoff_t pgoff,
 			    struct page *page)
 {
 	struct page *copy;
 
+	/*
+	 * memory_failure() leaves a pool page where it is, mapped (it has no
+	 * mapping to be taken from): a write to it gets SIGBUS
+	 * (BUS_MCEERR_AR), as a fault on it does, rather than a reuse of
+	 * the page or a copy of what it holds.
+	 */
+	if (unlikely(PageHWPoison(page)))
+		return VM_FAULT_HWPOISON;
 	if (cowdev_sharers(page) > 1) {
 		copy = cowdev_cow_copy(obj, pgoff, page, NULL);
 		if (IS_ERR(copy))
@@ -376,10 +389,16 @@ static int cowdev_cow_clone_page(struct cowdev_object *src,
 		return ret;
 	}
 
+	/* Not even tried: the copy would read the error. */
+	if (PageHWPoison(page))
+		return -EIO;
 	copy = cowdev_pool_alloc(COWDEV_ALLOC_WAIT_ONCE);
 	if (IS_ERR(copy))
 		return PTR_ERR(copy);
-	copy_highpage(copy, page);
+	if (copy_mc_highpage(copy, page)) {
+		cowdev_pool_free(copy);
+		return -EIO;
+	}
 	cowdev_cow_own_page(copy);
 	ret = cowdev_object_add_page(dst, index, copy, false);
 	if (ret)
@@ -405,8 +424,9 @@ static int cowdev_cow_clone_page(struct cowdev_object *src,
  *
  * Return: the new object, or an ERR_PTR: -ENOMEM (also: no memory for the
  * store's page cache to read an evicted page back), -ENOSPC (no pool page
- * for a copy), -EIO (an evicted page could not be read back), -EINTR (a
- * fatal signal while waiting for another ioctl or reading).
+ * for a copy), -EIO (an evicted page could not be read back, or a held
+ * page's copy met a memory error), -EINTR (a fatal signal while waiting
+ * for another ioctl or reading).
  */
 struct cowdev_object *cowdev_cow_clone(struct cowdev_object *src)
 {

@@ -899,7 +899,9 @@ put:
  * cannot unmap a page off the LRU with no mapping, and calls it
  * unhandlable.  A fault never returns one, least of all locked:
  * __do_fault() unmaps a mapped poisoned page it is handed through
- * folio->mapping, which pool pages do not have.
+ * folio->mapping, which pool pages do not have (cowdev_do_fault() looks
+ * again before it returns its page).  A write to one still mapped is
+ * refused too (cowdev_cow_write()).
  */
 struct page *cowdev_object_grab_page(struct cowdev_object *obj, pgoff_t pgoff,
 				     struct cowdev_fault *cf)

@@ -578,6 +578,18 @@ static vm_fault_t cowdev_do_fault(struct cowdev_object *obj,
 
 	/* Page mode, and private mappings in pfn mode (see cowdev_mmap()). */
 	if (!cowdev_vma_maps_pfns(vmf->vma)) {
+		/*
+		 * Poisoned since it was looked up (memory_failure() sets the
+		 * flag without the page lock), maybe while fault-around ran:
+		 * __do_fault() would unmap a mapped one from its mapping,
+		 * which a pool page has not got (NULL).  Looked at last; a
+		 * few instructions of window stay open.
+		 */
+		if (unlikely(PageHWPoison(page))) {
+			cowdev_unlock_page(obj, vmf->pgoff, page);
+			put_page(page);
+			return VM_FAULT_HWPOISON;
+		}
 		vmf->page = page;
 		cowdev_note_wake(obj, vmf->pgoff, page, COWDEV_BIT_LOCKED);
 		return VM_FAULT_LOCKED;	/* the core unlocks it once mapped */

@@ -619,6 +619,41 @@ TEST_F(around, poisoned_page_not_mapped)
 }
 
 /*
+ * A write through a PTE that mapped a page before it was poisoned is
+ * SIGBUS, as memfd's is: memory_failure() unmaps a shmem page, and leaves
+ * a cowdev page mapped, read-only, where the write reaches ->page_mkwrite
+ * or ->pfn_mkwrite, which refuse it rather than make the page writable or
+ * copy it.  A private mapping's copy is the core's (wp_page_copy()), out
+ * of the device's reach: shared mappings only.
+ */
+TEST_F(around, write_to_mapped_poisoned_page)
+{
+	struct around *a = &self->a;
+	const struct around_variant *v = &variant->v;
+	char *p = map_window(_metadata, a, v, 16);
+	int err;
+
+	AROUND_SKIP_UNLESS_READY();
+	if (v->flags != MAP_SHARED) {
+		munmap(p, a->len);
+		SKIP(return, "a private mapping's copy is the core's");
+	}
+	ASSERT_EQ(stamp(3), p[3 * a->ps]);
+	err = poison_page(a->fd, a->ps, 3);
+	if (err == EINVAL || err == EPERM) {
+		munmap(p, a->len);
+		SKIP(return, "MADV_HWPOISON: %s", strerror(err));
+	}
+	ASSERT_EQ(0, err);
+	EXPECT_TRUE(access_sigbus(p + 3 * a->ps, true));
+	EXPECT_EQ(BUS_MCEERR_AR, cowdev_sigbus_code);
+	EXPECT_TRUE(page_is(p, a->ps, 4, stamp(4)));
+	p[4 * a->ps] = '!';
+	EXPECT_EQ('!', p[4 * a->ps]);
+	munmap(p, a->len);
+}
+
+/*
  * A page whose lock someone holds (here a fill, standing for I/O; a copy,
  * a clone or a truncation hold it the same way) is not mapped around: a
  * child's read of a fresh page 7 holds its lock for FILL_DELAY_US while we

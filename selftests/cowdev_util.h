@@ -199,17 +199,25 @@ static inline int delete_module(const char *name, int flags)
 	return syscall(__NR_delete_module, name, flags) ? -errno : 0;
 }
 
-/* SIGBUS catching: access() returns true if the access raised SIGBUS. */
+/*
+ * SIGBUS catching: access_sigbus() returns true if the access raised
+ * SIGBUS, and leaves its si_code in cowdev_sigbus_code.
+ */
 static sigjmp_buf cowdev_sigbus_jmp;
+static volatile int cowdev_sigbus_code;
 
-static inline void cowdev_sigbus_handler(int sig)
+static inline void cowdev_sigbus_handler(int sig, siginfo_t *si, void *uc)
 {
+	cowdev_sigbus_code = si->si_code;
 	siglongjmp(cowdev_sigbus_jmp, 1);
 }
 
 static inline bool access_sigbus(volatile char *p, bool write)
 {
-	struct sigaction sa = { .sa_handler = cowdev_sigbus_handler };
+	struct sigaction sa = {
+		.sa_sigaction = cowdev_sigbus_handler,
+		.sa_flags = SA_SIGINFO,
+	};
 	struct sigaction old;
 	bool faulted = false;
 
