@@ -1062,9 +1062,10 @@ static void cowdev_object_erase_evicted(struct cowdev_object *obj,
  * this race: tlb_end_vma() up to 6.12, tlb_free_vmas() in free_pgtables()
  * after (include/asm-generic/tlb.h).
  *
- * Evicted pages are forgotten first.  The invalidate lock, held
- * exclusive, keeps every read back out meanwhile (cowdev_object_fill()):
- * none can put an evicted page back, nor read one in, behind the walk.
+ * Evicted pages are forgotten first.  The invalidate lock, which the
+ * caller holds exclusive, keeps every read back out meanwhile
+ * (cowdev_object_fill()): none can put an evicted page back, nor read one
+ * in, behind the walk.
  */
 static void cowdev_object_truncate(struct cowdev_object *obj, pgoff_t start,
 				   pgoff_t end, bool even_cows)
@@ -1075,7 +1076,7 @@ static void cowdev_object_truncate(struct cowdev_object *obj, pgoff_t start,
 	bool erased;
 
 	lockdep_assert_held(&obj->lock);
-	filemap_invalidate_lock(mapping);
+	lockdep_assert_held_write(&mapping->invalidate_lock);
 	cowdev_object_erase_evicted(obj, start, end);
 	unmap_mapping_pages(mapping, start, end - start, even_cows);
 	while ((page = cowdev_object_find_get(obj, &index, end - 1))) {
@@ -1102,7 +1103,6 @@ static void cowdev_object_truncate(struct cowdev_object *obj, pgoff_t start,
 	 */
 	if (even_cows)
 		unmap_mapping_pages(mapping, start, end - start, true);
-	filemap_invalidate_unlock(mapping);
 }
 
 /**
@@ -1117,6 +1117,7 @@ static void cowdev_object_truncate(struct cowdev_object *obj, pgoff_t start,
  */
 int cowdev_object_set_size(struct cowdev_object *obj, u64 size)
 {
+	struct address_space *mapping = obj->inode->i_mapping;
 	unsigned long nr_pages, old;
 
 	if (size > COWDEV_MAX_SIZE)
@@ -1125,12 +1126,23 @@ int cowdev_object_set_size(struct cowdev_object *obj, u64 size)
 
 	if (mutex_lock_killable(&obj->lock))
 		return -EINTR;
+	old = obj->nr_pages;		/* changed under obj->lock only */
+	/*
+	 * A shrink takes the invalidate lock before it sets the size, as a
+	 * filesystem's setattr does: the wait for reads back in flight comes
+	 * first, and the unmap at once after.  The mkwrites refuse a page
+	 * past the end but cannot take its read-only PTE away, so a write
+	 * through one would otherwise fault again and again meanwhile.
+	 */
+	if (nr_pages < old)
+		filemap_invalidate_lock(mapping);
 	xa_lock(&obj->pages);
-	old = obj->nr_pages;
 	WRITE_ONCE(obj->nr_pages, nr_pages);
 	xa_unlock(&obj->pages);
-	if (nr_pages < old)
+	if (nr_pages < old) {
 		cowdev_object_truncate(obj, nr_pages, old, true);
+		filemap_invalidate_unlock(mapping);
+	}
 	mutex_unlock(&obj->lock);
 	return 0;
 }
@@ -1195,8 +1207,11 @@ int cowdev_object_punch_hole(struct cowdev_object *obj, u64 offset, u64 len)
 	if (mutex_lock_killable(&obj->lock))
 		return -EINTR;
 	end = min(end, obj->nr_pages);
-	if (start < end)
+	if (start < end) {
+		filemap_invalidate_lock(obj->inode->i_mapping);
 		cowdev_object_truncate(obj, start, end, false);
+		filemap_invalidate_unlock(obj->inode->i_mapping);
+	}
 	mutex_unlock(&obj->lock);
 	return 0;
 }
