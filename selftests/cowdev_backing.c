@@ -27,11 +27,6 @@
 
 #define NPAGES 32
 
-/* <linux/fs.h>'s, which clashes with <sys/mount.h> in older C libraries. */
-#ifndef FIFREEZE
-#define FIFREEZE	_IOWR('X', 119, int)
-#define FITHAW		_IOWR('X', 120, int)
-#endif
 
 enum backing { MEMFD, COWDEV };
 enum store { STORE_MEMFD, STORE_DISK };
@@ -882,34 +877,6 @@ TEST(killed_evict_is_no_store_error)
 	close(store);
 }
 
-/* Freeze or thaw the filesystem of directory @dir: 0 or -errno. */
-static int freeze(const char *dir, bool on)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY), ret;
-
-	if (fd < 0)
-		return -errno;
-	ret = ioctl(fd, on ? FIFREEZE : FITHAW, 0) ? -errno : 0;
-	close(fd);
-	return ret;
-}
-
-/*
- * Thaw @dir in 60 s, from a session of its own, in case the harness kills
- * the test before it could: every later test on the disk would hang.
- */
-static pid_t thaw_guard(const char *dir)
-{
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		setsid();
-		sleep(60);
-		_exit(freeze(dir, false) ? 1 : 0);
-	}
-	return pid;
-}
-
 /*
  * Run @fn(@obj) in a child, which a wait of more than ten seconds kills
  * (a bound for a call that never returns, not a delay): its exit status,
@@ -994,15 +961,15 @@ TEST(frozen_store_is_not_waited_for)
 	ASSERT_NE(MAP_FAILED, p);
 	touched = p;
 
-	guard = thaw_guard(dir);
+	guard = thaw_guard(dir, 60);
 	ASSERT_LT(0, guard);
-	ASSERT_EQ(0, freeze(dir, true));
+	ASSERT_EQ(0, freeze_fs(dir, true));
 	/* Nothing that can stop the test before the thaw. */
 	evicted = child_within(evict_none, obj);
 	written = child_within(writeback_ok, obj);
 	wrote = child_within(touch_all, obj);
 	cowdev_info(obj, &info);
-	ASSERT_EQ(0, freeze(dir, false));
+	ASSERT_EQ(0, freeze_fs(dir, false));
 	kill(guard, SIGKILL);
 	waitpid(guard, NULL, 0);
 

@@ -654,19 +654,6 @@ static bool reclaimer_idle(void)
 	return global_stat("reclaim_running") == 0;
 }
 
-/* Freeze or thaw the filesystem holding @dir; 0 or -1. */
-static int freeze_dir(const char *dir, bool freeze)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY);
-	int ret;
-
-	if (fd < 0)
-		return -1;
-	ret = ioctl(fd, freeze ? FIFREEZE : FITHAW, 0);
-	close(fd);
-	return ret;
-}
-
 /*
  * A store that does not move: a thread pwrite()s to it from a
  * userfaultfd-registered buffer, and stalls on the buffer's first touch
@@ -1032,22 +1019,6 @@ FIXTURE(frozen)
 	pid_t guard;
 };
 
-/*
- * Thaws @dir in 90 s, from a session of its own, in case the harness
- * kills the test (and its process group) before its teardown could.
- */
-static pid_t thaw_guard(const char *dir)
-{
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		setsid();
-		sleep(90);
-		_exit(freeze_dir(dir, false) ? 1 : 0);
-	}
-	return pid;
-}
-
 FIXTURE_SETUP(frozen)
 {
 	self->guard = -1;
@@ -1058,7 +1029,7 @@ FIXTURE_SETUP(frozen)
 		self->skip = "no /proc/PID/stack in this kernel";
 	if (self->skip)
 		return;
-	self->guard = thaw_guard(getenv("COWDEV_DIRECT_DIR"));
+	self->guard = thaw_guard(getenv("COWDEV_DIRECT_DIR"), 90);
 	ASSERT_LT(0, self->guard);
 	ASSERT_TRUE(limit_pool(self->saved_limit));
 }
@@ -1067,7 +1038,7 @@ FIXTURE_TEARDOWN(frozen)
 {
 	if (self->skip)
 		return;
-	freeze_dir(getenv("COWDEV_DIRECT_DIR"), false);
+	freeze_fs(getenv("COWDEV_DIRECT_DIR"), false);
 	if (self->guard > 0) {
 		kill(self->guard, SIGKILL);
 		waitpid(self->guard, NULL, 0);
@@ -1103,7 +1074,7 @@ TEST_F_TIMEOUT(frozen, reclaimer_holds_no_page, 120)
 	nb = LIMIT - global_stat("pool_in_use");
 	b = map_backed(nb, &backed, &store);
 	ASSERT_NE(MAP_FAILED, b);
-	ASSERT_EQ(0, freeze_dir(dir, true));
+	ASSERT_EQ(0, freeze_fs(dir, true));
 	for (i = 0; i < nb; i++)
 		stamp_page(b, i, 9);
 	plain = open(COWDEV_DEV, O_RDWR);
@@ -1126,7 +1097,7 @@ TEST_F_TIMEOUT(frozen, reclaimer_holds_no_page, 120)
 	}
 	if (reader > 0 && waitpid(reader, &status, 0) != reader)
 		status = -1;
-	ASSERT_EQ(0, freeze_dir(dir, false));
+	ASSERT_EQ(0, freeze_fs(dir, false));
 	pthread_join(thread, NULL);
 	EXPECT_TRUE(waited) TH_LOG("the fault did not wait for the reclaimer");
 	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status))

@@ -385,4 +385,39 @@ static inline bool process_in(pid_t pid, const char *fn)
 	return stack_has(path, fn);
 }
 
+/* <linux/fs.h>'s, which clashes with <sys/mount.h> in older C libraries. */
+#ifndef FIFREEZE
+#define FIFREEZE	_IOWR('X', 119, int)
+#define FITHAW		_IOWR('X', 120, int)
+#endif
+
+/* Freeze or thaw the filesystem of directory @dir: 0 or -errno. */
+static inline int freeze_fs(const char *dir, bool freeze)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = ioctl(fd, freeze ? FIFREEZE : FITHAW, 0) ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+/*
+ * A child that thaws @dir in @secs, from a session of its own, in case
+ * the harness kills the test (and its process group) before the test
+ * could: every later test on that filesystem would hang.  Its pid.
+ */
+static inline pid_t thaw_guard(const char *dir, unsigned int secs)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		setsid();
+		sleep(secs);
+		_exit(freeze_fs(dir, false) ? 1 : 0);
+	}
+	return pid;
+}
+
 #endif /* _COWDEV_UTIL_H */
