@@ -515,13 +515,14 @@ static int cowdev_backing_write_out(struct address_space *mapping,
 
 /*
  * Record a store's write error in @obj's mapping, for its openers
- * (file_check_and_advance_wb_err()), and return it: -EAGAIN, which a
- * FUSE daemon may answer, as -EIO, since -EAGAIN tells the reclaimer a
- * page is under writeback.
+ * (file_check_and_advance_wb_err()), and return it: -EAGAIN and -EBUSY,
+ * which a FUSE daemon may answer (and CIFS gives for a sharing
+ * violation), as -EIO, since within cowdev -EAGAIN says a page is under
+ * writeback and -EBUSY that the store is frozen.
  */
 static int cowdev_backing_error(struct cowdev_object *obj, int err)
 {
-	if (err == -EAGAIN)
+	if (err == -EAGAIN || err == -EBUSY)
 		err = -EIO;
 	mapping_set_error(obj->inode->i_mapping, err);
 	return err;
@@ -695,7 +696,8 @@ static int cowdev_backing_evict_locked(struct cowdev_object *obj,
 	/*
 	 * A dirty page is written inside the store's freeze protection,
 	 * which is only tried (see cowdev_backing_start_write()), and tried
-	 * before the unmap: a frozen store's page stays, mapped.
+	 * before the unmap: a frozen store's page stays (mapped, unless an
+	 * EVICT unmapped its range).
 	 */
 	if (folio_test_dirty(folio)) {
 		writing = cowdev_backing_start_write(obj);

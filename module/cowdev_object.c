@@ -923,8 +923,9 @@ struct page *cowdev_object_grab_page(struct cowdev_object *obj, pgoff_t pgoff,
 					cowdev_object_note_hit(obj, pgoff, cf);
 				return page;
 			}
-			cowdev_unlock_page(obj, pgoff, page);
+			/* Our reference first: CLONE counts them locked. */
 			put_page(page);
+			cowdev_unlock_page(obj, pgoff, page);
 			return ERR_PTR(-EHWPOISON);
 		}
 

@@ -586,8 +586,9 @@ static vm_fault_t cowdev_do_fault(struct cowdev_object *obj,
 		 * few instructions of window stay open.
 		 */
 		if (unlikely(PageHWPoison(page))) {
-			cowdev_unlock_page(obj, vmf->pgoff, page);
+			/* Our reference first: CLONE counts them under the lock. */
 			put_page(page);
+			cowdev_unlock_page(obj, vmf->pgoff, page);
 			return VM_FAULT_HWPOISON;
 		}
 		vmf->page = page;

@@ -33,8 +33,10 @@
  * at @pgoff: once CLONE has shared it, a write in @obj replaces it with a
  * copy (without waiting for this writeback: the page is the clone's now),
  * and the copy is the offset's to write.  The page lock keeps the answer
- * true for the write.  A write that fails leaves the page dirty.  Returns
- * true if the page was written.
+ * true for the write.  A write that fails, or that a frozen store does not
+ * let happen (its freeze protection is only tried: see
+ * cowdev_backing_start_write()), leaves the page dirty, for a writeback
+ * after the thaw.  Returns true if the page was written.
  */
 static bool cowdev_writeback_store(struct cowdev_object *obj, pgoff_t pgoff,
 				   struct page *page)
@@ -43,7 +45,10 @@ static bool cowdev_writeback_store(struct cowdev_object *obj, pgoff_t pgoff,
 
 	cowdev_lock_page(obj, pgoff, page, NULL);
 	if (cowdev_object_page_valid(obj, pgoff, page) && !PageHWPoison(page)) {
-		written = !cowdev_backing_write(obj, pgoff, page);
+		if (cowdev_backing_start_write(obj)) {
+			written = !cowdev_backing_write(obj, pgoff, page);
+			cowdev_backing_end_write(obj);
+		}
 		if (!written)
 			folio_set_dirty(page_folio(page));
 	}
@@ -68,20 +73,9 @@ static void cowdev_writeback_store_batch(struct cowdev_object *obj,
 	unsigned int written = 0;
 	unsigned long i;
 
-	/*
-	 * A frozen store is not waited for, holding the batch under
-	 * writeback (see cowdev_backing_start_write()): nothing is written,
-	 * and the pages stay dirty for a writeback after the thaw.
-	 */
-	if (!cowdev_backing_start_write(obj)) {
-		for (i = 0; i < wb->nr; i++)
-			folio_set_dirty(page_folio(wb->pages[i]));
-		return;
-	}
 	for (i = 0; i < wb->nr; i++)
 		written += cowdev_writeback_store(obj, wb->offsets[i],
 						  wb->pages[i]);
-	cowdev_backing_end_write(obj);
 	/* An object's pages number fewer than UINT_MAX (COWDEV_MAX_SIZE). */
 	if (written &&
 	    cowdev_backing_sync(obj, wb->offsets, (unsigned int)wb->nr, since,
