@@ -20,6 +20,7 @@
 #include <linux/fs.h>
 #include <linux/fs_context.h>
 #include <linux/idr.h>
+#include <linux/kstrtox.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mount.h>
@@ -45,9 +46,36 @@ MODULE_PARM_DESC(default_mode,
 		 "Mode of a new object: 0 page, 1 pfn (default 0); for tools that cannot SET_MODE");
 
 static unsigned int cowdev_fill_delay_us;
-module_param_named(fill_delay_us, cowdev_fill_delay_us, uint, 0644);
+
+/*
+ * At most 10 s: the delay is slept uninterruptibly under a page lock (and
+ * in a read back, the invalidate lock), which truncation and the last
+ * close wait for in turn; far under the hung-task detector's 120 s.
+ */
+#define COWDEV_MAX_FILL_DELAY_US	(10 * USEC_PER_SEC)
+
+static int cowdev_fill_delay_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned int us;
+	int ret = kstrtouint(val, 0, &us);
+
+	if (ret)
+		return ret;
+	if (us > COWDEV_MAX_FILL_DELAY_US)
+		return -EINVAL;
+	WRITE_ONCE(cowdev_fill_delay_us, us);
+	return 0;
+}
+
+static const struct kernel_param_ops cowdev_fill_delay_ops = {
+	.set = cowdev_fill_delay_set,
+	.get = param_get_uint,
+};
+
+module_param_cb(fill_delay_us, &cowdev_fill_delay_ops, &cowdev_fill_delay_us,
+		0644);
 MODULE_PARM_DESC(fill_delay_us,
-		 "Microseconds a new page stays locked while it is filled, standing for I/O, or added to a read from the backing store (default 0)");
+		 "Microseconds a new page stays locked while it is filled, standing for I/O, or added to a read from the backing store (default 0, at most 10 s)");
 
 static struct vfsmount *cowdev_mnt;
 /*

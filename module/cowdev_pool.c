@@ -14,6 +14,7 @@
 #include <linux/gfp.h>
 #include <linux/highmem.h>
 #include <linux/list.h>
+#include <linux/kstrtox.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/seq_file.h>
@@ -23,9 +24,34 @@
 #include "cowdev.h"
 
 unsigned long cowdev_pool_limit;
-module_param_named(pool_limit_pages, cowdev_pool_limit, ulong, 0644);
+
+/*
+ * 0 means a quarter of RAM, written at load or later; a limit a long
+ * cannot hold is refused: the pool compares it as one, and a wrapped,
+ * negative limit would refuse every page.
+ */
+static int cowdev_pool_limit_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned long limit;
+	int ret = kstrtoul(val, 0, &limit);
+
+	if (ret)
+		return ret;
+	if (limit > LONG_MAX)
+		return -EINVAL;
+	WRITE_ONCE(cowdev_pool_limit, limit ?: totalram_pages() / 4);
+	return 0;
+}
+
+static const struct kernel_param_ops cowdev_pool_limit_ops = {
+	.set = cowdev_pool_limit_set,
+	.get = param_get_ulong,
+};
+
+module_param_cb(pool_limit_pages, &cowdev_pool_limit_ops, &cowdev_pool_limit,
+		0644);
 MODULE_PARM_DESC(pool_limit_pages,
-		 "Most pages the module holds at once; 0 at load means a quarter of RAM");
+		 "Most pages the module holds at once; 0 means a quarter of RAM");
 
 static unsigned long cowdev_pool_cache_max = 1024;
 module_param_named(pool_cache_pages, cowdev_pool_cache_max, ulong, 0644);

@@ -221,6 +221,55 @@ TEST(set_size_needs_write_access)
  * The kernel refuses to unload a module in use with EWOULDBLOCK (EAGAIN);
  * EBUSY is reserved for modules other modules depend on.
  */
+/* The number a parameter file holds; -1 if it cannot be read. */
+static long long param_value(const char *name)
+{
+	char path[128], buf[32];
+
+	snprintf(path, sizeof(path), COWDEV_PARAMS "/%s", name);
+	return read_text(path, buf, sizeof(buf)) ? -1 : atoll(buf);
+}
+
+/*
+ * The writable parameters refuse what they cannot mean, and keep their
+ * value: a pool limit a long cannot hold (the pool compares it as one: a
+ * wrapped limit refused every page), a fill delay past 10 s (slept
+ * uninterruptibly under a page lock).  0 for the limit means a quarter of
+ * RAM, at run time as at load.
+ */
+TEST(params_refuse_what_they_cannot_mean)
+{
+	long long ram = read_stat("/proc/meminfo", "MemTotal:") /
+			(page_size() / 1024);
+	long long limit = param_value("pool_limit_pages");
+	long long delay = param_value("fill_delay_us");
+	char text[32];
+
+	ASSERT_LT(0, ram);
+	ASSERT_LT(0, limit);
+	ASSERT_LE(0, delay);
+	EXPECT_EQ(-EINVAL, write_text(COWDEV_PARAMS "/pool_limit_pages",
+				      "18446744073709551615"));
+	EXPECT_EQ(-EINVAL, write_text(COWDEV_PARAMS "/pool_limit_pages",
+				      "9223372036854775808"));
+	EXPECT_EQ(-EINVAL, write_text(COWDEV_PARAMS "/pool_limit_pages", "-1"));
+	EXPECT_EQ(-EINVAL, write_text(COWDEV_PARAMS "/pool_limit_pages", "lots"));
+	EXPECT_EQ(limit, param_value("pool_limit_pages"));
+	EXPECT_EQ(0, write_text(COWDEV_PARAMS "/pool_limit_pages", "0"));
+	EXPECT_EQ(ram / 4, param_value("pool_limit_pages"));
+
+	EXPECT_EQ(-EINVAL, write_text(COWDEV_PARAMS "/fill_delay_us",
+				      "10000001"));
+	EXPECT_EQ(delay, param_value("fill_delay_us"));
+	EXPECT_EQ(0, write_text(COWDEV_PARAMS "/fill_delay_us", "10000000"));
+	EXPECT_EQ(10000000, param_value("fill_delay_us"));
+
+	snprintf(text, sizeof(text), "%lld", delay);
+	EXPECT_EQ(0, write_text(COWDEV_PARAMS "/fill_delay_us", text));
+	snprintf(text, sizeof(text), "%lld", limit);
+	EXPECT_EQ(0, write_text(COWDEV_PARAMS "/pool_limit_pages", text));
+}
+
 TEST(unload_refused_while_open)
 {
 	int fd = open(COWDEV_DEV, O_RDWR);
