@@ -13,6 +13,7 @@
 #include <linux/debugfs.h>
 #include <linux/fs.h>
 #include <linux/seq_file.h>
+#include <linux/smp.h>
 #include <linux/uaccess.h>
 
 #include "compat.h"
@@ -118,13 +119,23 @@ static int cowdev_stats_open(struct inode *inode, struct file *file)
 	return single_open(file, cowdev_stats_show, NULL);
 }
 
+/*
+ * Each CPU zeroes its own counters, between two of its updates: zeroed
+ * from another CPU, an update in flight there (a this_cpu_add() is a
+ * read-modify-write) would put the old count back.  An interrupt does not
+ * land inside a this_cpu_add() (one instruction on x86 and on arm64 with
+ * LSE atomics, an exclusive pair that retries after it otherwise), and
+ * wait_ns_max is updated with interrupts off (cowdev_wait.c).
+ */
+static void cowdev_stats_reset_cpu(void *unused)
+{
+	memset(this_cpu_ptr(cowdev_global_stats), 0,
+	       sizeof(struct cowdev_counters));
+}
+
 static void cowdev_stats_reset(void)
 {
-	int cpu;
-
-	for_each_possible_cpu(cpu)
-		memset(per_cpu_ptr(cowdev_global_stats, cpu), 0,
-		       sizeof(struct cowdev_counters));
+	on_each_cpu(cowdev_stats_reset_cpu, NULL, 1);
 	cowdev_pool_reset_peak();
 	cowdev_reclaim_reset();
 }

@@ -71,6 +71,7 @@ static int cowdev_wait_slow(struct cowdev_object *obj, pgoff_t pgoff,
 			    enum cowdev_wait_how how)
 {
 	struct cowdev_counters *c;
+	unsigned long flags;
 	u64 start, ns;
 	int ret;
 
@@ -83,12 +84,13 @@ static int cowdev_wait_slow(struct cowdev_object *obj, pgoff_t pgoff,
 						     COWDEV_STAT_WRITEBACK_WAITS);
 	this_cpu_add(obj->stats->v[COWDEV_STAT_WAIT_NS_TOTAL], ns);
 	this_cpu_add(cowdev_global_stats->v[COWDEV_STAT_WAIT_NS_TOTAL], ns);
-	preempt_disable();
+	/* Interrupts off: a reset zeroes it from one (cowdev_stats.c). */
+	local_irq_save(flags);
 	c = this_cpu_ptr(obj->stats);
 	c->wait_ns_max = max(c->wait_ns_max, ns);
 	c = this_cpu_ptr(cowdev_global_stats);
 	c->wait_ns_max = max(c->wait_ns_max, ns);
-	preempt_enable();
+	local_irq_restore(flags);
 	trace_cowdev_wait_end(obj->id, pgoff, bit, ns);
 	return ret;
 }
