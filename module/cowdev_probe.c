@@ -40,6 +40,7 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/ptrace.h>
+#include <linux/sched.h>
 
 #include "cowdev.h"
 #include "compat.h"
@@ -133,10 +134,18 @@ static void cowdev_probe_ftrace_unregister(void)
 	/*
 	 * Returns once no CPU can be in the callback or on the trampoline
 	 * (a dynamic ops: synchronize_rcu_tasks()), so the module may go.
-	 * It fails only once ftrace_kill() has stopped every callback.
+	 * It fails only once ftrace_kill() has disabled ftrace, after an
+	 * ftrace bug, and that patches no code: the call site still reaches
+	 * this ops' trampoline and the callback in this module's text.  The
+	 * module must then never go; its exit never returns.
 	 */
-	if (!unregister_ftrace_function(ops))
+	if (!unregister_ftrace_function(ops)) {
 		ftrace_free_filter(ops);
+		return;
+	}
+	pr_crit("cowdev: ftrace is disabled and the do_wp_page hook cannot be removed: the module stays\n");
+	for (;;)
+		schedule_timeout_idle(MAX_SCHEDULE_TIMEOUT);
 }
 #else
 static int cowdev_probe_ftrace_register(void)
