@@ -995,6 +995,106 @@ TEST(frozen_store_is_not_waited_for)
 	close(store);
 }
 
+struct shrinker {
+	int obj;
+	pid_t tid;
+	int ret;
+};
+
+/*
+ * Is thread @tid of this process asleep uninterruptibly (a lock's wait)
+ * in @fn?  The lock's own functions are scheduler functions, which
+ * /proc/PID/stack leaves out.
+ */
+static bool thread_sleeps_in(pid_t tid, const char *fn)
+{
+	char path[64], stat[256], *state;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+	if (read_text(path, stat, sizeof(stat)))
+		return false;
+	state = strrchr(stat, ')');
+	return state && state[1] == ' ' && state[2] == 'D' &&
+	       thread_in(tid, fn);
+}
+
+static void *shrink_to_one_page(void *arg)
+{
+	struct shrinker *sh = arg;
+
+	__atomic_store_n(&sh->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
+	sh->ret = cowdev_set_size(sh->obj, page_size());
+	return NULL;
+}
+
+/*
+ * A shrink takes the invalidate lock before it sets the size, as a
+ * filesystem's setattr takes it before i_size: while a read back holds
+ * the lock (fill_delay_us stands for its slow device), a write through a
+ * read-only PTE to a page the shrink is about to cut lands at once, as
+ * before any shrink.  It used to meet a size already cut and a PTE not
+ * yet unmapped, so ->page_mkwrite refused it and it faulted again and
+ * again until the shrink got the lock, and then got SIGBUS.
+ */
+TEST(shrink_waits_before_it_sets_the_size)
+{
+	int obj = open(COWDEV_DEV, O_RDWR), store = memfd_create("store", 0);
+	struct shrinker sh = { .obj = obj };
+	long ps = page_size(), last = NPAGES - 1;
+	long long mkwrites;
+	pthread_t thread;
+	bool landed;
+	pid_t reader;
+	char *p;
+
+	ASSERT_LE(0, obj);
+	ASSERT_LE(0, store);
+	if (access("/proc/self/stack", R_OK))
+		SKIP(return, "no /proc/PID/stack in this kernel");
+	ASSERT_EQ(0, set_backing(obj, store));
+	p = map_stamped(obj);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, madvise(p, NPAGES * ps, MADV_RANDOM));
+	/* Clean, unmapped: the read maps the last page read-only. */
+	ASSERT_EQ(0, writeback(obj));
+	ASSERT_EQ(stamp(last), p[last * ps]);
+	ASSERT_EQ(1, cowdev_evict(obj, 0, ps));
+
+	/* Page 0 read back by a child, slowly, under the invalidate lock. */
+	ASSERT_EQ(0, write_text(COWDEV_PARAMS "/fill_delay_us", "2000000"));
+	reader = fork();
+	ASSERT_LE(0, reader);
+	if (!reader)
+		_exit(p[0] != stamp(0));
+	while (!process_in(reader, "msleep") && !waitpid(reader, NULL, WNOHANG))
+		sched_yield();
+	ASSERT_EQ(0, write_text(COWDEV_PARAMS "/fill_delay_us", "0"));
+	ASSERT_TRUE(process_in(reader, "msleep"));
+
+	/* The shrink, waiting for the lock. */
+	ASSERT_EQ(0, pthread_create(&thread, NULL, shrink_to_one_page, &sh));
+	while (!__atomic_load_n(&sh.tid, __ATOMIC_ACQUIRE) ||
+	       !thread_sleeps_in(sh.tid, "cowdev_object_set_size"))
+		sched_yield();
+
+	mkwrites = object_stat(obj, "mkwrite");
+	landed = !access_sigbus(p + last * ps, true);
+	EXPECT_TRUE(thread_sleeps_in(sh.tid, "cowdev_object_set_size"))
+		TH_LOG("the shrink got the lock first: a slow guest, or the write waited");
+	EXPECT_TRUE(landed) TH_LOG("SIGBUS: the write met the cut size");
+	EXPECT_EQ(mkwrites + 1, object_stat(obj, "mkwrite"));
+
+	pthread_join(thread, NULL);
+	EXPECT_EQ(0, sh.ret);
+	ASSERT_EQ(reader, waitpid(reader, NULL, 0));
+	/* Cut now, as memfd's page would be by ftruncate(). */
+	EXPECT_TRUE(access_sigbus(p + last * ps, false));
+	EXPECT_EQ(stamp(0), p[0]);
+	munmap(p, NPAGES * ps);
+	close(obj);
+	close(store);
+}
+
 /* A full filesystem (a tmpfs of 4 pages): ENOSPC, and nothing lost. */
 TEST(enospc_keeps_pages)
 {
