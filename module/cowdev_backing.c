@@ -29,10 +29,9 @@
  * file is not written behind the kernel's back.
  *
  * The store's filesystem's freeze protection (sb_start_write()) is the
- * one lock of the store's taken outside the page lock, or only tried
- * inside it (cowdev_backing_start_write()): any write(2) to that
- * filesystem from a buffer that maps the object faults on the object
- * inside it.
+ * one lock of the store's that is only ever tried, never waited for
+ * (cowdev_backing_start_write()): any write(2) to that filesystem from a
+ * buffer that maps the object faults on the object inside it.
  */
 #include <linux/bitmap.h>
 #include <linux/blkdev.h>
