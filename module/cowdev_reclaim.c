@@ -87,7 +87,7 @@
  * @asked_by_shrinker: pages the shrinker asked for, for debugfs
  */
 struct cowdev_reclaimer {
-	spinlock_t lock;		/* protects asked to stores */
+	spinlock_t lock;		/* protects asked, done, busy, stores */
 	struct work_struct work;
 	wait_queue_head_t wait;
 	unsigned long asked;
