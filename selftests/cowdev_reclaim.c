@@ -8,10 +8,8 @@
  * clones share) stays.
  */
 #include <dirent.h>
-#include <poll.h>
 #include <sched.h>
 #include <linux/fs.h>
-#include <linux/userfaultfd.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/mount.h>
@@ -655,17 +653,16 @@ static bool reclaimer_idle(void)
 }
 
 /*
- * A store that does not move: a thread pwrite()s to it from a
- * userfaultfd-registered buffer, and stalls on the buffer's first touch
- * holding the store's i_rwsem (generic_perform_write() faults its buffer
- * in under it), which every other write to the store waits for, the
- * reclaimer's included, until store_go().  Its byte lands past the end of
- * every object.
+ * A store that does not move: a thread pwrite()s to it from a stalling
+ * buffer (struct stall), and stalls on the buffer's first touch holding
+ * the store's i_rwsem (generic_perform_write() faults its buffer in under
+ * it), which every other write to the store waits for, the reclaimer's
+ * included, until store_go().  Its byte lands past the end of every
+ * object.
  */
 struct store_stall {
-	int uffd;
+	struct stall stall;
 	int store;
-	char *buf;
 	pthread_t thread;
 	bool running;
 };
@@ -674,7 +671,7 @@ static void *store_stall_run(void *arg)
 {
 	struct store_stall *st = arg;
 
-	if (pwrite(st->store, st->buf, 1, 1L << 30) != 1)
+	if (pwrite(st->store, st->stall.buf, 1, 1L << 30) != 1)
 		return (void *)1;
 	return NULL;
 }
@@ -682,50 +679,27 @@ static void *store_stall_run(void *arg)
 /* Stall @store; true once the writer waits on its buffer. */
 static bool store_stall(struct store_stall *st, int store)
 {
-	struct uffdio_api api = { .api = UFFD_API };
-	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
-	struct pollfd pfd = { .events = POLLIN };
-	struct uffd_msg msg;
-
 	st->store = store;
-	st->uffd = syscall(__NR_userfaultfd, O_CLOEXEC);
-	if (st->uffd < 0 || ioctl(st->uffd, UFFDIO_API, &api))
-		return false;
-	st->buf = mmap(NULL, page_size(), PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (st->buf == MAP_FAILED)
-		return false;
-	reg.range.start = (unsigned long)st->buf;
-	reg.range.len = page_size();
-	if (ioctl(st->uffd, UFFDIO_REGISTER, &reg) ||
+	if (!stall_init(&st->stall, page_size()) ||
 	    pthread_create(&st->thread, NULL, store_stall_run, st))
 		return false;
 	st->running = true;
-	pfd.fd = st->uffd;
-	return poll(&pfd, 1, 10000) == 1 &&
-	       read(st->uffd, &msg, sizeof(msg)) == sizeof(msg) &&
-	       msg.event == UFFD_EVENT_PAGEFAULT;
+	return stall_wait(&st->stall);
 }
 
 /* Let the stalled write, and the store with it, go on; true if it wrote. */
 static bool store_go(struct store_stall *st)
 {
-	struct uffdio_zeropage zero = {
-		.range = { (unsigned long)st->buf, page_size() },
-	};
 	void *ret = (void *)1;
 
 	if (st->running) {
-		ioctl(st->uffd, UFFDIO_ZEROPAGE, &zero);
+		stall_release(&st->stall, 0);
 		pthread_join(st->thread, &ret);
 		st->running = false;
 	}
-	if (st->buf && st->buf != MAP_FAILED)
-		munmap(st->buf, page_size());
-	st->buf = NULL;
-	if (st->uffd >= 0)
-		close(st->uffd);
-	st->uffd = -1;
+	if (st->stall.uffd >= 0)
+		stall_fini(&st->stall);
+	st->stall.uffd = -1;
 	return !ret;
 }
 
@@ -742,7 +716,7 @@ FIXTURE_SETUP(stalled)
 {
 	int uffd = syscall(__NR_userfaultfd, O_CLOEXEC);
 
-	self->stall.uffd = -1;
+	self->stall.stall.uffd = -1;
 	self->child = -1;
 	self->skip = NULL;
 	if (uffd < 0)

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -24,6 +25,8 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/userfaultfd.h>
 
 #include "kselftest.h"
 #include "uapi/cowdev.h"
@@ -418,6 +421,80 @@ static inline pid_t thaw_guard(const char *dir, unsigned int secs)
 		_exit(freeze_fs(dir, false) ? 1 : 0);
 	}
 	return pid;
+}
+
+/*
+ * A userfaultfd-registered buffer whose first touch stalls until released:
+ * a kernel copy from it (process_vm_writev's) stops there, after the GUP
+ * of the remote side and before the data is copied.
+ */
+struct stall {
+	int uffd;
+	char *buf;
+	size_t len;
+};
+
+/* The stalling buffer goes at @at if not NULL, anywhere otherwise. */
+static inline bool stall_init_at(struct stall *s, void *at, size_t len)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+
+	s->len = len;
+	s->uffd = syscall(__NR_userfaultfd, O_CLOEXEC);
+	if (s->uffd < 0 || ioctl(s->uffd, UFFDIO_API, &api))
+		return false;
+	s->buf = mmap(at, len, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | (at ? MAP_FIXED : 0), -1, 0);
+	if (s->buf == MAP_FAILED)
+		return false;
+	reg.range.start = (unsigned long)s->buf;
+	reg.range.len = len;
+	return !ioctl(s->uffd, UFFDIO_REGISTER, &reg);
+}
+
+static inline bool stall_init(struct stall *s, size_t len)
+{
+	return stall_init_at(s, NULL, len);
+}
+
+/*
+ * Wait until someone is stalled on the buffer; false if nobody is within
+ * 10 s (the access failed before it reached the buffer).
+ */
+static inline bool stall_wait(struct stall *s)
+{
+	struct pollfd pfd = { .fd = s->uffd, .events = POLLIN };
+	struct uffd_msg msg;
+
+	return poll(&pfd, 1, 10000) == 1 &&
+	       read(s->uffd, &msg, sizeof(msg)) == sizeof(msg) &&
+	       msg.event == UFFD_EVENT_PAGEFAULT;
+}
+
+/* Fill the buffer with @c, which lets the stalled copy go on. */
+static inline bool stall_release(struct stall *s, char c)
+{
+	char *src = malloc(s->len);
+	struct uffdio_copy copy = {
+		.dst = (unsigned long)s->buf,
+		.len = s->len,
+	};
+	bool ok;
+
+	if (!src)
+		return false;
+	memset(src, c, s->len);
+	copy.src = (unsigned long)src;
+	ok = !ioctl(s->uffd, UFFDIO_COPY, &copy);
+	free(src);
+	return ok;
+}
+
+static inline void stall_fini(struct stall *s)
+{
+	munmap(s->buf, s->len);
+	close(s->uffd);
 }
 
 #endif /* _COWDEV_UTIL_H */
