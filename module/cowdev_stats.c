@@ -10,6 +10,7 @@
  * readers add the copies up, so counting shares no cache line between CPUs.
  */
 #include <linux/atomic.h>
+#include <linux/cpu.h>
 #include <linux/debugfs.h>
 #include <linux/fs.h>
 #include <linux/seq_file.h>
@@ -133,9 +134,22 @@ static void cowdev_stats_reset_cpu(void *unused)
 	       sizeof(struct cowdev_counters));
 }
 
+/*
+ * An offline CPU updates nothing and takes no IPI, so its counters, which
+ * the sums still read, are zeroed from here; cpus_read_lock() keeps each
+ * CPU on the side of that line it was found on.
+ */
 static void cowdev_stats_reset(void)
 {
+	int cpu;
+
+	cpus_read_lock();
 	on_each_cpu(cowdev_stats_reset_cpu, NULL, 1);
+	for_each_possible_cpu(cpu)
+		if (!cpu_online(cpu))
+			memset(per_cpu_ptr(cowdev_global_stats, cpu), 0,
+			       sizeof(struct cowdev_counters));
+	cpus_read_unlock();
 	cowdev_pool_reset_peak();
 	cowdev_reclaim_reset();
 }

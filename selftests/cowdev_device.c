@@ -84,6 +84,47 @@ TEST(debugfs_reset)
 	close(fd);
 }
 
+/* Put this thread on @cpu alone; 0 or -1. */
+static int run_on_cpu(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set);
+}
+
+#define CPU1_ONLINE "/sys/devices/system/cpu/cpu1/online"
+
+/*
+ * A reset reaches the counters of a CPU that is offline: the sums still
+ * read them, and that CPU takes no IPI.
+ */
+TEST(debugfs_reset_reaches_offline_cpus)
+{
+	int fd;
+	char *p;
+
+	if (access(CPU1_ONLINE, W_OK) || run_on_cpu(1))
+		SKIP(return, "CPU 1 cannot go offline here");
+	fd = open(COWDEV_DEV, O_RDWR);
+	ASSERT_GE(fd, 0);
+	p = mmap(NULL, page_size(), PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	touch_pages(p, page_size(), false, 0);	/* counted on CPU 1 */
+	ASSERT_EQ(0, run_on_cpu(0));
+	ASSERT_EQ(0, write_text(CPU1_ONLINE, "0\n"));
+
+	EXPECT_EQ(0, write_text(COWDEV_DEBUGFS "/stats", "reset\n"));
+	EXPECT_EQ(0, global_stat("faults"));
+	EXPECT_EQ(0, global_stat("read_faults"));
+
+	ASSERT_EQ(0, write_text(CPU1_ONLINE, "1\n"));
+	EXPECT_EQ(0, global_stat("faults"));
+	munmap(p, page_size());
+	close(fd);
+}
+
 /* An object's debugfs file exists exactly as long as the object. */
 TEST(debugfs_object_file)
 {
