@@ -565,4 +565,42 @@ TEST(window_follows_store_device)
 	close(store);
 }
 
+/*
+ * cowstat's interval mode shows the window as it is: a setting, not an
+ * event count to take the difference of.
+ */
+TEST(cowstat_shows_the_window_as_it_is)
+{
+	char cmd[96], line[128];
+	struct cowdev_info info;
+	long max, got, lines = 0;
+	int fd, store;
+	FILE *out;
+
+	if (system("command -v cowstat > /dev/null"))
+		SKIP(return, "cowstat not on PATH");
+	store = memfd_create("cowdev-store", 0);
+	ASSERT_LE(0, store);
+	fd = open(COWDEV_DEV, O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ioctl(fd, COWDEV_IOC_SET_BACKING, store));
+	ASSERT_EQ(0, cowdev_info(fd, &info));
+	max = ra_max(fd);
+	ASSERT_LT(0, max);
+
+	snprintf(cmd, sizeof(cmd), "cowstat -o %llu -i 1 -c 2",
+		 (unsigned long long)info.id);
+	out = popen(cmd, "r");
+	ASSERT_NE(NULL, out);
+	while (fgets(line, sizeof(line), out))
+		if (sscanf(line, "readahead_max_pages %ld", &got) == 1) {
+			EXPECT_EQ(max, got);
+			lines++;
+		}
+	EXPECT_EQ(0, pclose(out));
+	EXPECT_EQ(2, lines);
+	close(fd);
+	close(store);
+}
+
 TEST_HARNESS_MAIN
