@@ -92,6 +92,16 @@ if command -v cowstat > /dev/null && command -v cowtrace > /dev/null; then
 		echo "$trace" | grep -q '^cowdev_major_fault ' &&
 		echo "$trace" | grep -q '^cowdev_readahead '
 	result $? "cowdemo's paging chapter: a major fault reads a window, a second reader waits on its lock"
+	# A buffer too small for the run (thousands of faults, some 200 KiB of
+	# events, against a few pages a CPU): the events lost are said, and
+	# the exit status is not the command's success.
+	cowtrace -b 4 -- cowbench -p 256 -r 1 -t lost paths > /dev/null 2> /tmp/cowtrace-lost.txt
+	status=$?
+	sed 's/^/# /' /tmp/cowtrace-lost.txt
+	[ $status -eq 1 ] &&
+		grep -q '^cowtrace: the trace buffer overflowed and lost [1-9][0-9]* events' /tmp/cowtrace-lost.txt
+	result $? "cowtrace says when the ring buffer lost events, and exits 1"
+	rm -f /tmp/cowtrace-lost.txt
 	[ "$(cat /sys/kernel/tracing/events/cowdev/enable)" = 0 ] &&
 		[ "$(grep -c cowdev /sys/kernel/tracing/trace)" -eq 0 ] &&
 		[ "$(kib)" -ge "$size" ] && [ "$(kib)" -lt 4096 ]
