@@ -8,6 +8,7 @@
  * last close destroys it.  See Documentation/cowdev.rst.
  */
 #include <linux/anon_inodes.h>
+#include <linux/compat.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
@@ -199,13 +200,30 @@ static long cowdev_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	}
 }
 
+#ifdef CONFIG_COMPAT
+/*
+ * CLONE, SET_MODE and SET_BACKING take integers, which compat_ptr_ioctl()
+ * must not be given (fs/ioctl.c): compat_ptr() clears bit 31 on s390, and
+ * would turn a bad value into a good one.  Only pointers are converted.
+ */
+static long cowdev_compat_ioctl(struct file *file, unsigned int cmd,
+				unsigned long arg)
+{
+	if (_IOC_DIR(cmd) == _IOC_NONE)
+		return cowdev_ioctl(file, cmd, arg);
+	return cowdev_ioctl(file, cmd, (unsigned long)compat_ptr(arg));
+}
+#else
+#define cowdev_compat_ioctl NULL
+#endif
+
 static const struct file_operations cowdev_fops = {
 	.owner = THIS_MODULE,
 	.open = cowdev_open,
 	.release = cowdev_release,
 	.mmap = cowdev_mmap,
 	.unlocked_ioctl = cowdev_ioctl,
-	.compat_ioctl = compat_ptr_ioctl,
+	.compat_ioctl = cowdev_compat_ioctl,
 };
 
 static struct miscdevice cowdev_misc = {
