@@ -750,8 +750,9 @@ static struct page *cowdev_object_read_in(struct cowdev_object *obj,
  *
  * CLONE shares resident pages only (see cowdev_cow_clone()).
  *
- * Return: 0, or the first error: -EIO, -ENOSPC, -ENOMEM, -EINTR (a fatal
- * signal).
+ * Return: 0, or the first error: -EIO (a read that failed, or a page
+ * poisoned once read back, as CLONE reports a poisoned page), -ENOSPC,
+ * -ENOMEM, -EINTR (a fatal signal).
  */
 int cowdev_object_read_evicted(struct cowdev_object *obj)
 {
@@ -766,6 +767,8 @@ int cowdev_object_read_evicted(struct cowdev_object *obj)
 		if (fatal_signal_pending(current))
 			return -EINTR;
 		page = cowdev_object_grab_page(obj, index, NULL);
+		if (PTR_ERR_OR_ZERO(page) == -EHWPOISON)
+			return -EIO;
 		if (IS_ERR(page))
 			return PTR_ERR(page);
 		cowdev_unlock_page(obj, index, page);
