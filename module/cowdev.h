@@ -225,7 +225,8 @@ struct cowdev_ra {
  * @nr_evicted: value entries in @pages; protected by its xa_lock.
  * @backing: the backing store (cowdev_backing.c), or NULL; set once, under
  *	@lock and the xa_lock of @pages, and never changed again.
- * @backing_link: in the list of objects with a store (cowdev_backing.c).
+ * @backing_link: in the list of objects with a store, or of those being
+ *	destroyed that still hold one (cowdev_backing.c).
  * @reclaim_hand: where the reclaimer's clock looks next (cowdev_reclaim.c);
  *	under @lock.
  * @nr_dropped: entries ever erased or replaced, each with its page locked

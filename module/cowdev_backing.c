@@ -59,6 +59,13 @@
  * would read each other's pages.
  */
 static LIST_HEAD(cowdev_backing_stores);
+/*
+ * Objects being destroyed, off the list above, whose writeback or
+ * readahead may still use their store: it is theirs until
+ * cowdev_backing_put(), and no other object may claim it before, or a
+ * write of theirs could land over the other's pages.
+ */
+static LIST_HEAD(cowdev_backing_leaving);
 static DEFINE_MUTEX(cowdev_backing_stores_lock);
 /* Objects on the list; changed under its lock, read without. */
 static unsigned int cowdev_backing_nr_stores;
@@ -70,16 +77,26 @@ static unsigned int cowdev_backing_nr_stores;
 static struct cowdev_object *cowdev_backing_turn;
 static DECLARE_WAIT_QUEUE_HEAD(cowdev_backing_turn_wait);
 
+/* Has an object on @list a store in @inode?  Under the stores' lock. */
+static bool cowdev_backing_taken(struct list_head *list, struct inode *inode)
+{
+	struct cowdev_object *other;
+
+	lockdep_assert_held(&cowdev_backing_stores_lock);
+	list_for_each_entry(other, list, backing_link)
+		if (file_inode(other->backing) == inode)
+			return true;
+	return false;
+}
+
 /* Claim @file's inode for @obj's store; false if another object has it. */
 static bool cowdev_backing_claim(struct cowdev_object *obj, struct file *file)
 {
-	struct cowdev_object *other;
-	bool ok = true;
+	bool ok;
 
 	mutex_lock(&cowdev_backing_stores_lock);
-	list_for_each_entry(other, &cowdev_backing_stores, backing_link)
-		if (file_inode(other->backing) == file_inode(file))
-			ok = false;
+	ok = !cowdev_backing_taken(&cowdev_backing_stores, file_inode(file)) &&
+	     !cowdev_backing_taken(&cowdev_backing_leaving, file_inode(file));
 	if (ok) {
 		cowdev_object_set_backing(obj, file);
 		list_add_tail(&obj->backing_link, &cowdev_backing_stores);
@@ -195,15 +212,15 @@ out:
  * First thing in its destruction: once off the list, and its turn of the
  * reclaimer over if one was under way, the reclaimer
  * (cowdev_backing_reclaim()) can no longer be at work on it.  That wait
- * is for this object's own store only.  Its store stays open for its
- * writeback and readahead to finish with.
+ * is for this object's own store only.  Its store stays open, and
+ * claimed, for its writeback and readahead to finish with.
  */
 void cowdev_backing_unlist(struct cowdev_object *obj)
 {
 	if (!obj->backing)
 		return;
 	mutex_lock(&cowdev_backing_stores_lock);
-	list_del(&obj->backing_link);
+	list_move(&obj->backing_link, &cowdev_backing_leaving);
 	WRITE_ONCE(cowdev_backing_nr_stores, cowdev_backing_nr_stores - 1);
 	mutex_unlock(&cowdev_backing_stores_lock);
 	wait_event(cowdev_backing_turn_wait,
@@ -213,11 +230,17 @@ void cowdev_backing_unlist(struct cowdev_object *obj)
 /**
  * cowdev_backing_put() - let go of an object's backing store
  * @obj: an object being destroyed, unlisted, with no I/O in flight
+ *
+ * From here another object may claim the store.
  */
 void cowdev_backing_put(struct cowdev_object *obj)
 {
-	if (obj->backing)
-		fput(obj->backing);
+	if (!obj->backing)
+		return;
+	mutex_lock(&cowdev_backing_stores_lock);
+	list_del(&obj->backing_link);
+	mutex_unlock(&cowdev_backing_stores_lock);
+	fput(obj->backing);
 }
 
 /**

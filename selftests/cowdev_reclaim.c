@@ -1265,6 +1265,84 @@ TEST_F_TIMEOUT(stalled, escaped_copy_evicts_pfn, 120)
 	escaped_copy_evicts(_metadata, COWDEV_MODE_PFN, &self->stall);
 }
 
+/* Has it been 10 s since @start?  Leaves the vCPU to others first. */
+static bool waited_too_long(const struct timespec *start)
+{
+	struct timespec now;
+
+	usleep(1000);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec - start->tv_sec >= 10;
+}
+
+/* A thread that closes a file, its tid for thread_in(). */
+struct closer {
+	int fd;
+	pid_t tid;
+	pthread_t thread;
+};
+
+static void *closer_run(void *arg)
+{
+	struct closer *c = arg;
+
+	__atomic_store_n(&c->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
+	return (void *)(long)close(c->fd);
+}
+
+/*
+ * A store stays its object's until the object's last write to it is
+ * done: while a closing object waits for its writeback, stalled at the
+ * store, no other object may take that file (the writes still to come
+ * would land over the other's pages), and once the close is over one may.
+ */
+TEST_F_TIMEOUT(stalled, closing_object_keeps_its_store, 120)
+{
+	struct cowdev_writeback wb = { .delay_us = 0 };
+	struct closer c = { .tid = 0 };
+	int backed, store, other, stuck;
+	struct timespec start;
+	void *closed;
+	pid_t tid;
+	char *b;
+
+	COWDEV_SKIP_UNLESS_READY();
+
+	b = map_stamped(2, 5, &backed, &store);
+	ASSERT_NE(MAP_FAILED, b);
+	ASSERT_EQ(0, munmap(b, 2 * page_size()));
+	ASSERT_TRUE(store_stall(&self->stall, store));
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	/* Its work writes the two dirty pages, and waits at the store. */
+	ASSERT_EQ(0, ioctl(backed, COWDEV_IOC_WRITEBACK, &wb));
+	ASSERT_EQ(2, wb.pages);
+	for (stuck = 0; !stuck && !waited_too_long(&start);)
+		stuck = some_task_in("cowdev_backing_write");
+	ASSERT_EQ(1, stuck) TH_LOG("the writeback never wrote to the store");
+
+	/* The last close waits for that work. */
+	c.fd = backed;
+	ASSERT_EQ(0, pthread_create(&c.thread, NULL, closer_run, &c));
+	while (!(tid = __atomic_load_n(&c.tid, __ATOMIC_ACQUIRE)))
+		sched_yield();
+	/* (cowdev_writeback_fini() may be a tail call, off the stack.) */
+	for (stuck = 0; !stuck && !waited_too_long(&start);)
+		stuck = thread_in(tid, "cowdev_object_destroy");
+	EXPECT_EQ(1, stuck) TH_LOG("the close never waited for the writeback");
+
+	other = open(COWDEV_DEV, O_RDWR);
+	ASSERT_LE(0, other);
+	EXPECT_EQ(-1, ioctl(other, COWDEV_IOC_SET_BACKING, store));
+	EXPECT_EQ(EBUSY, errno);
+
+	ASSERT_TRUE(store_go(&self->stall));
+	ASSERT_EQ(0, pthread_join(c.thread, &closed));
+	EXPECT_EQ(NULL, closed);
+	EXPECT_EQ(0, ioctl(other, COWDEV_IOC_SET_BACKING, store));
+	close(other);
+	close(store);
+}
+
 /*
  * drop_caches=2 runs every shrinker as memory pressure would: the
  * reclaimer is asked for the pool's pages and evicts them, the dirty ones
