@@ -662,8 +662,9 @@ void cowdev_backing_end_write(struct cowdev_object *obj)
  * EVICT's caller killed: generic_perform_write() stops) is not the
  * store's failure and is not recorded.
  *
- * Return: 0, -EINTR, or the error: a short write counts as -ENOSPC,
- * which is what a full filesystem gives.
+ * Return: 0, -EINTR, -EFBIG past the caller's RLIMIT_FSIZE (the
+ * caller's error, not recorded), or the error: a short write counts as
+ * -ENOSPC, which is what a full filesystem gives.
  */
 int cowdev_backing_write(struct cowdev_object *obj, pgoff_t pgoff,
 			 struct page *page)
@@ -689,6 +690,13 @@ int cowdev_backing_write(struct cowdev_object *obj, pgoff_t pgoff,
 		return 0;
 	if (fatal_signal_pending(current))
 		return -EINTR;
+	/*
+	 * An EVICT's caller's RLIMIT_FSIZE stopped it (with SIGXFSZ if the
+	 * page begins past the limit: generic_write_check_limits()), as it
+	 * would stop its own write(2) there; the work items have no limit.
+	 */
+	if (cowdev_backing_pos(pgoff) + PAGE_SIZE > rlimit(RLIMIT_FSIZE))
+		return -EFBIG;
 	err = cowdev_backing_error(obj, n < 0 ? n : -ENOSPC);
 	cowdev_count(obj, COWDEV_STAT_IO_ERRORS);
 	return err;
@@ -968,7 +976,8 @@ int cowdev_backing_evict_page(struct cowdev_object *obj, pgoff_t index,
  * a frozen file do under MADV_PAGEOUT.
  *
  * Return: 0; -EINVAL for a bad request; -EOPNOTSUPP if @obj has no backing
- * store; -EINTR on a fatal signal (pages evicted so far stay evicted).
+ * store; -EINTR on a fatal signal, -EFBIG at the caller's RLIMIT_FSIZE
+ * (pages evicted so far stay evicted).
  */
 int cowdev_backing_evict(struct cowdev_object *obj, struct cowdev_evict *args)
 {
@@ -1004,7 +1013,7 @@ int cowdev_backing_evict(struct cowdev_object *obj, struct cowdev_evict *args)
 						&evicted);
 		/* A frozen store's dirty page stays, as under MADV_PAGEOUT. */
 		if (got < 0 && got != -EBUSY) {
-			ret = got == -EINTR ? -EINTR : 0;
+			ret = got == -EINTR || got == -EFBIG ? got : 0;
 			break;
 		}
 		index++;

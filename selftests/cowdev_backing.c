@@ -815,6 +815,53 @@ TEST(write_error_keeps_pages)
 }
 
 /*
+ * EVICT writes on its caller's behalf, within the caller's RLIMIT_FSIZE,
+ * as the caller's own write(2) to the store would be: a dirty page past
+ * the limit stays, dirty, and EVICT fails with EFBIG, as a write to a
+ * memfd there does.  That is not the store's error: io_errors and the
+ * next WRITEBACK do not report it, and without the limit the page goes.
+ */
+TEST(evict_within_callers_file_size_limit)
+{
+	int obj = open(COWDEV_DEV, O_RDWR), store = memfd_create("store", 0);
+	int ref = memfd_create("reference", 0);
+	long ps = page_size();
+	struct cowdev_info info;
+	struct rlimit rl;
+	char *p;
+	int i;
+
+	ASSERT_LE(0, obj);
+	ASSERT_LE(0, store);
+	ASSERT_LE(0, ref);
+	ASSERT_EQ(0, set_backing(obj, store));
+	p = map_stamped(obj);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, getrlimit(RLIMIT_FSIZE, &rl));
+	rl.rlim_cur = 2 * ps;
+	ASSERT_EQ(0, setrlimit(RLIMIT_FSIZE, &rl));
+	signal(SIGXFSZ, SIG_IGN);
+
+	EXPECT_EQ(-1, pwrite(ref, p + 2 * ps, ps, 2 * ps));
+	EXPECT_EQ(EFBIG, errno);
+	EXPECT_EQ(-EFBIG, cowdev_evict(obj, 0, NPAGES * ps));
+	ASSERT_EQ(0, cowdev_info(obj, &info));
+	EXPECT_EQ(2, info.evicted_pages);
+	EXPECT_EQ(0, info.io_errors);
+	EXPECT_EQ(0, writeback(obj));	/* writes what it can: no error */
+
+	rl.rlim_cur = RLIM_INFINITY;
+	ASSERT_EQ(0, setrlimit(RLIMIT_FSIZE, &rl));
+	EXPECT_EQ(NPAGES - 2, cowdev_evict(obj, 0, NPAGES * ps));
+	for (i = 0; i < NPAGES; i++)
+		EXPECT_TRUE(page_is(p, i, stamp(i))) TH_LOG("page %d", i);
+	munmap(p, NPAGES * ps);
+	close(ref);
+	close(store);
+	close(obj);
+}
+
+/*
  * A write to the store that a fatal signal cuts short is not the store's
  * error.  An EVICT waits for a page that another process's fault keeps
  * locked (fill_delay_us) and is killed meanwhile; its write of that page

@@ -303,7 +303,11 @@ struct cowdev_evict {
  * EOPNOTSUPP if the object has no backing store; EINVAL for an unaligned
  * or empty range, one past %COWDEV_MAX_SIZE or non-zero reserved fields;
  * EBADF on a read-only fd; EFAULT; EINTR on a fatal signal while another
- * ioctl holds the object.
+ * ioctl holds the object; EFBIG at a dirty page past the caller's
+ * RLIMIT_FSIZE, which the eviction writes within, as the caller's own
+ * write(2) would (with SIGXFSZ, as write(2) gives, for a page that
+ * begins past it): that page and the rest stay, and no store error is
+ * recorded.
  */
 #define COWDEV_IOC_EVICT _IOWR(COWDEV_IOC_MAGIC, 0x08, struct cowdev_evict)
 
