@@ -673,6 +673,7 @@ int cowdev_backing_write(struct cowdev_object *obj, pgoff_t pgoff,
 	struct iov_iter iter;
 	struct kiocb kiocb;
 	struct super_block *sb = file_inode(obj->backing)->i_sb;
+	unsigned long limit = rlimit(RLIMIT_FSIZE);
 	ssize_t n;
 	int err;
 
@@ -695,7 +696,8 @@ int cowdev_backing_write(struct cowdev_object *obj, pgoff_t pgoff,
 	 * page begins past the limit: generic_write_check_limits()), as it
 	 * would stop its own write(2) there; the work items have no limit.
 	 */
-	if (cowdev_backing_pos(pgoff) + PAGE_SIZE > rlimit(RLIMIT_FSIZE))
+	if ((n == -EFBIG || n >= 0) && limit != RLIM_INFINITY &&
+	    cowdev_backing_pos(pgoff) + PAGE_SIZE > limit)
 		return -EFBIG;
 	err = cowdev_backing_error(obj, n < 0 ? n : -ENOSPC);
 	cowdev_count(obj, COWDEV_STAT_IO_ERRORS);

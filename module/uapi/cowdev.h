@@ -281,7 +281,8 @@ struct cowdev_evict {
  * a directory, a pipe), is open O_APPEND or O_DIRECT, or is on a stacked
  * filesystem (overlayfs, ecryptfs, FUSE passthrough); EBUSY if the
  * object already has a backing store, or the file (by inode, however it
- * was opened) backs another object; EINTR on a fatal signal while
+ * was opened) backs another object, one being closed included until its
+ * last write to the file is done; EINTR on a fatal signal while
  * another ioctl holds the object.
  */
 #define COWDEV_IOC_SET_BACKING _IO(COWDEV_IOC_MAGIC, 0x07)
@@ -306,8 +307,8 @@ struct cowdev_evict {
  * ioctl holds the object; EFBIG at a dirty page past the caller's
  * RLIMIT_FSIZE, which the eviction writes within, as the caller's own
  * write(2) would (with SIGXFSZ, as write(2) gives, for a page that
- * begins past it): that page and the rest stay, and no store error is
- * recorded.
+ * begins past it): that page and the rest stay, no store error is
+ * recorded, and the pages evicted before it are not reported.
  */
 #define COWDEV_IOC_EVICT _IOWR(COWDEV_IOC_MAGIC, 0x08, struct cowdev_evict)
 
