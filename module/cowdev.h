@@ -8,7 +8,8 @@
  *
  *   fault: mmap_lock (read), or the VMA lock
  *   ioctl: cowdev_object.lock (mutex)
- *     cowdev_object.clone_sem (read: shared write faults; write: CLONE)
+ *     cowdev_object.clone_sem (read: shared write faults, tried only by
+ *     ->page_mkwrite, put off when they may retry; write: CLONE)
  *     mapping->invalidate_lock (shared: reading an evicted page back,
  *     taken with only the new, unpublished page locked; exclusive:
  *     truncation, and CLONE's walk, inside clone_sem)
@@ -237,6 +238,10 @@ struct cowdev_ra {
  * @clone_sem: taken for read by every reuse-or-copy decision and for
  *	write by CLONE, so that no write needing a fault lands while a clone
  *	shares the pages: a clone is a point-in-time snapshot.
+ * @clones_over: CLONEs of this object that have let go of @clone_sem;
+ *	counted by each under @lock (cowdev_cow.c), so that a fault can wait
+ *	for the one holding it to end without holding its own lock.
+ * @clone_wait: where such faults wait; woken as @clones_over moves.
  * @debugfs: the object's file under /sys/kernel/debug/cowdev/objects.
  * @ra: readahead from the backing store.
  * @id: small number naming the object in debugfs and the ABI.
@@ -258,6 +263,8 @@ struct cowdev_object {
 	struct mutex lock;		/* serialises size, holes, clone, writeback */
 	spinlock_t mode_lock;		/* protects mode and mapped */
 	struct percpu_rw_semaphore clone_sem;
+	unsigned long clones_over;
+	wait_queue_head_t clone_wait;
 	struct dentry *debugfs;
 	u32 id;
 	enum cowdev_mode mode;
@@ -320,7 +327,7 @@ void cowdev_cow_own_page(struct page *page);
 void cowdev_cow_put_page(struct cowdev_object *obj, pgoff_t pgoff,
 			 struct page *page);
 vm_fault_t cowdev_cow_write(struct cowdev_object *obj, pgoff_t pgoff,
-			    struct page *page);
+			    struct page *page, struct cowdev_fault *cf);
 void cowdev_cow_reuse(struct cowdev_object *obj, pgoff_t pgoff,
 		      struct page *page);
 struct page *cowdev_cow_unshare(struct cowdev_object *obj, pgoff_t pgoff,

@@ -121,14 +121,15 @@ void cowdev_cow_put_page(struct cowdev_object *obj, pgoff_t pgoff,
 
 /*
  * Give @obj its own copy of the shared, locked @page at @pgoff, for the fault
- * @cf if it may retry.  Returns the copy, locked, with a reference for the
- * caller, or an ERR_PTR; @page stays locked.  (The mkwrites may not retry:
- * do_page_mkwrite() gives them no FAULT_FLAG_ALLOW_RETRY.)
+ * @cf if it may retry, allocated as @how says outside a fault.  Returns the
+ * copy, locked, with a reference for the caller, or an ERR_PTR; @page
+ * stays locked.
  */
 static struct page *cowdev_cow_copy(struct cowdev_object *obj, pgoff_t pgoff,
-				    struct page *page, struct cowdev_fault *cf)
+				    struct page *page, struct cowdev_fault *cf,
+				    enum cowdev_alloc_how how)
 {
-	struct page *copy = cowdev_alloc_page(cf, COWDEV_ALLOC_WAIT);
+	struct page *copy = cowdev_alloc_page(cf, how);
 
 	if (IS_ERR(copy))
 		return copy;
@@ -185,7 +186,7 @@ struct page *cowdev_cow_unshare(struct cowdev_object *obj, pgoff_t pgoff,
 
 	if (cowdev_sharers(page) == 1)
 		return page;
-	copy = cowdev_cow_copy(obj, pgoff, page, cf);
+	copy = cowdev_cow_copy(obj, pgoff, page, cf, COWDEV_ALLOC_WAIT);
 	cowdev_unlock_page(obj, pgoff, page);
 	put_page(page);
 	return copy;
@@ -197,6 +198,12 @@ struct page *cowdev_cow_unshare(struct cowdev_object *obj, pgoff_t pgoff,
  * @obj: the object written through a shared mapping
  * @pgoff: page offset of the fault
  * @page: the object's page at @pgoff, locked, checked to be still indexed
+ * @cf: the fault, if it may retry (->pfn_mkwrite and ->fault), for a
+ *	copy's allocation to wait for the reclaimer holding nothing; NULL
+ *	from ->page_mkwrite, which may not let go of its lock to wait
+ *	(do_page_mkwrite() gives it no FAULT_FLAG_ALLOW_RETRY): at the
+ *	pool's limit it unmaps the page, and the access refaults into
+ *	->fault, which can (cowdev_cow_unshare()), as for a writeback
  *
  * Called from ->page_mkwrite, ->pfn_mkwrite and pfn mode's first-touch
  * write fault with @obj->clone_sem held for read.  A copy is counted here;
@@ -210,12 +217,14 @@ struct page *cowdev_cow_unshare(struct cowdev_object *obj, pgoff_t pgoff,
  * Return: 0 if @page may be made writable in place (the caller sees that
  * it is marked dirty, then calls cowdev_cow_reuse()); VM_FAULT_NOPAGE if
  * the access must refault (@obj now holds a copy, or @page is under
- * writeback); VM_FAULT_HWPOISON if @page is poisoned (or turned out to
- * be when it was copied); VM_FAULT_SIGBUS or VM_FAULT_OOM if no page
- * could be had for the copy.
+ * writeback, or ->page_mkwrite's copy must wait for a page);
+ * VM_FAULT_HWPOISON if @page is poisoned (or turned out to be when it was
+ * copied); VM_FAULT_SIGBUS or VM_FAULT_OOM if no page
+ * could be had for the copy; VM_FAULT_RETRY, only with @cf, if its wait
+ * for one was put off (see cowdev_alloc_at_limit()).
  */
 vm_fault_t cowdev_cow_write(struct cowdev_object *obj, pgoff_t pgoff,
-			    struct page *page)
+			    struct page *page, struct cowdev_fault *cf)
 {
 	struct page *copy;
 
@@ -228,7 +237,13 @@ vm_fault_t cowdev_cow_write(struct cowdev_object *obj, pgoff_t pgoff,
 	if (unlikely(PageHWPoison(page)))
 		return VM_FAULT_HWPOISON;
 	if (cowdev_sharers(page) > 1) {
-		copy = cowdev_cow_copy(obj, pgoff, page, NULL);
+		copy = cowdev_cow_copy(obj, pgoff, page, cf,
+				       cf ? COWDEV_ALLOC_WAIT : COWDEV_ALLOC_NOWAIT);
+		if (copy == ERR_PTR(-ENOSPC) && !cf) {
+			unmap_mapping_pages(obj->inode->i_mapping, pgoff, 1,
+					    false);
+			return VM_FAULT_NOPAGE;
+		}
 		if (IS_ERR(copy))
 			return cowdev_fault_error(obj, PTR_ERR(copy));
 		cowdev_unlock_page(obj, pgoff, copy);
@@ -406,6 +421,18 @@ static int cowdev_cow_clone_page(struct cowdev_object *src,
 	return ret;
 }
 
+/*
+ * A CLONE has let go of @src's clone_sem: a write fault that found it
+ * taken waits for this, holding nothing (cowdev_lock_clone_read()).
+ * Under @src->lock, which orders the CLONEs of @src.
+ */
+static void cowdev_cow_clone_over(struct cowdev_object *src)
+{
+	lockdep_assert_held(&src->lock);
+	WRITE_ONCE(src->clones_over, src->clones_over + 1);
+	wake_up_all(&src->clone_wait);
+}
+
 /**
  * cowdev_cow_clone() - make a new object sharing every page of @src
  * @src: the object to clone
@@ -464,6 +491,7 @@ struct cowdev_object *cowdev_cow_clone(struct cowdev_object *src)
 			break;
 		filemap_invalidate_unlock(src->inode->i_mapping);
 		percpu_up_write(&src->clone_sem);
+		cowdev_cow_clone_over(src);
 	}
 	/* Write-protect everything at once; see cowdev_cow_clone_page(). */
 	unmap_mapping_pages(src->inode->i_mapping, 0, 0, false);
@@ -480,6 +508,7 @@ struct cowdev_object *cowdev_cow_clone(struct cowdev_object *src)
 	}
 	filemap_invalidate_unlock(src->inode->i_mapping);
 	percpu_up_write(&src->clone_sem);
+	cowdev_cow_clone_over(src);
 	mutex_unlock(&src->lock);
 
 	if (ret) {

@@ -120,6 +120,7 @@ struct cowdev_object *cowdev_object_create(void)
 	xa_init(&obj->pages);
 	mutex_init(&obj->lock);
 	spin_lock_init(&obj->mode_lock);
+	init_waitqueue_head(&obj->clone_wait);
 	obj->nr_pages = DIV_ROUND_UP_ULL(size, PAGE_SIZE);
 	obj->mode = COWDEV_HAVE_PFN_MODE &&
 		    READ_ONCE(cowdev_default_mode) == COWDEV_MODE_PFN ?

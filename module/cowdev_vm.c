@@ -477,14 +477,15 @@ static vm_fault_t cowdev_pfn_prealloc_table(struct vm_fault *vmf)
  * table changed, and is counted then.
  */
 static vm_fault_t cowdev_pfn_write(struct cowdev_object *obj,
-				   struct vm_fault *vmf, struct page *page)
+				   struct cowdev_fault *cf, struct page *page)
 {
+	struct vm_fault *vmf = cf->vmf;
 	vm_fault_t ret;
 
 	/* No pfn-mode VMA exists: see cowdev_vma_maps_pfns(). */
 	if (!COWDEV_HAVE_PFN_MODE)
 		return VM_FAULT_SIGBUS;
-	ret = cowdev_cow_write(obj, vmf->pgoff, page);
+	ret = cowdev_cow_write(obj, vmf->pgoff, page, cf);
 	if (ret)
 		return ret;
 	folio_mark_dirty(page_folio(page));
@@ -511,7 +512,9 @@ static struct page *cowdev_fault_shared_write(struct cowdev_object *obj,
 	int ret;
 
 	do {
-		percpu_down_read(&obj->clone_sem);
+		ret = cowdev_lock_clone_read(obj, cf);
+		if (ret)
+			return ERR_PTR(ret);
 		page = cowdev_object_grab_page(obj, pgoff, cf);
 		if (!IS_ERR(page))
 			page = cowdev_cow_unshare(obj, pgoff, page, cf);
@@ -554,7 +557,7 @@ static vm_fault_t cowdev_do_fault(struct cowdev_object *obj,
 		 * a second fault for ->pfn_mkwrite to decide again.
 		 */
 		if (cowdev_vma_maps_pfns(vmf->vma)) {
-			ret = cowdev_pfn_write(obj, vmf, page);
+			ret = cowdev_pfn_write(obj, cf, page);
 			cowdev_unlock_page(obj, vmf->pgoff, page);
 			put_page(page);
 			percpu_up_read(&obj->clone_sem);
@@ -630,10 +633,32 @@ static vm_fault_t cowdev_fault(struct vm_fault *vmf)
 }
 
 /*
+ * Send a write that ->page_mkwrite must not wait for back to ->fault,
+ * which can wait holding nothing (cowdev_fault_shared_write()): the
+ * access refaults on no PTE.  A write through a read-only PTE
+ * (wp_page_shared()) needs it gone; a first-touch write (do_shared_fault(),
+ * right after ->fault) has none yet, and others' PTEs are left alone.
+ */
+static vm_fault_t cowdev_mkwrite_refault(struct cowdev_object *obj,
+					 struct vm_fault *vmf)
+{
+	if (!pte_none(vmf->orig_pte))
+		unmap_mapping_pages(obj->inode->i_mapping, vmf->pgoff, 1,
+				    false);
+	return VM_FAULT_NOPAGE;
+}
+
+/*
  * do_page_mkwrite() calls this with vmf->flags reduced to FAULT_FLAG_WRITE
- * | FAULT_FLAG_MKWRITE: it may not drop the fault's lock.  The page lock is
- * held for short decisions only; a long writeback is left to ->fault (see
- * cowdev_cow_write()).  A reuse is counted here, before the core's
+ * | FAULT_FLAG_MKWRITE: it may not drop the fault's lock, so it does not
+ * wait for what can last: a CLONE, which holds clone_sem while it waits
+ * on page locks, a writeback, and a write to the backing store, which
+ * the writeback work makes holding the page lock of a page under
+ * writeback.  clone_sem is only tried, and a page under writeback not
+ * waited for: the access goes back to ->fault, which waits for them
+ * holding nothing (see cowdev_cow_write()).  Other holders of the page
+ * lock hold it for short decisions, and are waited for in place, as
+ * filemap_page_mkwrite() waits, but killably.  A reuse is counted here, before the core's
  * finish_mkwrite_fault() checks pte_same(): when another thread's fault on
  * the same page made the PTE writable first, or MADV_DONTNEED zapped it,
  * the core sends the access back to fault again, and the reuse counted
@@ -647,13 +672,18 @@ static vm_fault_t cowdev_page_mkwrite(struct vm_fault *vmf)
 
 	cowdev_count(obj, COWDEV_STAT_MKWRITE);
 	trace_cowdev_mkwrite(obj->id, vmf->pgoff, COWDEV_MODE_PAGE);
-	percpu_down_read(&obj->clone_sem);
-	cowdev_lock_page(obj, vmf->pgoff, page, NULL);
+	if (!percpu_down_read_trylock(&obj->clone_sem))
+		return cowdev_mkwrite_refault(obj, vmf);
+	if (folio_test_writeback(page_folio(page)) ||
+	    cowdev_lock_page_killable(obj, vmf->pgoff, page)) {
+		percpu_up_read(&obj->clone_sem);
+		return cowdev_mkwrite_refault(obj, vmf);
+	}
 	/* Truncated or replaced by a copy under us: refault. */
 	if (!cowdev_object_page_valid(obj, vmf->pgoff, page))
 		ret = VM_FAULT_NOPAGE;
 	else
-		ret = cowdev_cow_write(obj, vmf->pgoff, page);
+		ret = cowdev_cow_write(obj, vmf->pgoff, page, NULL);
 	if (!ret)
 		cowdev_cow_reuse(obj, vmf->pgoff, page);
 	percpu_up_read(&obj->clone_sem);
@@ -686,17 +716,22 @@ static vm_fault_t cowdev_pfn_mkwrite(struct vm_fault *vmf)
 
 	cowdev_count(obj, COWDEV_STAT_PFN_MKWRITE);
 	trace_cowdev_mkwrite(obj->id, vmf->pgoff, COWDEV_MODE_PFN);
-	percpu_down_read(&obj->clone_sem);
-	page = cowdev_object_find_lock_page(obj, vmf->pgoff, &cf);
-	if (IS_ERR(page)) {
-		/* NOPAGE keeps wp_pfn_shared() off the PTE. */
-		ret = VM_FAULT_RETRY | VM_FAULT_NOPAGE;
-	} else if (page) {
-		ret = cowdev_pfn_write(obj, vmf, page);
-		cowdev_unlock_page(obj, vmf->pgoff, page);
-		put_page(page);
+	if (cowdev_lock_clone_read(obj, &cf)) {
+		ret = VM_FAULT_RETRY;
+	} else {
+		page = cowdev_object_find_lock_page(obj, vmf->pgoff, &cf);
+		if (IS_ERR(page)) {
+			ret = VM_FAULT_RETRY;
+		} else if (page) {
+			ret = cowdev_pfn_write(obj, &cf, page);
+			cowdev_unlock_page(obj, vmf->pgoff, page);
+			put_page(page);
+		}
+		percpu_up_read(&obj->clone_sem);
 	}
-	percpu_up_read(&obj->clone_sem);
+	/* NOPAGE keeps wp_pfn_shared() off the PTE, which is not ours now. */
+	if (ret & VM_FAULT_RETRY)
+		ret |= VM_FAULT_NOPAGE;
 	return cowdev_fault_finish(obj, &cf, ret);
 }
 

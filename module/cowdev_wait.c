@@ -302,6 +302,81 @@ int cowdev_lock_fill(struct cowdev_object *obj, struct cowdev_fault *cf)
 	return 0;
 }
 
+/*
+ * Has the CLONE that held @obj's clone_sem, found taken after @seen was
+ * read, let go of it?  (Later CLONEs do not hold the fault up.)
+ */
+static bool cowdev_clone_over(struct cowdev_object *obj, unsigned long seen)
+{
+	return READ_ONCE(obj->clones_over) != seen;
+}
+
+/**
+ * cowdev_lock_clone_read() - take an object's clone_sem for a write fault
+ * @obj: the object
+ * @cf: the write fault
+ *
+ * A CLONE holds clone_sem for write while it waits on the object's page
+ * locks, which a writeback's or an eviction's write to a slow store holds
+ * for as long as the store takes: a fault that may retry does not wait
+ * for the CLONE holding its own lock (mmap_lock or the VMA lock), but puts
+ * the wait off (cowdev_fault_finish()), as it puts off a page-lock wait.
+ * One that may not retry waits in place, killably if it may: there is no
+ * killable percpu_down_read(), so it sleeps on @obj->clone_wait until the
+ * CLONE is over and tries again.
+ *
+ * Return: 0 with clone_sem held for read; -EAGAIN when the wait was put
+ * off, or -EINTR when a killable wait was interrupted (the fault returns
+ * VM_FAULT_RETRY).
+ */
+int cowdev_lock_clone_read(struct cowdev_object *obj, struct cowdev_fault *cf)
+{
+	unsigned long seen;
+
+	do {
+		/*
+		 * Read first: the trylock is a full barrier, and a CLONE that
+		 * makes it fail counts itself over only after it.
+		 */
+		seen = READ_ONCE(obj->clones_over);
+		if (likely(percpu_down_read_trylock(&obj->clone_sem)))
+			return 0;
+		if (cowdev_fault_may_defer(cf)) {
+			cf->wait_clone = true;
+			cf->clones_over = seen;
+			return -EAGAIN;
+		}
+		if (!cowdev_fault_killable(cf)) {
+			percpu_down_read(&obj->clone_sem);
+			return 0;
+		}
+	} while (!wait_event_killable(obj->clone_wait,
+				      cowdev_clone_over(obj, seen)));
+	cf->killed = true;
+	return -EINTR;
+}
+
+/**
+ * cowdev_lock_page_killable() - lock an object's page, or give up when
+ *	killed
+ * @obj: the object the page belongs to
+ * @pgoff: its offset in @obj, for the trace
+ * @page: the page; the caller holds a reference
+ *
+ * For ->page_mkwrite, which may not retry but may give up: the access then
+ * faults again, and the task dies on its way back to user space.
+ *
+ * Return: 0 with @page locked, or -EINTR on a fatal signal.
+ */
+int cowdev_lock_page_killable(struct cowdev_object *obj, pgoff_t pgoff,
+			      struct page *page)
+{
+	if (likely(folio_trylock(page_folio(page))))
+		return 0;
+	return cowdev_wait_slow(obj, pgoff, page, COWDEV_BIT_LOCKED,
+				COWDEV_WAIT_TAKE_KILLABLE);
+}
+
 /**
  * cowdev_wait_readahead() - let readahead in flight bring a page in
  * @obj: the object
@@ -345,7 +420,8 @@ int cowdev_wait_readahead(struct cowdev_object *obj, pgoff_t pgoff,
  * the fault had FAULT_FLAG_RETRY_NOWAIT (the core then expects its lock
  * still held), it pins the file, releases the fault's lock, sleeps until
  * the bit is clear (killably if the fault is) and drops the file.  A wait
- * for the reclaimer is done the same way (cowdev_alloc_at_limit()).  A
+ * for the reclaimer (cowdev_alloc_at_limit()) or for a CLONE
+ * (cowdev_lock_clone_read()) is done the same way.  A
  * fault killed in a wait in place releases its lock too.  The caller must not
  * touch @obj or the VMA afterwards: with the lock gone, the last munmap
  * and close may free them.
@@ -365,8 +441,8 @@ vm_fault_t cowdev_fault_finish(struct cowdev_object *obj,
 	/* VM_FAULT_RETRY exactly when a wait or read was put off or killed. */
 	WARN_ON_ONCE(!!(ret & VM_FAULT_RETRY) !=
 		     (cf->wait_page || cf->read_page || cf->wait_fill ||
-		      cf->wait_ra || cf->wait_reclaim || cf->killed ||
-		      cf->nowait));
+		      cf->wait_ra || cf->wait_reclaim || cf->wait_clone ||
+		      cf->killed || cf->nowait));
 	if (cf->read_page) {
 		file = get_file(vmf->vma->vm_file);
 		cowdev_release_fault_lock(vmf);
@@ -397,6 +473,20 @@ vm_fault_t cowdev_fault_finish(struct cowdev_object *obj,
 			wait_event(obj->ra.wait,
 				   !cowdev_readahead_busy(obj, cf->wait_pgoff));
 		fput(file);
+	} else if (cf->wait_clone) {
+		if (!(vmf->flags & FAULT_FLAG_RETRY_NOWAIT)) {
+			unsigned long seen = cf->clones_over;
+
+			file = get_file(vmf->vma->vm_file);
+			cowdev_release_fault_lock(vmf);
+			if (vmf->flags & FAULT_FLAG_KILLABLE)
+				wait_event_killable(obj->clone_wait,
+						    cowdev_clone_over(obj, seen));
+			else
+				wait_event(obj->clone_wait,
+					   cowdev_clone_over(obj, seen));
+			fput(file);
+		}
 	} else if (cf->wait_reclaim) {
 		file = get_file(vmf->vma->vm_file);
 		cowdev_release_fault_lock(vmf);

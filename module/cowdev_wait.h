@@ -54,6 +54,10 @@ struct cowdev_ra_window {
  *	was put off (see cowdev_wait_readahead())
  * @wait_reclaim: a wait for the reclaimer, at the pool's limit, was put
  *	off (see cowdev_alloc_at_limit())
+ * @wait_clone: a wait for a CLONE to let go of the object's clone_sem was
+ *	put off (see cowdev_lock_clone_read())
+ * @clones_over: the object's count of CLONEs over, from before clone_sem
+ *	was found taken
  * @killed: a killable wait in place was interrupted
  * @new_page: the fault made its page (cowdev_object_grab_page())
  * @major: the fault read its page from the backing store, or will
@@ -72,6 +76,8 @@ struct cowdev_fault {
 	bool wait_fill;
 	bool wait_ra;
 	bool wait_reclaim;
+	bool wait_clone;
+	unsigned long clones_over;
 	bool killed;
 	bool new_page;
 	bool major;
@@ -87,6 +93,9 @@ void cowdev_unlock_page(struct cowdev_object *obj, pgoff_t pgoff,
 int cowdev_wait_writeback(struct cowdev_object *obj, pgoff_t pgoff,
 			  struct page *page, struct cowdev_fault *cf);
 int cowdev_lock_fill(struct cowdev_object *obj, struct cowdev_fault *cf);
+int cowdev_lock_clone_read(struct cowdev_object *obj, struct cowdev_fault *cf);
+int cowdev_lock_page_killable(struct cowdev_object *obj, pgoff_t pgoff,
+			      struct page *page);
 int cowdev_wait_readahead(struct cowdev_object *obj, pgoff_t pgoff,
 			  struct cowdev_fault *cf);
 vm_fault_t cowdev_fault_finish(struct cowdev_object *obj,

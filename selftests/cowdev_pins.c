@@ -44,14 +44,6 @@ static int resize(enum test_backing b, int fd, off_t len)
 	return cowdev_set_size(fd, len);
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
-}
-
 FIXTURE(pins)
 {
 	int fd;
@@ -665,46 +657,11 @@ TEST(changing_ioctls_need_write_access)
 	close(fd);
 }
 
-/* Long enough that a test finishing before it proves nobody waited it out. */
-#define LONG_WAIT_US 8000000
-#define KILL_BOUND_MS 4000
-
 static int start_writeback(int fd, uint64_t flags, uint64_t delay_us)
 {
 	struct cowdev_writeback wb = { .flags = flags, .delay_us = delay_us };
 
 	return ioctl(fd, COWDEV_IOC_WRITEBACK, &wb) ? -errno : 0;
-}
-
-/*
- * Is @pid asleep in the kernel (state S or D)?  A child that already
- * exited (Z) counts too, so that no caller waits for it forever; its
- * reaping then tells the caller it was not killed.
- */
-static bool sleeping(pid_t pid)
-{
-	char path[64], buf[512], *s;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	if (read_text(path, buf, sizeof(buf)))
-		return false;
-	s = strrchr(buf, ')');
-	return s && (s[2] == 'S' || s[2] == 'D' || s[2] == 'Z');
-}
-
-/* Kill @pid once it sleeps; the milliseconds until it was reaped. */
-static long kill_when_asleep(pid_t pid)
-{
-	uint64_t start;
-	int status;
-
-	while (!sleeping(pid))
-		sched_yield();
-	start = now_ms();
-	kill(pid, SIGKILL);
-	if (waitpid(pid, &status, 0) != pid || !WIFSIGNALED(status))
-		return -1;
-	return now_ms() - start;
 }
 
 FIXTURE(waits)
@@ -804,6 +761,77 @@ TEST_F(waits, fault_waiting_on_page_lock_is_killable)
 	EXPECT_LT(ms, KILL_BOUND_MS);
 	ASSERT_EQ(filler, waitpid(filler, &status, 0));
 	EXPECT_TRUE(WIFEXITED(status));
+}
+
+/*
+ * A write fault that waits for a CLONE dies at once when killed: the
+ * CLONE holds clone_sem while it waits on a page locked for a long fill,
+ * and the fault waits for it having let go of its own lock, killably, as
+ * for a page lock, not on clone_sem itself, which sleeps uninterruptibly.
+ * With @read_first, the write finds a read-only PTE (->page_mkwrite in
+ * page mode, which only tries clone_sem and sends the access back to
+ * ->fault); without, no PTE (->fault).
+ */
+static void write_waits_for_clone(struct __test_metadata *const _metadata,
+				  FIXTURE_DATA(waits) *self, bool read_first)
+{
+	pid_t filler, cloner, writer;
+	char delay[32];
+	int status;
+	long ms;
+
+	self->p[self->ps] = 'a';	/* page 1: resident, mapped writable */
+	snprintf(delay, sizeof(delay), "%d", LONG_WAIT_US);
+	ASSERT_EQ(0, write_text(COWDEV_PARAMS "/fill_delay_us", delay));
+	filler = fork();
+	ASSERT_GE(filler, 0);
+	if (filler == 0) {
+		(void)*(volatile char *)self->p;	/* page 0, slowly */
+		_exit(0);
+	}
+	while (!sleeping(filler))
+		sched_yield();
+	cloner = fork();
+	ASSERT_GE(cloner, 0);
+	if (cloner == 0)
+		_exit(ioctl(self->fd, COWDEV_IOC_CLONE, 0) < 0);
+	/*
+	 * Asleep on page 0's lock in the CLONE's walk, clone_sem held (the
+	 * wait is in cowdev_wait_slow(), or in cowdev_lock_page() if that is
+	 * inlined).
+	 */
+	while (!(process_in(cloner, "cowdev_cow_clone") &&
+		 (process_in(cloner, "cowdev_wait_slow") ||
+		  process_in(cloner, "cowdev_lock_page"))))
+		sched_yield();
+	writer = fork();
+	ASSERT_GE(writer, 0);
+	if (writer == 0) {
+		/* No PTE (the CLONE may not have zapped them yet): a fault. */
+		madvise(self->p + self->ps, self->ps, MADV_DONTNEED);
+		if (read_first)
+			(void)*(volatile char *)(self->p + self->ps);
+		self->p[self->ps] = 'b';
+		_exit(0);
+	}
+	ms = kill_when_asleep(writer);
+	ASSERT_GE(ms, 0);
+	EXPECT_LT(ms, KILL_BOUND_MS);
+	ASSERT_EQ(cloner, waitpid(cloner, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ASSERT_EQ(filler, waitpid(filler, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ('a', self->p[self->ps]);
+}
+
+TEST_F(waits, write_fault_waiting_for_a_clone_is_killable)
+{
+	write_waits_for_clone(_metadata, self, false);
+}
+
+TEST_F(waits, mkwrite_waiting_for_a_clone_is_killable)
+{
+	write_waits_for_clone(_metadata, self, true);
 }
 
 /* WRITEBACK waiting for the previous writeback can be killed. */

@@ -23,6 +23,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -495,6 +496,49 @@ static inline void stall_fini(struct stall *s)
 {
 	munmap(s->buf, s->len);
 	close(s->uffd);
+}
+
+static inline uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
+}
+
+/* Long enough that a test finishing before it proves nobody waited it out. */
+#define LONG_WAIT_US 8000000
+#define KILL_BOUND_MS 4000
+
+/*
+ * Is @pid asleep in the kernel (state S or D)?  A child that already
+ * exited (Z) counts too, so that no caller waits for it forever; its
+ * reaping then tells the caller it was not killed.
+ */
+static inline bool sleeping(pid_t pid)
+{
+	char path[64], buf[512], *s;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (read_text(path, buf, sizeof(buf)))
+		return false;
+	s = strrchr(buf, ')');
+	return s && (s[2] == 'S' || s[2] == 'D' || s[2] == 'Z');
+}
+
+/* Kill @pid once it sleeps; the milliseconds until it was reaped. */
+static inline long kill_when_asleep(pid_t pid)
+{
+	uint64_t start;
+	int status;
+
+	while (!sleeping(pid))
+		sched_yield();
+	start = now_ms();
+	kill(pid, SIGKILL);
+	if (waitpid(pid, &status, 0) != pid || !WIFSIGNALED(status))
+		return -1;
+	return now_ms() - start;
 }
 
 #endif /* _COWDEV_UTIL_H */
