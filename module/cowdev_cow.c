@@ -422,13 +422,16 @@ static int cowdev_cow_clone_page(struct cowdev_object *src,
 }
 
 /*
- * A CLONE has let go of @src's clone_sem: a write fault that found it
- * taken waits for this, holding nothing (cowdev_lock_clone_read()).
+ * A CLONE has let go of @src's clone_sem (for good, or to read pages
+ * evicted again before it takes it once more): a write fault that found
+ * it taken waits for this, holding nothing (cowdev_lock_clone_read()).
  * Under @src->lock, which orders the CLONEs of @src.
  */
 static void cowdev_cow_clone_over(struct cowdev_object *src)
 {
 	lockdep_assert_held(&src->lock);
+	/* After clone_sem is free: pairs with cowdev_lock_clone_read(). */
+	smp_mb();
 	WRITE_ONCE(src->clones_over, src->clones_over + 1);
 	wake_up_all(&src->clone_wait);
 }

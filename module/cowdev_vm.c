@@ -636,8 +636,9 @@ static vm_fault_t cowdev_fault(struct vm_fault *vmf)
  * Send a write that ->page_mkwrite must not wait for back to ->fault,
  * which can wait holding nothing (cowdev_fault_shared_write()): the
  * access refaults on no PTE.  A write through a read-only PTE
- * (wp_page_shared()) needs it gone; a first-touch write (do_shared_fault(),
- * right after ->fault) has none yet, and others' PTEs are left alone.
+ * (wp_page_shared()) needs it gone (with the page's other read-only PTEs:
+ * a shared page is writable nowhere while a write to it is decided); a
+ * first-touch write (do_shared_fault(), right after ->fault) has none yet.
  */
 static vm_fault_t cowdev_mkwrite_refault(struct cowdev_object *obj,
 					 struct vm_fault *vmf)

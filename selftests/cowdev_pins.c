@@ -780,6 +780,8 @@ static void write_waits_for_clone(struct __test_metadata *const _metadata,
 	int status;
 	long ms;
 
+	if (access("/proc/self/stack", R_OK))
+		SKIP(return, "no /proc/PID/stack in this kernel");
 	self->p[self->ps] = 'a';	/* page 1: resident, mapped writable */
 	snprintf(delay, sizeof(delay), "%d", LONG_WAIT_US);
 	ASSERT_EQ(0, write_text(COWDEV_PARAMS "/fill_delay_us", delay));
@@ -800,10 +802,10 @@ static void write_waits_for_clone(struct __test_metadata *const _metadata,
 	 * wait is in cowdev_wait_slow(), or in cowdev_lock_page() if that is
 	 * inlined).
 	 */
-	while (!(process_in(cloner, "cowdev_cow_clone") &&
-		 (process_in(cloner, "cowdev_wait_slow") ||
-		  process_in(cloner, "cowdev_lock_page"))))
-		sched_yield();
+	ASSERT_TRUE(process_in_within(cloner, "cowdev_cow_clone"));
+	EXPECT_TRUE(process_in_within(cloner, "cowdev_wait_slow") ||
+		    process_in(cloner, "cowdev_lock_page"))
+		TH_LOG("the CLONE never waited on the fill");
 	writer = fork();
 	ASSERT_GE(writer, 0);
 	if (writer == 0) {
@@ -814,6 +816,9 @@ static void write_waits_for_clone(struct __test_metadata *const _metadata,
 		self->p[self->ps] = 'b';
 		_exit(0);
 	}
+	/* Waiting with its lock let go, not in clone_sem or a mkwrite. */
+	EXPECT_TRUE(process_in_within(writer, "cowdev_fault_finish"))
+		TH_LOG("the write did not wait with its lock let go");
 	ms = kill_when_asleep(writer);
 	ASSERT_GE(ms, 0);
 	EXPECT_LT(ms, KILL_BOUND_MS);

@@ -1126,7 +1126,9 @@ static void *escaper_run(void *arg)
 /*
  * A write fault that copied a shared page, and never came back to write
  * in the copy (a signal handler jumped away from the write), leaves the
- * copy its mark.  The copy may still be evicted: the mark goes into the
+ * copy its mark (pfn mode: ->pfn_mkwrite copies, and the write refaults;
+ * in page mode ->fault copies and maps the copy in one fault, which takes
+ * the mark).  The copy may still be evicted: the mark goes into the
  * index with it and comes back with the page, whose next write counts no
  * reuse, as without the eviction.  To hold the write between its copy and
  * its refault, the copy takes the pool's last page: the write waits for
@@ -1201,7 +1203,8 @@ static void escaped_copy_evicts(struct __test_metadata *const _metadata,
 	ASSERT_TRUE(waits_for_reclaimer(tid, "cowdev_fault_finish", &e.finished))
 		TH_LOG("the write never waited with its lock let go");
 	EXPECT_EQ(0, mprotect(p + ps, ps, PROT_READ));
-	EXPECT_TRUE(thread_in(tid, "cowdev_reclaim_wait"))
+	EXPECT_TRUE(thread_in(tid, "cowdev_reclaim_wait") &&
+		    thread_in(tid, "cowdev_fault_finish"))
 		TH_LOG("the split waited for the write");
 	ASSERT_TRUE(waits_for_reclaimer(tid, mode == COWDEV_MODE_PFN ?
 					"cowdev_cow_write" : "cowdev_cow_unshare",
@@ -1329,8 +1332,9 @@ TEST_F_TIMEOUT(stalled, mkwrite_waits_for_no_store, 120)
 		TH_LOG("the writeback never wrote to the store");
 	ASSERT_EQ(1, write(go[1], &c, 1));
 
-	while (!sleeping(writer))
-		sched_yield();
+	/* ->page_mkwrite sent it back to ->fault, which waits holding nothing. */
+	EXPECT_TRUE(process_in_within(writer, "cowdev_fault_finish"))
+		TH_LOG("the write did not wait with its lock let go");
 	start = now_ms();
 	kill(writer, SIGKILL);
 	do {

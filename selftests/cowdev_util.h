@@ -526,6 +526,17 @@ static inline bool sleeping(pid_t pid)
 	return s && (s[2] == 'S' || s[2] == 'D' || s[2] == 'Z');
 }
 
+/* Is process @pid in kernel function @fn within 10 s?  Asked every ms. */
+static inline bool process_in_within(pid_t pid, const char *fn)
+{
+	uint64_t start = now_ms();
+
+	while (!process_in(pid, fn))
+		if (now_ms() - start > 10000 || usleep(1000))
+			return false;
+	return true;
+}
+
 /* Kill @pid once it sleeps; the milliseconds until it was reaped. */
 static inline long kill_when_asleep(pid_t pid)
 {
