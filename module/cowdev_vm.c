@@ -659,11 +659,13 @@ static vm_fault_t cowdev_mkwrite_refault(struct cowdev_object *obj,
  * waited for: the access goes back to ->fault, which waits for them
  * holding nothing (see cowdev_cow_write()).  Other holders of the page
  * lock hold it for short decisions, and are waited for in place, as
- * filemap_page_mkwrite() waits, but killably.  A reuse is counted here, before the core's
- * finish_mkwrite_fault() checks pte_same(): when another thread's fault on
- * the same page made the PTE writable first, or MADV_DONTNEED zapped it,
- * the core sends the access back to fault again, and the reuse counted
- * stands for this fault's decision, as pgfault counts the attempt.
+ * filemap_page_mkwrite() waits, but killably.
+ *
+ * A reuse is counted here, before the core's finish_mkwrite_fault()
+ * checks pte_same(): when another thread's fault on the same page made
+ * the PTE writable first, or MADV_DONTNEED zapped it, the core sends the
+ * access back to fault again, and the reuse counted stands for this
+ * fault's decision, as pgfault counts the attempt.
  */
 static vm_fault_t cowdev_page_mkwrite(struct vm_fault *vmf)
 {
