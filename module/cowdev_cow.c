@@ -192,6 +192,18 @@ struct page *cowdev_cow_unshare(struct cowdev_object *obj, pgoff_t pgoff,
 	return copy;
 }
 
+/*
+ * Send a write that must wait for what its callback may not wait for
+ * back to ->fault, which can: @obj's PTEs of the page at @pgoff go, and
+ * the access refaults.
+ */
+static vm_fault_t cowdev_cow_refault(struct cowdev_object *obj,
+				     pgoff_t pgoff)
+{
+	unmap_mapping_pages(obj->inode->i_mapping, pgoff, 1, false);
+	return VM_FAULT_NOPAGE;
+}
+
 /**
  * cowdev_cow_write() - reuse or copy the page a write fault is about to make
  *	writable
@@ -239,21 +251,16 @@ vm_fault_t cowdev_cow_write(struct cowdev_object *obj, pgoff_t pgoff,
 	if (cowdev_sharers(page) > 1) {
 		copy = cowdev_cow_copy(obj, pgoff, page, cf,
 				       cf ? COWDEV_ALLOC_WAIT : COWDEV_ALLOC_NOWAIT);
-		if (copy == ERR_PTR(-ENOSPC) && !cf) {
-			unmap_mapping_pages(obj->inode->i_mapping, pgoff, 1,
-					    false);
-			return VM_FAULT_NOPAGE;
-		}
+		if (copy == ERR_PTR(-ENOSPC) && !cf)
+			return cowdev_cow_refault(obj, pgoff);
 		if (IS_ERR(copy))
 			return cowdev_fault_error(obj, PTR_ERR(copy));
 		cowdev_unlock_page(obj, pgoff, copy);
 		put_page(copy);
 		return VM_FAULT_NOPAGE;
 	}
-	if (folio_test_writeback(page_folio(page))) {
-		unmap_mapping_pages(obj->inode->i_mapping, pgoff, 1, false);
-		return VM_FAULT_NOPAGE;
-	}
+	if (folio_test_writeback(page_folio(page)))
+		return cowdev_cow_refault(obj, pgoff);
 	return 0;
 }
 
