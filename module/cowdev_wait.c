@@ -180,6 +180,28 @@ struct page *cowdev_alloc_at_limit(struct cowdev_fault *cf,
 }
 
 /**
+ * cowdev_lock_page_killable() - lock an object's page, or give up when
+ *	killed
+ * @obj: the object the page belongs to
+ * @pgoff: its offset in @obj, for the trace
+ * @page: the page; the caller holds a reference
+ *
+ * For a fault's killable wait in place (cowdev_lock_page()), and for
+ * ->page_mkwrite, which may not retry but may give up: the access then
+ * faults again, and the task dies on its way back to user space.
+ *
+ * Return: 0 with @page locked, or -EINTR on a fatal signal.
+ */
+int cowdev_lock_page_killable(struct cowdev_object *obj, pgoff_t pgoff,
+			      struct page *page)
+{
+	if (likely(folio_trylock(page_folio(page))))
+		return 0;
+	return cowdev_wait_slow(obj, pgoff, page, COWDEV_BIT_LOCKED,
+				COWDEV_WAIT_TAKE_KILLABLE);
+}
+
+/**
  * cowdev_lock_page() - lock an object's page, making any wait visible
  * @obj: the object the page belongs to
  * @pgoff: its offset in @obj, for the trace
@@ -203,8 +225,7 @@ int cowdev_lock_page(struct cowdev_object *obj, pgoff_t pgoff,
 	if (!cowdev_fault_killable(cf))
 		return cowdev_wait_slow(obj, pgoff, page, COWDEV_BIT_LOCKED,
 					COWDEV_WAIT_TAKE);
-	if (!cowdev_wait_slow(obj, pgoff, page, COWDEV_BIT_LOCKED,
-			      COWDEV_WAIT_TAKE_KILLABLE))
+	if (!cowdev_lock_page_killable(obj, pgoff, page))
 		return 0;
 	cf->killed = true;
 	return -EINTR;
@@ -354,27 +375,6 @@ int cowdev_lock_clone_read(struct cowdev_object *obj, struct cowdev_fault *cf)
 				      cowdev_clone_over(obj, seen)));
 	cf->killed = true;
 	return -EINTR;
-}
-
-/**
- * cowdev_lock_page_killable() - lock an object's page, or give up when
- *	killed
- * @obj: the object the page belongs to
- * @pgoff: its offset in @obj, for the trace
- * @page: the page; the caller holds a reference
- *
- * For ->page_mkwrite, which may not retry but may give up: the access then
- * faults again, and the task dies on its way back to user space.
- *
- * Return: 0 with @page locked, or -EINTR on a fatal signal.
- */
-int cowdev_lock_page_killable(struct cowdev_object *obj, pgoff_t pgoff,
-			      struct page *page)
-{
-	if (likely(folio_trylock(page_folio(page))))
-		return 0;
-	return cowdev_wait_slow(obj, pgoff, page, COWDEV_BIT_LOCKED,
-				COWDEV_WAIT_TAKE_KILLABLE);
 }
 
 /**
