@@ -889,7 +889,7 @@ TEST(killed_evict_is_no_store_error)
 
 	/* Page 1 is made by a fault that holds its lock for two seconds. */
 	ASSERT_EQ(0, write_text(COWDEV_PARAMS "/fill_delay_us", "2000000"));
-	filler = fork();
+	filler = fork_child();
 	ASSERT_LE(0, filler);
 	if (!filler) {
 		p[ps] = stamp(1);
@@ -901,7 +901,7 @@ TEST(killed_evict_is_no_store_error)
 	ASSERT_EQ(0, write_text(COWDEV_PARAMS "/fill_delay_us", "0"));
 	ASSERT_TRUE(process_in(filler, "msleep"));
 
-	evictor = fork();
+	evictor = fork_child();
 	ASSERT_LE(0, evictor);
 	if (!evictor)
 		_exit(cowdev_evict(obj, 0, 2 * ps) < 0);
@@ -933,7 +933,7 @@ static int child_within(int (*fn)(int obj), int obj)
 {
 	struct timespec start, now;
 	int status;
-	pid_t pid = fork();
+	pid_t pid = fork_child();
 
 	if (pid == 0)
 		_exit(fn(obj));
@@ -1109,7 +1109,7 @@ TEST(shrink_waits_before_it_sets_the_size)
 
 	/* Page 0 read back by a child, slowly, under the invalidate lock. */
 	ASSERT_EQ(0, write_text(COWDEV_PARAMS "/fill_delay_us", "2000000"));
-	reader = fork();
+	reader = fork_child();
 	ASSERT_LE(0, reader);
 	if (!reader)
 		_exit(p[0] != stamp(0));

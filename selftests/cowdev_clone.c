@@ -461,7 +461,7 @@ TEST_F(clone, concurrent_writers_processes)
 	ASSERT_TRUE(fill_and_clone(self->fd, self->len, 'o', &s, &cfd, &c));
 	ASSERT_EQ(0, pipe(go));
 	for (i = 0; i < PROCS; i++) {
-		pids[i] = fork();
+		pids[i] = fork_child();
 		ASSERT_GE(pids[i], 0);
 		if (pids[i] == 0) {
 			close(go[1]);
@@ -603,7 +603,7 @@ TEST_F(clone, shared_across_fork)
 	COWDEV_SKIP_UNLESS_READY();
 	ASSERT_NE(MAP_FAILED, s);
 	memset(s, 'p', self->len);
-	pid = fork();
+	pid = fork_child();
 	ASSERT_GE(pid, 0);
 	if (pid == 0) {
 		bool ok = all_bytes(s, self->len, 'p');
@@ -628,7 +628,7 @@ TEST_F(clone, private_isolated_across_fork)
 	ASSERT_NE(MAP_FAILED, p);
 	touch_pages(p, self->len, false, 0);	/* read first: core copies later */
 	memset(p, 'p', self->len);
-	pid = fork();
+	pid = fork_child();
 	ASSERT_GE(pid, 0);
 	if (pid == 0) {
 		memset(p, 'c', self->len);

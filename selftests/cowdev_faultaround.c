@@ -562,7 +562,7 @@ TEST_F(around, past_a_shrink_not_mapped)
 static int poison_page(int fd, long ps, int i)
 {
 	int status;
-	pid_t pid = fork();
+	pid_t pid = fork_child();
 
 	if (pid == 0) {
 		char *q = mmap(NULL, ps, PROT_READ, MAP_PRIVATE, fd, i * ps);
@@ -676,7 +676,7 @@ TEST_F(around_cowdev, locked_page_not_mapped)
 	snprintf(delay, sizeof(delay), "%d", FILL_DELAY_US);
 	ASSERT_EQ(0, write_text(COWDEV_PARAMS "/fill_delay_us", delay));
 	ASSERT_EQ(0, pipe(pipefd));
-	pid = fork();
+	pid = fork_child();
 	ASSERT_GE(pid, 0);
 	if (pid == 0) {
 		done = p[7 * a->ps];

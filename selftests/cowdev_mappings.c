@@ -47,7 +47,7 @@ static char *map(int fd, size_t len, int flags, off_t off)
 static bool in_child(int (*fn)(void *), void *arg)
 {
 	int status;
-	pid_t pid = fork();
+	pid_t pid = fork_child();
 
 	if (pid == 0)
 		_exit(fn(arg));
@@ -291,17 +291,20 @@ TEST_F(obj, shared_visible_through_fd_passing)
 	ASSERT_NE(MAP_FAILED, p);
 	p[0] = 's';
 	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
-	pid = fork();
+	pid = fork_child();
 	ASSERT_GE(pid, 0);
 	if (pid == 0) {
 		close(self->fd);
+		close(sv[0]);
 		_exit(receive_fd_and_write(&sv[1]));
 	}
+	close(sv[1]);
 	CMSG_FIRSTHDR(&msg)->cmsg_level = SOL_SOCKET;
 	CMSG_FIRSTHDR(&msg)->cmsg_type = SCM_RIGHTS;
 	CMSG_FIRSTHDR(&msg)->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(CMSG_FIRSTHDR(&msg)), &self->fd, sizeof(int));
 	ASSERT_EQ(1, sendmsg(sv[0], &msg, 0));
+	close(sv[0]);
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status));
@@ -347,15 +350,18 @@ TEST_F(obj, private_isolated_across_fork)
 
 	/* The parent's writes after fork do not reach the child. */
 	ASSERT_EQ(0, pipe(go));
-	pid = fork();
+	pid = fork_child();
 	ASSERT_GE(pid, 0);
 	if (pid == 0) {
+		close(go[1]);
 		if (read(go[0], &byte, 1) != 1)
 			_exit(2);
 		_exit(all_bytes(p, self->len, 'a') ? 0 : 1);
 	}
+	close(go[0]);
 	memset(p, 'P', self->len);
 	ASSERT_EQ(1, write(go[1], "g", 1));
+	close(go[1]);
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	munmap(p, self->len);

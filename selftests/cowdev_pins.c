@@ -206,7 +206,7 @@ static int vm_writev_across_fork(int fd, size_t ps, int flags)
 	w.local = s.buf;
 	if (pthread_create(&th, NULL, vm_writer_thread, &w) || !stall_wait(&s))
 		return -2;
-	pid = fork();
+	pid = fork_child();
 	if (pid == 0) {
 		char c;
 
@@ -500,7 +500,7 @@ static int forced_write_into_prot_none(int fd, size_t ps)
 
 	if (!page || pipe(pipefd))
 		return 1;
-	pid = fork();
+	pid = fork_child();
 	if (pid == 0) {
 		q = mmap(NULL, ps, PROT_READ, MAP_PRIVATE, fd, 0);
 		if (q == MAP_FAILED || q[1] != 'o' || mprotect(q, ps, PROT_NONE))
@@ -569,7 +569,7 @@ TEST_F(pins, remote_write_into_read_private_page)
 	ASSERT_NE(MAP_FAILED, q);
 	ASSERT_EQ('o', q[1]);
 	ASSERT_EQ('o', q[self->ps + 1]);
-	pid = fork();
+	pid = fork_child();
 	ASSERT_GE(pid, 0);
 	if (pid == 0) {
 		char c = 'R';
@@ -701,7 +701,7 @@ static pid_t child_behind_writeback(int fd, char *p,
 	p[0] = 'a';
 	if (start_writeback(fd, 0, LONG_WAIT_US))
 		return -1;
-	pid = fork();
+	pid = fork_child();
 	if (pid == 0)
 		_exit(blocked(fd, p));
 	while (pid > 0 && !sleeping(pid))
@@ -742,7 +742,7 @@ TEST_F(waits, fault_waiting_on_page_lock_is_killable)
 
 	snprintf(delay, sizeof(delay), "%d", LONG_WAIT_US);
 	ASSERT_EQ(0, write_text(COWDEV_PARAMS "/fill_delay_us", delay));
-	filler = fork();
+	filler = fork_child();
 	ASSERT_GE(filler, 0);
 	if (filler == 0) {
 		(void)*(volatile char *)self->p;	/* fills, slowly */
@@ -750,7 +750,7 @@ TEST_F(waits, fault_waiting_on_page_lock_is_killable)
 	}
 	while (!sleeping(filler))
 		sched_yield();
-	waiter = fork();
+	waiter = fork_child();
 	ASSERT_GE(waiter, 0);
 	if (waiter == 0) {
 		(void)*(volatile char *)self->p;	/* waits on the lock */
@@ -785,7 +785,7 @@ static void write_waits_for_clone(struct __test_metadata *const _metadata,
 	self->p[self->ps] = 'a';	/* page 1: resident, mapped writable */
 	snprintf(delay, sizeof(delay), "%d", LONG_WAIT_US);
 	ASSERT_EQ(0, write_text(COWDEV_PARAMS "/fill_delay_us", delay));
-	filler = fork();
+	filler = fork_child();
 	ASSERT_GE(filler, 0);
 	if (filler == 0) {
 		(void)*(volatile char *)self->p;	/* page 0, slowly */
@@ -793,7 +793,7 @@ static void write_waits_for_clone(struct __test_metadata *const _metadata,
 	}
 	while (!sleeping(filler))
 		sched_yield();
-	cloner = fork();
+	cloner = fork_child();
 	ASSERT_GE(cloner, 0);
 	if (cloner == 0)
 		_exit(ioctl(self->fd, COWDEV_IOC_CLONE, 0) < 0);
@@ -806,7 +806,7 @@ static void write_waits_for_clone(struct __test_metadata *const _metadata,
 	EXPECT_TRUE(process_in_within(cloner, "cowdev_wait_slow") ||
 		    process_in(cloner, "cowdev_lock_page"))
 		TH_LOG("the CLONE never waited on the fill");
-	writer = fork();
+	writer = fork_child();
 	ASSERT_GE(writer, 0);
 	if (writer == 0) {
 		/* No PTE (the CLONE may not have zapped them yet): a fault. */

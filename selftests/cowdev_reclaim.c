@@ -180,7 +180,7 @@ static int pressure_fork(struct pressure *pr)
 		close(go[1]);
 		return -1;
 	}
-	pr->pid = fork();
+	pr->pid = fork_child();
 	if (pr->pid == 0) {
 		close(go[1]);
 		close(ready[0]);
@@ -763,7 +763,7 @@ TEST_F_TIMEOUT(stalled, store_holds_up_no_other, 120)
 	ASSERT_TRUE(store_stall(&self->stall, store));
 
 	/* Faults at the limit: the reclaimer writes a dirty page, and waits. */
-	self->child = fork();
+	self->child = fork_child();
 	ASSERT_LE(0, self->child);
 	if (!self->child)
 		_exit(fill_storeless(LIMIT, &other, &p) ? 0 : 1);
@@ -889,7 +889,7 @@ TEST_F_TIMEOUT(limit, waits_out_a_busy_object, 120)
 	 * another process: the shrink cuts it, and its fault may get SIGBUS.
 	 */
 	ASSERT_EQ(0, write_text(COWDEV_PARAMS "/fill_delay_us", "1000000"));
-	filler = fork();
+	filler = fork_child();
 	ASSERT_LE(0, filler);
 	if (!filler) {
 		b[half * ps] = 1;
@@ -1061,7 +1061,7 @@ TEST_F_TIMEOUT(frozen, reclaimer_holds_no_page, 120)
 	ASSERT_LT(0, tid);
 	waited = waits_for_reclaimer(tid, "cowdev_fault", &t.finished);
 	status = -1;
-	reader = waited ? fork() : -1;
+	reader = waited ? fork_child() : -1;
 	if (reader == 0) {
 		alarm(10);
 		for (i = 0; i < nb; i++)
@@ -1310,7 +1310,7 @@ TEST_F_TIMEOUT(stalled, mkwrite_waits_for_no_store, 120)
 	ASSERT_NE(MAP_FAILED, b);
 	ASSERT_EQ(0, pipe(go));
 	ASSERT_EQ(0, pipe(done));
-	writer = fork();
+	writer = fork_child();
 	ASSERT_LE(0, writer);
 	if (writer == 0) {
 		/* Read page 0 (a read-only PTE), then write it. */

@@ -675,7 +675,7 @@ static pid_t nomem_reader(const char *p, const char *want, int *flag)
 	int procs, max, ps = page_size();
 	char pid[32], pad[16384];
 	char c;
-	pid_t child = fork();
+	pid_t child = fork_child();
 
 	if (child)
 		return child;

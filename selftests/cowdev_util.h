@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -405,6 +406,24 @@ static inline int freeze_fs(const char *dir, bool freeze)
 	ret = ioctl(fd, freeze ? FIFREEZE : FITHAW, 0) ? -errno : 0;
 	close(fd);
 	return ret;
+}
+
+/*
+ * fork() for a test: the child dies with the process that forked it.  A
+ * child left blocked (reading a pipe its parent will never write, after
+ * the parent failed an ASSERT) would keep the harness's output pipe open,
+ * and the whole suite would wait for it with its output unseen.  Fork
+ * from the test's main thread: the signal follows the forking thread.
+ */
+static inline pid_t fork_child(void)
+{
+	pid_t parent = getpid();
+	pid_t pid = fork();
+
+	if (pid == 0 &&
+	    (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent))
+		_exit(3);
+	return pid;
 }
 
 /*
