@@ -21,7 +21,6 @@
 #include <linux/fiemap.h>
 #include <linux/fs.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -679,7 +678,6 @@ static pid_t nomem_reader(const char *p, const char *want, int *flag)
 
 	if (child)
 		return child;
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	memset(pad, 0, sizeof(pad));	/* its stack, there before */
 	snprintf(pid, sizeof(pid), "%d", getpid());
 	madvise((void *)p, 2 * ps, MADV_RANDOM);

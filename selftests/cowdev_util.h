@@ -409,7 +409,7 @@ static inline int freeze_fs(const char *dir, bool freeze)
 }
 
 /*
- * fork() for a test: the child dies with the process that forked it.  A
+ * fork() for a test: the child dies with the thread that forked it.  A
  * child left blocked (reading a pipe its parent will never write, after
  * the parent failed an ASSERT) would keep the harness's output pipe open,
  * and the whole suite would wait for it with its output unseen.  Fork
