@@ -261,12 +261,26 @@ static inline int stay_on_this_cpu(void)
 	return sched_setaffinity(0, sizeof(cpu), &cpu);
 }
 
-/* This process's minor faults so far (the kernel's count, not cowdev's). */
+/*
+ * This process's minor faults so far (the kernel's count, not cowdev's).
+ * They include faults anywhere in the process: a test that counts them
+ * calls no_stray_faults() first.
+ */
 static inline long minor_faults(void)
 {
 	struct rusage ru;
 
 	return getrusage(RUSAGE_SELF, &ru) ? -1 : ru.ru_minflt;
+}
+
+/*
+ * Keep khugepaged away from this process: collapsing its heap or stack
+ * into a huge page unmaps them, and the next touch there is a minor fault
+ * that the test did not make.  0 or -1.
+ */
+static inline int no_stray_faults(void)
+{
+	return prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
 }
 
 /*
