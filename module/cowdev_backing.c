@@ -42,6 +42,7 @@
 #include <linux/fs.h>
 #include <linux/highmem.h>
 #include <linux/list.h>
+#include <linux/magic.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
 #include <linux/pagemap.h>
@@ -108,6 +109,45 @@ static bool cowdev_backing_claim(struct cowdev_object *obj, struct file *file)
 	return ok;
 }
 
+/* In no header: fs/configfs/mount.c's, drivers/usb/gadget's. */
+#define COWDEV_CONFIGFS_MAGIC	0x62656570
+#define COWDEV_FUNCTIONFS_MAGIC	0xa647361
+#define COWDEV_GADGETFS_MAGIC	0xaee71ee7
+
+/*
+ * Filesystems whose regular files are kernel interfaces rather than
+ * storage: a write hands the bytes to a handler (a sysfs attribute, a
+ * cgroup knob, a PCI device's config space, a USB endpoint), which
+ * neither keeps them at their offset nor puts them in the file's page
+ * cache, so a page "written" there would be read back as whatever the
+ * handler returns.  Some have no ->read_iter or ->write_iter today and
+ * are refused for that too.  The loop driver refuses none of these; a
+ * store must.
+ */
+static bool cowdev_backing_fs_is_interface(const struct super_block *sb)
+{
+	switch (sb->s_magic) {
+	case SYSFS_MAGIC:
+	case CGROUP_SUPER_MAGIC:
+	case CGROUP2_SUPER_MAGIC:
+	case RDTGROUP_SUPER_MAGIC:
+	case COWDEV_CONFIGFS_MAGIC:
+	case DEBUGFS_MAGIC:
+	case TRACEFS_MAGIC:
+	case SECURITYFS_MAGIC:
+	case SELINUX_MAGIC:
+	case SMACK_MAGIC:
+	case EFIVARFS_MAGIC:
+	case PSTOREFS_MAGIC:
+	case BPF_FS_MAGIC:
+	case BINDERFS_SUPER_MAGIC:
+	case COWDEV_FUNCTIONFS_MAGIC:
+	case COWDEV_GADGETFS_MAGIC:
+		return true;
+	}
+	return false;
+}
+
 /* May @file be a backing store?  Returns 0 or an errno. */
 static int cowdev_backing_check(struct file *file)
 {
@@ -135,7 +175,8 @@ static int cowdev_backing_check(struct file *file)
 	 * claim the deepest stack to forbid stacking on them, and are no
 	 * stores either.
 	 */
-	if (file_inode(file)->i_sb->s_stack_depth)
+	if (file_inode(file)->i_sb->s_stack_depth ||
+	    cowdev_backing_fs_is_interface(file_inode(file)->i_sb))
 		return -EINVAL;
 	return 0;
 }
@@ -540,11 +581,14 @@ static int cowdev_backing_write_out(struct address_space *mapping,
  * (file_check_and_advance_wb_err()), and return it: -EAGAIN and -EBUSY,
  * which a FUSE daemon may answer (and CIFS gives for a sharing
  * violation), as -EIO, since within cowdev -EAGAIN says a page is under
- * writeback and -EBUSY that the store is frozen.
+ * writeback and -EBUSY that the store is frozen; and -EFBIG, a page past
+ * the largest file the store's filesystem can hold (ext4's for a file
+ * without extents: 16 GiB with 1 KiB blocks), since an EVICT's -EFBIG is
+ * its caller's RLIMIT_FSIZE.
  */
 static int cowdev_backing_error(struct cowdev_object *obj, int err)
 {
-	if (err == -EAGAIN || err == -EBUSY)
+	if (err == -EAGAIN || err == -EBUSY || err == -EFBIG)
 		err = -EIO;
 	mapping_set_error(obj->inode->i_mapping, err);
 	return err;

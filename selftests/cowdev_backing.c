@@ -156,6 +156,13 @@ TEST(set_backing_refuses)
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(-EINVAL, set_backing(obj, fd));
 	close(fd);
+	/* A kernel interface (sysfs), not storage: writes go to a handler. */
+	fd = open("/sys/kernel/mm/transparent_hugepage/enabled", O_RDWR);
+	if (fd >= 0 || errno != ENOENT) {	/* THP is there */
+		ASSERT_LE(0, fd);
+		EXPECT_EQ(-EINVAL, set_backing(obj, fd));
+		close(fd);
+	}
 
 	/* The same memfd through read-only, write-only and O_APPEND opens. */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", store);

@@ -895,4 +895,120 @@ TEST_F_TIMEOUT(nomem, no_sigbus_pfn, 400)
 	no_memory_no_sigbus(_metadata, self, COWDEV_MODE_PFN);
 }
 
+/*
+ * A page past the largest file the store's filesystem can hold.  On ext2
+ * with 1 KiB blocks, made on the scratch disk (whose bytes are put back
+ * afterwards, for the other tests of this boot), a file without extents
+ * stops near 16 GiB: a write(2) there gets EFBIG.  An EVICT over such a
+ * page is the store's failure, as on a full store: EIO, the page stays
+ * with its bytes, and the pages before it are evicted.  It used to be
+ * EFBIG, which means the caller's RLIMIT_FSIZE, with the error left
+ * recorded for the next WRITEBACK to report a second time.
+ */
+#define SMALL_FS_PAST	(20ULL << 30)
+#define SMALL_FS_SIZE	(32ULL << 30)
+
+FIXTURE(small_fs)
+{
+	const char *disk;
+	char mnt[32];
+	char *saved;		/* the scratch disk's bytes, to put back */
+	uint64_t bytes;
+	bool mounted;
+	const char *skip;
+};
+
+/* Made on the scratch disk, held exclusively while its bytes are read. */
+FIXTURE_SETUP(small_fs)
+{
+	char cmd[128];
+	int d, status;
+
+	self->disk = getenv("COWDEV_SCRATCH_DISK");
+	if (!self->disk) {
+		self->skip = "no scratch disk (COWDEV_SCRATCH_DISK)";
+		return;
+	}
+	d = open(self->disk, O_RDONLY | O_EXCL);
+	ASSERT_LE(0, d) TH_LOG("the scratch disk: %s", strerror(errno));
+	ASSERT_EQ(0, ioctl(d, BLKGETSIZE64, &self->bytes));
+	self->saved = malloc(self->bytes);
+	ASSERT_NE(NULL, self->saved);
+	ASSERT_EQ((ssize_t)self->bytes,
+		  pread(d, self->saved, self->bytes, 0));
+	close(d);
+	snprintf(cmd, sizeof(cmd), "mke2fs -b 1024 %s > /dev/null 2>&1",
+		 self->disk);
+	status = system(cmd);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
+		self->skip = "no mke2fs";
+		return;
+	}
+	ASSERT_EQ(0, status);
+	strcpy(self->mnt, "/tmp/cowdev-small-XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->mnt));
+	ASSERT_EQ(0, mount(self->disk, self->mnt, "ext4", 0, NULL));
+	self->mounted = true;
+}
+
+FIXTURE_TEARDOWN(small_fs)
+{
+	int d;
+
+	if (self->mounted)
+		EXPECT_EQ(0, umount(self->mnt));
+	if (self->mnt[0])
+		rmdir(self->mnt);
+	if (!self->saved)
+		return;
+	d = open(self->disk, O_WRONLY | O_EXCL);
+	EXPECT_LE(0, d);
+	EXPECT_EQ((ssize_t)self->bytes, pwrite(d, self->saved, self->bytes, 0));
+	EXPECT_EQ(0, fsync(d));
+	close(d);
+	free(self->saved);
+}
+
+TEST_F(small_fs, page_past_the_largest_file_is_a_store_error)
+{
+	struct cowdev_info info;
+	long ps = page_size();
+	int file, store, obj;
+	char path[64], *p, *q;
+
+	COWDEV_SKIP_UNLESS_READY();
+	/* The reference: a write there to a file on that filesystem. */
+	snprintf(path, sizeof(path), "%s/file", self->mnt);
+	file = open(path, O_RDWR | O_CREAT, 0600);
+	ASSERT_LE(0, file);
+	EXPECT_EQ(-1, pwrite(file, path, sizeof(path), SMALL_FS_PAST));
+	EXPECT_EQ(EFBIG, errno);
+	close(file);
+
+	snprintf(path, sizeof(path), "%s/store", self->mnt);
+	store = open(path, O_RDWR | O_CREAT, 0600);
+	obj = open(COWDEV_DEV, O_RDWR);
+	ASSERT_LE(0, store);
+	ASSERT_LE(0, obj);
+	ASSERT_EQ(0, cowdev_set_size(obj, SMALL_FS_SIZE));
+	ASSERT_EQ(0, ioctl(obj, COWDEV_IOC_SET_BACKING, store));
+	p = mmap(NULL, ps, PROT_READ | PROT_WRITE, MAP_SHARED, obj, 0);
+	q = mmap(NULL, ps, PROT_READ | PROT_WRITE, MAP_SHARED, obj,
+		 SMALL_FS_PAST);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_NE(MAP_FAILED, q);
+	memset(p, 0x33, ps);
+	memset(q, 0x44, ps);
+
+	EXPECT_EQ(-EIO, cowdev_evict(obj, 0, SMALL_FS_SIZE));
+	ASSERT_EQ(0, cowdev_info(obj, &info));
+	EXPECT_EQ(1, info.resident_pages);	/* the page past the limit */
+	EXPECT_TRUE(all_bytes(q, ps, 0x44));
+	EXPECT_TRUE(all_bytes(p, ps, 0x33));	/* read back from the store */
+	munmap(p, ps);
+	munmap(q, ps);
+	close(obj);		/* and so the module's file of the store */
+	close(store);
+}
+
 TEST_HARNESS_MAIN

@@ -278,12 +278,15 @@ struct cowdev_evict {
  * object it backs as its buffer.  Errors: EBADF on a read-only object fd,
  * for a bad fd or one of a file not open for both reading and writing;
  * EINVAL for a file that is not regular (another cowdev object, this one,
- * a directory, a pipe), is open O_APPEND or O_DIRECT, or is on a stacked
- * filesystem (overlayfs, ecryptfs, FUSE passthrough); EBUSY if the
- * object already has a backing store, or the file (by inode, however it
- * was opened) backs another object, one being closed included until its
- * last write to the file is done; EINTR on a fatal signal while
- * another ioctl holds the object.
+ * a directory, a pipe), is open O_APPEND or O_DIRECT, is on a stacked
+ * filesystem (overlayfs, ecryptfs, FUSE passthrough) or is a kernel
+ * interface rather than storage (sysfs, cgroupfs, configfs, debugfs and
+ * the like); EBUSY if the object already has a backing store, or the file
+ * (by inode, however it was opened) backs another object, one being
+ * closed included until its last write to the file is done; EINTR on a
+ * fatal signal while another ioctl holds the object; and what opening the
+ * file again for the object gives (EROFS, ETXTBSY, EACCES from a security
+ * module, ENFILE).
  */
 #define COWDEV_IOC_SET_BACKING _IO(COWDEV_IOC_MAGIC, 0x07)
 
@@ -308,7 +311,9 @@ struct cowdev_evict {
  * RLIMIT_FSIZE, which the eviction writes within, as the caller's own
  * write(2) would (with SIGXFSZ, as write(2) gives, for a page that
  * begins past it): that page and the rest stay, no store error is
- * recorded, and the pages evicted before it are not reported.
+ * recorded, and the pages evicted before it are not reported.  A page
+ * past the largest file the store's filesystem can hold is the store's
+ * error: EIO.
  */
 #define COWDEV_IOC_EVICT _IOWR(COWDEV_IOC_MAGIC, 0x08, struct cowdev_evict)
 
