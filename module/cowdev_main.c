@@ -222,6 +222,13 @@ static const struct file_operations cowdev_fops = {
 	.open = cowdev_open,
 	.release = cowdev_release,
 	.mmap = cowdev_mmap,
+	/*
+	 * The object is memory, as a memfd is, and its store a place to
+	 * evict to, not a copy to keep (COWDEV_IOC_WRITEBACK writes to it):
+	 * fsync() and msync(MS_SYNC) have nothing to do, and succeed, as on
+	 * shmem.  Without the callback vfs_fsync_range() says EINVAL.
+	 */
+	.fsync = noop_fsync,
 	.unlocked_ioctl = cowdev_ioctl,
 	.compat_ioctl = cowdev_compat_ioctl,
 };

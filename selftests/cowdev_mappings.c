@@ -257,6 +257,115 @@ static int check_then_write(void *arg)
 	return 0;
 }
 
+/*
+ * msync(MS_SYNC), fsync() and fdatasync() of a written shared mapping
+ * succeed, as on a memfd (shmem's noop_fsync): a program that syncs its
+ * shared mapping must not fail on the object.  Without ->fsync the VFS
+ * says EINVAL.
+ */
+TEST_F(two_maps, sync_succeeds_as_on_memfd)
+{
+	char *p;
+
+	COWDEV_SKIP_UNLESS_READY();
+	p = mmap(NULL, self->len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 self->fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	memset(p, 0x6b, self->len);
+	EXPECT_EQ(0, msync(p, self->len, MS_SYNC));
+	EXPECT_EQ(0, msync(p, self->len, MS_ASYNC));
+	EXPECT_EQ(0, fsync(self->fd));
+	EXPECT_EQ(0, fdatasync(self->fd));
+	EXPECT_TRUE(all_bytes(p, self->len, 0x6b));
+	munmap(p, self->len);
+}
+
+#ifndef UFFD_FEATURE_WP_ASYNC
+#define UFFD_FEATURE_WP_ASYNC	(1 << 15)	/* 6.7 */
+#endif
+#define PM_UFFD_WP_BIT		57
+
+/* Does userfaultfd write-protect the page at @addr?  (pagemap bit 57) */
+static bool uffd_wp_at(const void *addr)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+	uint64_t entry = 0;
+
+	if (fd >= 0) {
+		if (pread(fd, &entry, 8, (uintptr_t)addr / page_size() * 8) != 8)
+			entry = 0;
+		close(fd);
+	}
+	return entry & (1ULL << PM_UFFD_WP_BIT);
+}
+
+/*
+ * Write tracking by an asynchronous userfaultfd write-protect (6.7, what
+ * CRIU and PAGEMAP_SCAN use): after UFFDIO_WRITEPROTECT of a mapping half
+ * of whose pages are mapped, every page can still be read and written; a
+ * read leaves its page protected and a write lifts the protection, as on
+ * a memfd.  Page mode gets there through the core's own paths (the
+ * markers in empty PTEs, set_pte_range(), do_wp_page()) and its
+ * ->page_mkwrite; pfn mode cannot register.
+ */
+TEST_F(two_maps, uffd_wp_async_tracks_writes)
+{
+	struct uffdio_api api = {
+		.api = UFFD_API, .features = UFFD_FEATURE_WP_ASYNC,
+	};
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_WP };
+	struct uffdio_writeprotect wp = { .mode = UFFDIO_WRITEPROTECT_MODE_WP };
+	bool written;
+	char *p, want;
+	int uffd, i;
+
+	COWDEV_SKIP_UNLESS_READY();
+	p = mmap(NULL, self->len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 self->fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	memset(p, 0x11, self->len / 2);		/* pages 8-15 stay unmapped */
+	uffd = syscall(__NR_userfaultfd, O_CLOEXEC);
+	ASSERT_LE(0, uffd);
+	if (ioctl(uffd, UFFDIO_API, &api)) {
+		close(uffd);
+		munmap(p, self->len);
+		SKIP(return, "no asynchronous userfaultfd write-protect here");
+	}
+	reg.range.start = (uintptr_t)p;
+	reg.range.len = self->len;
+	/*
+	 * Any VMA may register for it but special ones (vma_can_userfault()
+	 * refuses VM_SPECIAL on 6.12 and 7.2): pfn mode's VM_MIXEDMAP.  A
+	 * kernel that let one in would fault for ever on a marker, which
+	 * vmf_insert_mixed() leaves alone, until pfn mode replaced markers.
+	 */
+	if (variant->backing == BACKING_PFN) {
+		EXPECT_EQ(-1, ioctl(uffd, UFFDIO_REGISTER, &reg));
+		EXPECT_EQ(EINVAL, errno);
+		close(uffd);
+		munmap(p, self->len);
+		return;
+	}
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_REGISTER, &reg));
+	wp.range = reg.range;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_WRITEPROTECT, &wp));
+
+	/* Every page read, the middle half (pages 4-11) written. */
+	for (i = 0; i < NPAGES; i++)
+		(void)*(volatile char *)(p + i * self->ps);
+	memset(p + self->len / 4, 0x22, self->len / 2);
+	for (i = 0; i < NPAGES; i++) {
+		written = i >= NPAGES / 4 && i < NPAGES * 3 / 4;
+		want = written ? 0x22 : i < NPAGES / 2 ? 0x11 : 0;
+		EXPECT_TRUE(all_bytes(p + i * self->ps, self->ps, want))
+			TH_LOG("page %d", i);
+		EXPECT_EQ(!written, uffd_wp_at(p + i * self->ps))
+			TH_LOG("page %d", i);
+	}
+	close(uffd);
+	munmap(p, self->len);
+}
+
 TEST_F(obj, shared_visible_across_fork)
 {
 	char *p = map(self->fd, self->len, MAP_SHARED, 0);

@@ -205,9 +205,9 @@ struct cowdev_evict {
  * A reference taken after the clone on a shared page is not seen: the
  * owner's next write copies the page and the holder keeps the clone's.
  * Errors: EBADF on a read-only fd, EINVAL for a non-zero argument, EMFILE,
- * ENOMEM, ENOSPC when the pool cannot hold the copies, EIO when an evicted
- * page cannot be read back or a held page to copy has a memory error,
- * EINTR on a fatal signal while another ioctl holds the object.
+ * ENFILE, ENOMEM, ENOSPC when the pool cannot hold the copies, EIO when
+ * an evicted page cannot be read back or a held page to copy has a memory
+ * error, EINTR on a fatal signal while another ioctl holds the object.
  */
 #define COWDEV_IOC_CLONE _IO(COWDEV_IOC_MAGIC, 0x03)
 
