@@ -32,13 +32,20 @@
 #define COWDEV_BEFORE(major, minor) (COWDEV_KV(major, minor) > COWDEV_KERNEL)
 
 /*
- * 6.3 made vma->vm_flags read-only behind vm_flags_set().  Called from
+ * 6.3 made vma->vm_flags read-only behind vm_flags_set() and
+ * vm_flags_clear().  Called from
  * ->mmap only, where the VMA is not yet visible to faults.
  */
 #if COWDEV_BEFORE(6, 3)
 static inline void vm_flags_set(struct vm_area_struct *vma, unsigned long flags)
 {
 	vma->vm_flags |= flags;
+}
+
+static inline void vm_flags_clear(struct vm_area_struct *vma,
+				  unsigned long flags)
+{
+	vma->vm_flags &= ~flags;
 }
 #endif
 
@@ -151,6 +158,15 @@ static inline void cowdev_zap_pte(struct vm_area_struct *vma,
 #define COWDEV_HAVE_PFN_MODE 0
 #endif
 #define COWDEV_PTE_UPGRADE_IN_PLACE IS_ENABLED(CONFIG_X86)
+/*
+ * May a pfn-mode mapping be executable?  arm64 makes the instruction cache
+ * see what the kernel wrote into a user page when it first maps the page
+ * executable (__sync_icache_dcache(), PG_dcache_clean), and never under a
+ * special PTE: a page the kernel wrote (a copy, a read from the store, a
+ * clear for reuse) could run its old instructions.  x86 keeps the caches
+ * coherent.
+ */
+#define COWDEV_PFN_MODE_EXEC IS_ENABLED(CONFIG_X86)
 /* pfn mode upgrades a PTE in place or zaps it first; the stub does neither. */
 static_assert(!COWDEV_HAVE_PFN_MODE || COWDEV_PTE_UPGRADE_IN_PLACE ||
 	      COWDEV_HAVE_ZAP_PTE);

@@ -222,6 +222,15 @@ void cowdev_pool_free(struct page *page)
 	folio_clear_referenced(page_folio(page));
 	folio_clear_workingset(page_folio(page));
 	clear_highpage(page);
+	/*
+	 * New contents behind whatever mapped it before: where the
+	 * instruction cache is synced lazily (arm64's PG_dcache_clean, which
+	 * the page allocator would clear on a free), the next executable
+	 * mapping must sync it again, or run the page's old instructions.
+	 * Every page the pool hands out passes here or comes from the page
+	 * allocator, so a copy or a read into it needs no flush of its own.
+	 */
+	flush_dcache_page(page);
 	if (!cowdev_pool_cache_push(page))
 		put_page(page);
 }

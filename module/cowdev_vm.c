@@ -783,7 +783,9 @@ const struct vm_operations_struct cowdev_vm_ops = {
  * Mappings may extend past the object's current size (accesses there get
  * SIGBUS, as with a file) but not past %COWDEV_MAX_SIZE.
  *
- * Return: 0, or -EINVAL for a range past %COWDEV_MAX_SIZE.
+ * Return: 0, -EINVAL for a range past %COWDEV_MAX_SIZE, or -EPERM for an
+ * executable pfn-mode mapping where the instruction cache would not be
+ * synced (see COWDEV_PFN_MODE_EXEC).
  */
 int cowdev_mmap(struct file *file, struct vm_area_struct *vma)
 {
@@ -802,8 +804,15 @@ int cowdev_mmap(struct file *file, struct vm_area_struct *vma)
 	 * Private mappings get pages in either mode.
 	 */
 	if (cowdev_object_map(obj) == COWDEV_MODE_PFN &&
-	    (vma->vm_flags & VM_MAYSHARE))
+	    (vma->vm_flags & VM_MAYSHARE)) {
+		/* As a noexec mount refuses it; mprotect() then EACCES. */
+		if (!COWDEV_PFN_MODE_EXEC) {
+			if (vma->vm_flags & VM_EXEC)
+				return -EPERM;
+			vm_flags_clear(vma, VM_MAYEXEC);
+		}
 		vm_flags_set(vma, VM_MIXEDMAP);
+	}
 	vma->vm_ops = &cowdev_vm_ops;
 	vma->vm_private_data = obj;
 	return 0;

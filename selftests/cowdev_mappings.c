@@ -789,6 +789,123 @@ TEST(recycled_pages_are_zero)
 	close(b);
 }
 
+/* The pfn a PTE maps at @addr (/proc/self/pagemap); 0 if none. */
+static uint64_t pfn_at(const volatile void *addr)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+	uint64_t entry = 0;
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &entry, 8, (uintptr_t)addr / page_size() * 8) != 8)
+		entry = 0;
+	close(fd);
+	return entry >> 63 ? entry & ((1ULL << 55) - 1) : 0;
+}
+
+/* Is bit @bit of @pfn's /proc/kpageflags set?  -1 if unreadable. */
+static int kpageflag(uint64_t pfn, int bit)
+{
+	int fd = open("/proc/kpageflags", O_RDONLY);
+	uint64_t flags;
+	int ret = -1;
+
+	if (fd < 0)
+		return -1;
+	if (pread(fd, &flags, 8, pfn * 8) == 8)
+		ret = !!(flags & (1ULL << bit));
+	close(fd);
+	return ret;
+}
+
+#define KPF_ARCH_BIT	38	/* PG_arch_1: arm64's PG_dcache_clean */
+
+/*
+ * A page the pool takes back is cleared, so the next executable mapping
+ * of it must sync the instruction cache again.  Where the kernel keeps
+ * that per page (arm64: PG_dcache_clean, KPF_ARCH in /proc/kpageflags),
+ * the flag an executable mapping set is clear once the page is back in
+ * the pool, as the page allocator clears it on a free; the pool used to
+ * keep it, and a page's old instructions could run in its next object.
+ * Where no executable mapping sets it (x86), there is nothing to check;
+ * nor when the page went back to the page allocator (the pool's cache
+ * was full), which clears the flag itself.
+ */
+TEST(recycled_pages_lose_their_icache_sync)
+{
+	int fd = open(COWDEV_DEV, O_RDWR);
+	long ps = page_size();
+	long long cached;
+	volatile char *p;
+	uint64_t pfn;
+
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, cowdev_set_mode(fd, COWDEV_MODE_PAGE));
+	p = mmap(NULL, ps, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	(void)p[0];
+	pfn = pfn_at(p);
+	ASSERT_NE(0, pfn);
+	ASSERT_LE(0, kpageflag(pfn, KPF_ARCH_BIT));
+	if (!kpageflag(pfn, KPF_ARCH_BIT)) {
+		munmap((void *)p, ps);
+		close(fd);
+		SKIP(return, "no per-page instruction-cache flag here");
+	}
+	munmap((void *)p, ps);
+	cached = global_stat("pool_cached");
+	ASSERT_EQ(0, cowdev_punch(fd, 0, ps));
+	if (global_stat("pool_cached") != cached + 1) {
+		close(fd);
+		SKIP(return, "the page went back to the page allocator");
+	}
+	EXPECT_EQ(0, kpageflag(pfn, KPF_ARCH_BIT));
+	close(fd);
+}
+
+/*
+ * arm64 syncs the instruction cache for a page the kernel wrote only when
+ * it maps the page executable under a normal PTE, never a special one:
+ * a shared pfn-mode mapping may not be executable there (mmap EPERM,
+ * mprotect EACCES, as on a noexec mount).  x86 keeps its caches coherent
+ * and maps it; private mappings map pages in either mode.
+ */
+#ifdef __aarch64__
+#define PFN_MODE_EXEC	false
+#else
+#define PFN_MODE_EXEC	true
+#endif
+
+TEST(pfn_mode_exec_only_where_synced)
+{
+	const bool synced = PFN_MODE_EXEC;
+	long ps = page_size();
+	int fd = open_backing(BACKING_PFN, ps);
+	void *p;
+
+	if (fd == -EOPNOTSUPP)
+		SKIP(return, COWDEV_NO_PFN_MODE);
+	ASSERT_GE(fd, 0);
+	p = mmap(NULL, ps, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0);
+	EXPECT_EQ(synced, p != MAP_FAILED);
+	if (p == MAP_FAILED) {
+		EXPECT_EQ(EPERM, errno);
+	} else {
+		munmap(p, ps);
+	}
+	p = mmap(NULL, ps, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(synced ? 0 : -1, mprotect(p, ps, PROT_READ | PROT_EXEC));
+	if (!synced)
+		EXPECT_EQ(EACCES, errno);
+	munmap(p, ps);
+	p = mmap(NULL, ps, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
+	EXPECT_NE(MAP_FAILED, p);
+	if (p != MAP_FAILED)
+		munmap(p, ps);
+	close(fd);
+}
+
 /* drop_caches=2 runs every shrinker: the pool's gives its cache back. */
 TEST(shrinker_returns_cached_pages)
 {
