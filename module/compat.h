@@ -33,8 +33,8 @@
 
 /*
  * 6.3 made vma->vm_flags read-only behind vm_flags_set() and
- * vm_flags_clear().  Called from
- * ->mmap only, where the VMA is not yet visible to faults.
+ * vm_flags_clear().  Called from ->mmap only, where the VMA is not yet
+ * visible to faults.
  */
 #if COWDEV_BEFORE(6, 3)
 static inline void vm_flags_set(struct vm_area_struct *vma, unsigned long flags)

@@ -292,7 +292,7 @@ int cowdev_object_punch_hole(struct cowdev_object *obj, u64 offset, u64 len);
 int cowdev_object_range(u64 offset, u64 len, pgoff_t *start, pgoff_t *end);
 void cowdev_object_unmap_page(struct cowdev_object *obj, pgoff_t pgoff,
 			      struct page *page, bool even_cows);
-enum cowdev_mode cowdev_object_map(struct cowdev_object *obj);
+int cowdev_object_map(struct cowdev_object *obj, bool shared_exec);
 int cowdev_object_add_page(struct cowdev_object *obj, pgoff_t pgoff,
 			   struct page *page, bool fill);
 void cowdev_object_set_backing(struct cowdev_object *obj, struct file *file);

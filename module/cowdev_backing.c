@@ -173,7 +173,7 @@ static int cowdev_backing_check(struct file *file)
 	 * file->f_mapping's: a write could not be waited for, nor its error
 	 * seen (cowdev_backing_sync()).  procfs, hugetlbfs and binfmt_misc
 	 * claim the deepest stack to forbid stacking on them, and are no
-	 * stores either.
+	 * stores either; nor is a kernel interface.
 	 */
 	if (file_inode(file)->i_sb->s_stack_depth ||
 	    cowdev_backing_fs_is_interface(file_inode(file)->i_sb))

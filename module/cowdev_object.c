@@ -1278,19 +1278,26 @@ int cowdev_object_set_mode(struct cowdev_object *obj, u64 mode)
 /**
  * cowdev_object_map() - note that the object is being mapped
  * @obj: the object
+ * @shared_exec: the mapping is shared and executable
  *
  * Called by ->mmap under mmap_lock held for write, so it takes no lock that
- * an ioctl may hold while it sleeps.
+ * an ioctl may hold while it sleeps.  A shared executable mapping in pfn
+ * mode, where special PTEs get no instruction-cache sync
+ * (COWDEV_PFN_MODE_EXEC), is refused before the mode is fixed, so that
+ * SET_MODE may still pick page mode.
  *
- * Return: the object's mode, fixed from now on.
+ * Return: the object's mode, fixed from now on; or -EPERM.
  */
-enum cowdev_mode cowdev_object_map(struct cowdev_object *obj)
+int cowdev_object_map(struct cowdev_object *obj, bool shared_exec)
 {
-	enum cowdev_mode mode;
+	int mode;
 
 	spin_lock(&obj->mode_lock);
-	obj->mapped = true;
 	mode = obj->mode;
+	if (mode == COWDEV_MODE_PFN && shared_exec && !COWDEV_PFN_MODE_EXEC)
+		mode = -EPERM;
+	else
+		obj->mapped = true;
 	spin_unlock(&obj->mode_lock);
 	return mode;
 }

@@ -791,10 +791,15 @@ int cowdev_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct cowdev_object *obj = file->private_data;
 	const unsigned long max_pages = COWDEV_MAX_SIZE >> PAGE_SHIFT;
+	bool shared = vma->vm_flags & VM_MAYSHARE;
+	int mode;
 
 	if (vma->vm_pgoff > max_pages ||
 	    vma_pages(vma) > max_pages - vma->vm_pgoff)
 		return -EINVAL;
+	mode = cowdev_object_map(obj, shared && (vma->vm_flags & VM_EXEC));
+	if (mode < 0)
+		return mode;
 	/*
 	 * pfn mode is for shared mappings.  A private mapping's copies are
 	 * the core's (wp_page_copy()), and from a special PTE it has no page
@@ -803,14 +808,10 @@ int cowdev_mmap(struct file *file, struct vm_area_struct *vma)
 	 * and unreadable for a FOLL_FORCE write into PROT_NONE, and warns.
 	 * Private mappings get pages in either mode.
 	 */
-	if (cowdev_object_map(obj) == COWDEV_MODE_PFN &&
-	    (vma->vm_flags & VM_MAYSHARE)) {
-		/* As a noexec mount refuses it; mprotect() then EACCES. */
-		if (!COWDEV_PFN_MODE_EXEC) {
-			if (vma->vm_flags & VM_EXEC)
-				return -EPERM;
+	if (mode == COWDEV_MODE_PFN && shared) {
+		/* Never executable there: mprotect() is then EACCES. */
+		if (!COWDEV_PFN_MODE_EXEC)
 			vm_flags_clear(vma, VM_MAYEXEC);
-		}
 		vm_flags_set(vma, VM_MIXEDMAP);
 	}
 	vma->vm_ops = &cowdev_vm_ops;

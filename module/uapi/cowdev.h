@@ -217,10 +217,13 @@ struct cowdev_evict {
  * Argument: an &enum cowdev_mode, by value.  Only before the object's first
  * mmap.  pfn mode applies to MAP_SHARED mappings; MAP_PRIVATE mappings map
  * pages in either mode, because the kernel's copy-on-write needs a page to
- * copy from.  Errors: EBADF on a read-only fd, EINVAL for an unknown mode,
- * EOPNOTSUPP for pfn mode where it is not built (architectures other than
- * x86 and arm64, and arm64 kernels that export no zap of one mapping's
- * PTE: see Documentation/cowdev.rst, *Architectures*), EBUSY once mapped.
+ * copy from.  On arm64 a MAP_SHARED mapping in pfn mode may not be
+ * executable (mmap EPERM, mprotect EACCES): the instruction cache is never
+ * synced under a special PTE.  Errors: EBADF on a read-only fd, EINVAL for
+ * an unknown mode, EOPNOTSUPP for pfn mode where it is not built
+ * (architectures other than x86 and arm64, and arm64 kernels that export
+ * no zap of one mapping's PTE: see Documentation/cowdev.rst,
+ * *Architectures*), EBUSY once mapped.
  */
 #define COWDEV_IOC_SET_MODE _IO(COWDEV_IOC_MAGIC, 0x04)
 
