@@ -158,8 +158,7 @@ TEST(set_backing_refuses)
 	close(fd);
 	/* A kernel interface (sysfs), not storage: writes go to a handler. */
 	fd = open("/sys/kernel/mm/transparent_hugepage/enabled", O_RDWR);
-	if (fd >= 0 || errno != ENOENT) {	/* THP is there */
-		ASSERT_LE(0, fd);
+	if (fd >= 0) {		/* no THP, or a read-only sysfs: nothing to try */
 		EXPECT_EQ(-EINVAL, set_backing(obj, fd));
 		close(fd);
 	}
