@@ -10,22 +10,28 @@
  * punched, past the end: faulting on the argument itself), every reserved
  * field and flag bit, huge and unaligned sizes, random command numbers;
  * and, run as root, a pool limit of a few pages and the shrinker, so that
- * faults wait for the reclaimer.
+ * faults wait for the reclaimer.  Clones take an object's place now and
+ * then, and children forked from time to time fuzz the same objects at
+ * once, so that ioctls race ioctls and faults of other processes (their
+ * calls are not in the counts).
  * Every call must succeed or fail with an errno the ABI names; any other
  * answer is counted and printed.  The kernel's side (no WARN, oops, leak
  * or splat) is the guest runner's to check.  Ends with "cowfuzz: seed S:
- * N ioctls, M mm calls, K unexpected"; exits 1 if K is not 0.
+ * N ioctls, M mm calls, C children, K unexpected"; exits 1 if K is not 0
+ * (a child's unexpected errnos, or a child that did not exit 0, count).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,6 +39,8 @@
 
 #define NOBJ 4
 #define MAP_PAGES 8
+#define MAX_CHILDREN 2
+#define CHILD_CALLS 500
 
 static long ps;
 static uint64_t rng;
@@ -54,6 +62,43 @@ struct object {
 
 static struct object objs[NOBJ];
 static sigjmp_buf fault_jmp;
+static unsigned int children;	/* alive */
+static unsigned long forked;
+
+/* Map @o's fd shared and private; NULL where that fails (size 0 is fine). */
+static void map_object(struct object *o)
+{
+	o->shared = mmap(NULL, MAP_PAGES * ps, PROT_READ | PROT_WRITE,
+			 MAP_SHARED, o->fd, 0);
+	o->private = mmap(NULL, MAP_PAGES * ps, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE, o->fd, 0);
+	if (o->shared == MAP_FAILED)
+		o->shared = NULL;
+	if (o->private == MAP_FAILED)
+		o->private = NULL;
+}
+
+/*
+ * A clone takes a random object's place half the time, so that clones are
+ * written, punched, cloned and evicted while their source lives on in
+ * whoever still maps or holds it; otherwise it is closed at once.
+ */
+static void adopt_clone(int fd)
+{
+	struct object *o = &objs[rnd() % NOBJ];
+
+	if (rnd() % 2) {
+		close(fd);
+		return;
+	}
+	if (o->shared)
+		munmap(o->shared, MAP_PAGES * ps);
+	if (o->private)
+		munmap(o->private, MAP_PAGES * ps);
+	close(o->fd);
+	o->fd = fd;
+	map_object(o);
+}
 
 static void on_fault(int sig)
 {
@@ -89,8 +134,12 @@ static void *arg_place(void *good, size_t len)
 	case 4:
 		return (void *)(uintptr_t)rnd();
 	case 5:		/* in the object's own shared mapping */
+		if (!o->shared)
+			return good;
 		return o->shared + (rnd() % MAP_PAGES) * ps + ps - len * (rnd() % 2);
 	case 6:		/* in a private mapping of it */
+		if (!o->private)
+			return good;
 		return o->private + (rnd() % MAP_PAGES) * ps;
 	default:
 		return good;
@@ -149,7 +198,7 @@ static void fuzz_ioctl(void)
 		ret = ioctl(o->fd, COWDEV_IOC_CLONE, rnd() % 4 ? 0 : rnd());
 		expect(ret, "CLONE");
 		if (ret >= 0)
-			close(ret);
+			adopt_clone(ret);
 		break;
 	case 3:
 		ret = ioctl(o->fd, COWDEV_IOC_SET_MODE, rnd() % 4 ? rnd() % 2 : rnd());
@@ -264,12 +313,14 @@ static void fuzz_mm(void)
 		break;
 	case 0:
 		prot = rnd() % 2 ? PROT_READ : PROT_READ | PROT_WRITE;
-		mprotect(o->shared + off, ps, prot);
+		if (o->shared)
+			mprotect(o->shared + off, ps, prot);
 		break;
 	case 1:
 		/* The last three steer readahead from the backing store. */
-		madvise(o->shared + off, (rnd() % 4 + 1) * ps,
-			advice[rnd() % (sizeof(advice) / sizeof(advice[0]))]);
+		if (o->shared)
+			madvise(o->shared + off, (rnd() % 4 + 1) * ps,
+				advice[rnd() % (sizeof(advice) / sizeof(advice[0]))]);
 		break;
 	case 2:
 		munmap(o->private, MAP_PAGES * ps);
@@ -290,6 +341,51 @@ static void fuzz_mm(void)
 					(void)*(volatile char *)(p + off);
 			}
 		}
+	}
+}
+
+/*
+ * A child fuzzing the same objects (their fds and mappings, inherited) at
+ * the same time as its parent; its unexpected errnos are its exit status.
+ */
+static void spawn_child(void)
+{
+	pid_t pid;
+	int i;
+
+	if (children >= MAX_CHILDREN)
+		return;
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0)
+		return;
+	if (pid) {
+		children++;
+		forked++;
+		return;
+	}
+	rng ^= (uint64_t)getpid() << 32;
+	for (i = 0; i < CHILD_CALLS; i++) {
+		fuzz_ioctl();
+		if (rnd() % 2)
+			fuzz_mm();
+	}
+	_exit(unexpected ? 1 : 0);
+}
+
+/* Collect children that are done, or all of them with @all. */
+static void reap_children(bool all)
+{
+	int status;
+	pid_t pid;
+
+	while (children &&
+	       (pid = waitpid(-1, &status, all ? 0 : WNOHANG)) > 0) {
+		children--;
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			continue;
+		unexpected++;
+		fprintf(stderr, "cowfuzz: child %d: status %#x\n", pid, status);
 	}
 }
 
@@ -334,11 +430,8 @@ int main(int argc, char **argv)
 			perror("cowfuzz: memfd_create");
 			return 2;
 		}
-		objs[k].shared = mmap(NULL, MAP_PAGES * ps, PROT_READ | PROT_WRITE,
-				      MAP_SHARED, objs[k].fd, 0);
-		objs[k].private = mmap(NULL, MAP_PAGES * ps, PROT_READ | PROT_WRITE,
-				       MAP_PRIVATE, objs[k].fd, 0);
-		if (objs[k].shared == MAP_FAILED || objs[k].private == MAP_FAILED) {
+		map_object(&objs[k]);
+		if (!objs[k].shared || !objs[k].private) {
 			perror("cowfuzz: mmap");
 			return 2;
 		}
@@ -349,10 +442,14 @@ int main(int argc, char **argv)
 			fuzz_mm();
 			mm++;
 		}
+		if (rnd() % 1000 == 0)
+			spawn_child();
+		reap_children(false);
 	}
+	reap_children(true);
 	if (pool_limit_saved[0])
 		write_knob(POOL_LIMIT, pool_limit_saved);
-	printf("cowfuzz: seed %llu: %lu ioctls, %lu mm calls, %ld unexpected\n",
-	       (unsigned long long)seed, n, mm, unexpected);
+	printf("cowfuzz: seed %llu: %lu ioctls, %lu mm calls, %lu children, %ld unexpected\n",
+	       (unsigned long long)seed, n, mm, forked, unexpected);
 	return unexpected ? 1 : 0;
 }
