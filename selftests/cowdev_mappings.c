@@ -342,9 +342,10 @@ TEST_F(two_maps, uffd_wp_async_tracks_writes)
 	reg.range.len = self->len;
 	/*
 	 * Any VMA may register for it but special ones (vma_can_userfault()
-	 * refuses VM_SPECIAL on 6.12 and 7.2): pfn mode's VM_MIXEDMAP.  A
-	 * kernel that let one in would fault for ever on a marker, which
-	 * vmf_insert_mixed() leaves alone, until pfn mode replaced markers.
+	 * refuses VM_SPECIAL on 6.12 and 7.2): pfn mode's VM_MIXEDMAP.  On
+	 * a kernel that let one in, a fault on a write-protect marker would
+	 * loop, since vmf_insert_mixed() leaves a PTE that is not none
+	 * alone: pfn mode would have to replace markers itself first.
 	 */
 	if (variant->backing == BACKING_PFN) {
 		EXPECT_EQ(-1, ioctl(uffd, UFFDIO_REGISTER, &reg));
@@ -880,8 +881,8 @@ TEST(recycled_pages_lose_their_icache_sync)
  * arm64 syncs the instruction cache for a page the kernel wrote only when
  * it maps the page executable under a normal PTE, never a special one:
  * a shared pfn-mode mapping may not be executable there (mmap EPERM,
- * mprotect EACCES, as on a noexec mount).  x86 keeps its caches coherent
- * and maps it; private mappings map pages in either mode.
+ * mprotect EACCES).  x86 keeps its caches coherent and maps it; private
+ * mappings map pages in either mode.
  */
 #ifdef __aarch64__
 #define PFN_MODE_EXEC	false
