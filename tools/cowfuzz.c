@@ -365,6 +365,7 @@ static void spawn_child(void)
 		return;
 	}
 	rng ^= (uint64_t)getpid() << 32;
+	unexpected = 0;		/* its own, not the parent's so far */
 	for (i = 0; i < CHILD_CALLS; i++) {
 		fuzz_ioctl();
 		if (rnd() % 2)
