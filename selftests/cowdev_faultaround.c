@@ -269,15 +269,7 @@ static char *map_aligned(char *reserve, size_t len, int flags, int fd)
 /* Is the page at @p mapped by a present PTE? */
 static bool present(const volatile char *p)
 {
-	uint64_t entry = 0;
-	int fd = open("/proc/self/pagemap", O_RDONLY);
-	off_t off = (uintptr_t)p / page_size() * sizeof(entry);
-	bool ret = fd >= 0 && pread(fd, &entry, sizeof(entry), off) ==
-			      sizeof(entry) && (entry >> 63) & 1;
-
-	if (fd >= 0)
-		close(fd);
-	return ret;
+	return pagemap_entry(p) >> 63;
 }
 
 /* A bitmap of which of the first 64 pages at @p are present. */

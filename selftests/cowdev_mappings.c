@@ -286,20 +286,6 @@ TEST_F(two_maps, sync_succeeds_as_on_memfd)
 #endif
 #define PM_UFFD_WP_BIT		57
 
-/* The /proc/self/pagemap entry of @addr; 0 if it cannot be read. */
-static uint64_t pagemap_entry(const volatile void *addr)
-{
-	int fd = open("/proc/self/pagemap", O_RDONLY);
-	uint64_t entry = 0;
-
-	if (fd < 0)
-		return 0;
-	if (pread(fd, &entry, 8, (uintptr_t)addr / page_size() * 8) != 8)
-		entry = 0;
-	close(fd);
-	return entry;
-}
-
 /* Does userfaultfd write-protect the page at @addr?  (pagemap bit 57) */
 static bool uffd_wp_at(const void *addr)
 {

@@ -99,16 +99,7 @@ static bool page_stamped(const char *p, long i, int round)
 /* Does a PTE map the page at @addr?  (/proc/self/pagemap, bit 63.) */
 static bool page_present(const void *addr)
 {
-	uint64_t entry = 0;
-	int fd = open("/proc/self/pagemap", O_RDONLY);
-	off_t off = (uintptr_t)addr / page_size() * sizeof(entry);
-
-	if (fd < 0)
-		return false;
-	if (pread(fd, &entry, sizeof(entry), off) != sizeof(entry))
-		entry = 0;
-	close(fd);
-	return entry >> 63;
+	return pagemap_entry(addr) >> 63;
 }
 
 /* Pages the kernel's reclaim has scanned since boot. */

@@ -56,6 +56,21 @@ static inline long page_size(void)
 	return sysconf(_SC_PAGESIZE);
 }
 
+/* The /proc/self/pagemap entry of @addr (bit 63: present); 0 if unread. */
+static inline uint64_t pagemap_entry(const volatile void *addr)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+	uint64_t entry = 0;
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &entry, sizeof(entry),
+		  (uintptr_t)addr / page_size() * sizeof(entry)) != sizeof(entry))
+		entry = 0;
+	close(fd);
+	return entry;
+}
+
 /*
  * pfn mode is built on x86 and on arm64 kernels that export a zap of one
  * mapping's PTE (Documentation/cowdev.rst, *Architectures*): elsewhere
