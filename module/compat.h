@@ -241,6 +241,20 @@ static inline vm_fault_t cowdev_insert_page(struct vm_area_struct *vma,
 #endif
 
 /*
+ * Since kiocb_write_and_wait() (6.6) a direct read with IOCB_NOWAIT
+ * answers -EAGAIN if its range needs writeback and otherwise starts none;
+ * before it, iomap_dio_rw() went on to filemap_write_and_wait_range(),
+ * which with dirty pages anywhere in the file reaches ->writepages (ext4's
+ * takes s_writepages_rwsem).  There cowdev reads a store with dirty pages
+ * through its page cache (cowdev_backing.c).
+ */
+#ifdef COWDEV_HAVE_KIOCB_WRITE_AND_WAIT
+#define COWDEV_DIRECT_READ_WRITES_BACK 0
+#else
+#define COWDEV_DIRECT_READ_WRITES_BACK 1
+#endif
+
+/*
  * folio_mapcount() became an inline helper in ~6.10; on 6.1 it is an
  * unexported function, and page_mapcount() says the same for the order-0
  * pages cowdev maps.

@@ -22,9 +22,10 @@
  *       page lock (PG_locked of a pool page)
  *         the store's freeze protection (sb_start_write()), tried only,
  *         never waited for (cowdev_backing_start_write())
- *         the backing store's locks (kernel_read(), ->write_iter(), the
- *         store's own writeback: its folio locks and, on ext4, a journal
- *         handle)
+ *         the backing store's locks (a buffered read, ->write_iter(),
+ *         the store's own writeback: its folio locks and, on ext4, a
+ *         journal handle; a direct read, ext4's i_data_sem, and its
+ *         i_rwsem, tried only: IOCB_NOWAIT)
  *         other page locks, tried only (fault-around)
  *         mapping->i_mmap_rwsem (unmap_mapping_pages)
  *           page table lock
@@ -97,6 +98,7 @@
  * @COWDEV_STAT_MAJOR_FAULTS: faults that read their page from the backing
  *	store
  * @COWDEV_STAT_PAGES_READ: pages read from the backing store
+ * @COWDEV_STAT_PAGES_READ_DIRECT: of those, pages read with direct I/O
  * @COWDEV_STAT_PAGES_WRITTEN: pages written to the backing store
  * @COWDEV_STAT_EVICTIONS: pages evicted to the backing store
  * @COWDEV_STAT_IO_ERRORS: failed reads and writes of the backing store
@@ -130,6 +132,7 @@ enum cowdev_stat {
 	COWDEV_STAT_WAIT_NS_TOTAL,
 	COWDEV_STAT_MAJOR_FAULTS,
 	COWDEV_STAT_PAGES_READ,
+	COWDEV_STAT_PAGES_READ_DIRECT,
 	COWDEV_STAT_PAGES_WRITTEN,
 	COWDEV_STAT_EVICTIONS,
 	COWDEV_STAT_IO_ERRORS,
@@ -226,6 +229,9 @@ struct cowdev_ra {
  * @nr_evicted: value entries in @pages; protected by its xa_lock.
  * @backing: the backing store (cowdev_backing.c), or NULL; set once, under
  *	@lock and the xa_lock of @pages, and never changed again.
+ * @backing_direct: the store opened again for direct reads, or NULL where
+ *	they could wait for the store's locks (cowdev_backing.c); set with
+ *	@backing, before it.
  * @backing_link: in the list of objects with a store, or of those being
  *	destroyed that still hold one (cowdev_backing.c).
  * @reclaim_hand: where the reclaimer's clock looks next (cowdev_reclaim.c);
@@ -258,6 +264,7 @@ struct cowdev_object {
 	unsigned long nr_evicted;
 	unsigned long nr_dropped;
 	struct file *backing;
+	struct file *backing_direct;
 	struct list_head backing_link;
 	unsigned long reclaim_hand;
 	struct mutex lock;		/* serialises size, holes, clone, writeback */

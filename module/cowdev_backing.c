@@ -22,11 +22,15 @@
  * offset another page has since taken (a page CLONE shared, replaced by
  * the copy a write made), and no read can fill a page truncation has
  * erased.  The I/O goes through the file's own read and write
- * (vfs_iter_read(), ->write_iter()), which take the file's locks (i_rwsem
+ * (->read_iter(), ->write_iter()), which take the file's locks (i_rwsem
  * for a write) inside the page lock.  So the file must not be read or
  * written with a mapping of the object it backs as the buffer (O_DIRECT,
  * for one, holds its i_rwsem while it faults on the object), as a swap
  * file is not written behind the kernel's back.
+ *
+ * Reads are direct where the store's filesystem can do them without
+ * waiting for its locks (cowdev_backing_read_direct()), and go through
+ * its page cache otherwise.
  *
  * The store's filesystem's freeze protection (sb_start_write()) is the
  * one lock of the store's that is only ever tried, never waited for
@@ -52,6 +56,7 @@
 #include <linux/string.h>
 #include <linux/uio.h>
 
+#include "compat.h"
 #include "cowdev.h"
 #include "cowdev_trace.h"
 
@@ -90,8 +95,12 @@ static bool cowdev_backing_taken(struct list_head *list, struct inode *inode)
 	return false;
 }
 
-/* Claim @file's inode for @obj's store; false if another object has it. */
-static bool cowdev_backing_claim(struct cowdev_object *obj, struct file *file)
+/*
+ * Claim @file's inode for @obj's store, read directly through @direct if
+ * not NULL; false if another object has it.
+ */
+static bool cowdev_backing_claim(struct cowdev_object *obj, struct file *file,
+				 struct file *direct)
 {
 	bool ok;
 
@@ -99,6 +108,8 @@ static bool cowdev_backing_claim(struct cowdev_object *obj, struct file *file)
 	ok = !cowdev_backing_taken(&cowdev_backing_stores, file_inode(file)) &&
 	     !cowdev_backing_taken(&cowdev_backing_leaving, file_inode(file));
 	if (ok) {
+		/* Published with the store, under its xa_lock. */
+		obj->backing_direct = direct;
 		cowdev_object_set_backing(obj, file);
 		list_add_tail(&obj->backing_link, &cowdev_backing_stores);
 		cowdev_reclaim_new_store();
@@ -181,6 +192,39 @@ static int cowdev_backing_check(struct file *file)
 	return 0;
 }
 
+/*
+ * The store opened again, read-only and O_DIRECT, for
+ * cowdev_backing_read_direct(); NULL where a direct read could wait for
+ * the store's inode lock.  ext4's only tries it under IOCB_NOWAIT
+ * (ext4_dio_read_iter()); FMODE_NOWAIT alone promises less: btrfs's
+ * direct read waits for it.  Some ext4 files are read through the page
+ * cache whatever the flags (verity, data=journal, encryption without
+ * inline crypto): statx gives them no direct I/O alignment, and they are
+ * left to the cached read.  O_NOATIME, as for the store itself.
+ */
+static struct file *cowdev_backing_open_direct(struct file *file)
+{
+	struct file *direct;
+	struct kstat stat;
+
+	if (strcmp(file_inode(file)->i_sb->s_type->name, "ext4") ||
+	    vfs_getattr(&file->f_path, &stat, STATX_DIOALIGN,
+			AT_STATX_SYNC_AS_STAT) ||
+	    !(stat.result_mask & STATX_DIOALIGN) || !stat.dio_offset_align ||
+	    stat.dio_offset_align > PAGE_SIZE || stat.dio_mem_align > PAGE_SIZE)
+		return NULL;
+	direct = dentry_open(&file->f_path,
+			     O_RDONLY | O_DIRECT | O_LARGEFILE | O_NOATIME,
+			     file->f_cred);
+	if (IS_ERR(direct))
+		return NULL;
+	if (!(direct->f_mode & FMODE_NOWAIT)) {
+		fput(direct);
+		return NULL;
+	}
+	return direct;
+}
+
 /**
  * cowdev_backing_set() - give an object a backing store (COWDEV_IOC_SET_BACKING)
  * @obj: the object
@@ -194,6 +238,7 @@ static int cowdev_backing_check(struct file *file)
 int cowdev_backing_set(struct cowdev_object *obj, int fd)
 {
 	struct file *file = fget(fd);
+	struct file *direct = NULL;
 	unsigned int ra_pages;
 	struct file *mine;
 	int ret;
@@ -207,9 +252,12 @@ int cowdev_backing_set(struct cowdev_object *obj, int fd)
 	}
 	/*
 	 * A file of our own, so that no fcntl(F_SETFL) on the caller's can
-	 * make it O_APPEND or O_DIRECT behind our back.
+	 * make it O_APPEND or O_DIRECT behind our back.  O_NOATIME, as a
+	 * swap file's atime is not touched either: a read back after a write
+	 * would otherwise start a journal transaction (ext4) in the fault.
 	 */
-	mine = dentry_open(&file->f_path, O_RDWR | O_LARGEFILE, file->f_cred);
+	mine = dentry_open(&file->f_path, O_RDWR | O_LARGEFILE | O_NOATIME,
+			   file->f_cred);
 	fput(file);
 	if (IS_ERR(mine))
 		return PTR_ERR(mine);
@@ -218,6 +266,7 @@ int cowdev_backing_set(struct cowdev_object *obj, int fd)
 	ret = cowdev_backing_check(file);
 	if (ret)
 		goto out;
+	direct = cowdev_backing_open_direct(file);
 	/*
 	 * POSIX_FADV_RANDOM: the object's readahead decides what is read
 	 * (cowdev_readahead.c), and the store's page cache reads just that,
@@ -231,16 +280,19 @@ int cowdev_backing_set(struct cowdev_object *obj, int fd)
 	if (mutex_lock_killable(&obj->lock))
 		goto out;
 	ret = -EBUSY;
-	if (!obj->backing && cowdev_backing_claim(obj, file)) {
+	if (!obj->backing && cowdev_backing_claim(obj, file, direct)) {
 		/* Before any page is evicted: that takes the lock we hold. */
 		cowdev_readahead_set_store(obj, ra_pages);
 		/* Outside the stores' lock: it may wait on page locks. */
 		cowdev_object_dirty_all(obj);
 		file = NULL;
+		direct = NULL;
 		ret = 0;
 	}
 	mutex_unlock(&obj->lock);
 out:
+	if (direct)
+		fput(direct);
 	if (file)
 		fput(file);
 	return ret;
@@ -281,6 +333,8 @@ void cowdev_backing_put(struct cowdev_object *obj)
 	mutex_lock(&cowdev_backing_stores_lock);
 	list_del(&obj->backing_link);
 	mutex_unlock(&cowdev_backing_stores_lock);
+	if (obj->backing_direct)
+		fput(obj->backing_direct);
 	fput(obj->backing);
 }
 
@@ -390,6 +444,68 @@ static int cowdev_backing_read_error(struct cowdev_object *obj, pgoff_t index,
 }
 
 /*
+ * Read into @iter from the store at @pos directly, as swap reads into its
+ * own pages: through the store's page cache, each page would be
+ * allocated, indexed, locked and freed a second time, and copied.  A
+ * direct read takes the file's i_rwsem, which a buffered one does not,
+ * and it runs under the object's invalidate lock with its pages locked
+ * (and mmap_lock, in a fault), which a write(2) from a buffer mapping the
+ * object takes the other way round: i_rwsem of the file written (of the
+ * store's lock class, for lockdep, if it is on the same filesystem), then
+ * a fault on the object.  So it is IOCB_NOWAIT, and ext4 then only tries
+ * i_rwsem, and answers -EAGAIN where the range has dirty pages or pages
+ * under writeback in its page cache (kiocb_write_and_wait()).  It still
+ * waits for its own i_data_sem, extent blocks and the bio, as a buffered
+ * read does.
+ *
+ * The caller then reads through the page cache, as it does after any
+ * other failure, so that the page cache's answer is the one that counts:
+ * a direct read has its own reasons to fail (no memory for a bio, an
+ * alignment the device refuses).  A run that has a page in the page
+ * cache is read from there from the start (a page read back soon after it
+ * was evicted costs a copy, not a disk read).  The two agree on what the
+ * store holds: a page leaves memory only once its write has reached the
+ * store's disk (cowdev_backing_sync()).
+ *
+ * Return: the bytes read, or an error.
+ */
+static ssize_t cowdev_backing_read_direct(struct cowdev_object *obj,
+					  struct iov_iter *iter, loff_t pos)
+{
+	struct address_space *mapping = obj->backing->f_mapping;
+	loff_t end = pos + iov_iter_count(iter) - 1;
+	struct kiocb kiocb;
+
+	if (!obj->backing_direct || filemap_range_has_page(mapping, pos, end) ||
+	    (COWDEV_DIRECT_READ_WRITES_BACK &&
+	     mapping_tagged(mapping, PAGECACHE_TAG_DIRTY)))
+		return -EAGAIN;
+	init_sync_kiocb(&kiocb, obj->backing_direct);
+	kiocb.ki_pos = pos;
+	kiocb.ki_flags |= IOCB_NOWAIT;
+	return vfs_iocb_iter_read(obj->backing_direct, &kiocb, iter);
+}
+
+/*
+ * Read into @iter from the store at @pos through its page cache.
+ * filemap_read() returns what it read before an error, so a read that
+ * stops short is asked for the rest: the reason is the answer of the read
+ * that gets nothing, left in *@last.  Returns the bytes read.
+ */
+static size_t cowdev_backing_read_cached(struct cowdev_object *obj,
+					 struct iov_iter *iter, loff_t pos,
+					 ssize_t *last)
+{
+	size_t want = iov_iter_count(iter);
+
+	do {
+		*last = vfs_iter_read(obj->backing, iter, &pos, 0);
+	} while (*last > 0 && iov_iter_count(iter) &&
+		 !fatal_signal_pending(current));
+	return want - iov_iter_count(iter);
+}
+
+/*
  * Read @nr pages from @first into @pages with one read; returns the whole
  * pages read, and sets *@err if that is not all of them.  Without memory
  * for the bio_vecs of a long run (a guess does not make the fault reclaim
@@ -401,9 +517,10 @@ static unsigned int cowdev_backing_read_run(struct cowdev_object *obj,
 {
 	struct bio_vec stack[COWDEV_BACKING_STACK_BVECS], *bvec = stack;
 	loff_t pos = cowdev_backing_pos(first);
+	size_t len = (size_t)nr * PAGE_SIZE;
 	struct iov_iter iter;
 	unsigned int i, got, chunk;
-	ssize_t n;
+	ssize_t n, last = 0;
 
 	if (nr > COWDEV_BACKING_STACK_BVECS)
 		bvec = kmalloc_array(nr, sizeof(*bvec), GFP_KERNEL |
@@ -424,22 +541,21 @@ static unsigned int cowdev_backing_read_run(struct cowdev_object *obj,
 		bvec[i].bv_len = PAGE_SIZE;
 		bvec[i].bv_offset = 0;
 	}
-	iov_iter_bvec(&iter, ITER_DEST, bvec, nr, (size_t)nr * PAGE_SIZE);
-	/*
-	 * filemap_read() returns what it read before an error, so a read
-	 * that stops short is asked for the rest: the reason is the answer
-	 * of the read that gets nothing.
-	 */
-	do {
-		n = vfs_iter_read(obj->backing, &iter, &pos, 0);
-	} while (n > 0 && iov_iter_count(&iter) &&
-		 !fatal_signal_pending(current));
+	iov_iter_bvec(&iter, ITER_DEST, bvec, nr, len);
+	n = cowdev_backing_read_direct(obj, &iter, pos);
+	if (n == (ssize_t)len) {
+		cowdev_count_add(obj, COWDEV_STAT_PAGES_READ_DIRECT, nr);
+	} else {
+		/* A failed direct read moved it as far as it built bios. */
+		iov_iter_bvec(&iter, ITER_DEST, bvec, nr, len);
+		n = cowdev_backing_read_cached(obj, &iter, pos, &last);
+	}
 	if (bvec != stack)
 		kfree(bvec);
-	got = nr - DIV_ROUND_UP(iov_iter_count(&iter), PAGE_SIZE);
+	got = n >> PAGE_SHIFT;
 	if (got == nr)
 		return nr;
-	*err = cowdev_backing_read_error(obj, first + got, n);
+	*err = cowdev_backing_read_error(obj, first + got, last);
 	if (*err == -EIO)
 		cowdev_count(obj, COWDEV_STAT_IO_ERRORS);
 	return got;

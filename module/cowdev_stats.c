@@ -41,6 +41,7 @@ static const char *const cowdev_stat_names[COWDEV_NR_STATS] = {
 	[COWDEV_STAT_WAIT_NS_TOTAL] = "wait_ns_total",
 	[COWDEV_STAT_MAJOR_FAULTS] = "major_faults",
 	[COWDEV_STAT_PAGES_READ] = "pages_read",
+	[COWDEV_STAT_PAGES_READ_DIRECT] = "pages_read_direct",
 	[COWDEV_STAT_PAGES_WRITTEN] = "pages_written",
 	[COWDEV_STAT_EVICTIONS] = "evictions",
 	[COWDEV_STAT_IO_ERRORS] = "io_errors",

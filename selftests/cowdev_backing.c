@@ -729,6 +729,120 @@ TEST_F(store, read_error_sigbus)
 	EXPECT_TRUE(page_is(self->p, 1, 0));
 }
 
+/* How many of the @n pages of @fd's page cache from page @first are in it. */
+static int cached_pages(int fd, int first, int n)
+{
+	long ps = page_size();
+	unsigned char vec[NPAGES];
+	int i, got = 0;
+	char *m;
+
+	if (n > NPAGES)
+		return -1;
+	m = mmap(NULL, n * ps, PROT_READ, MAP_SHARED, fd, first * ps);
+	if (m == MAP_FAILED)
+		return -1;
+	if (mincore(m, n * ps, vec))
+		got = -1;
+	for (i = 0; got >= 0 && i < n; i++)
+		got += vec[i] & 1;
+	munmap(m, n * ps);
+	return got;
+}
+
+/*
+ * Evict the whole fixture and empty the store's page cache of it: clean
+ * there once eviction returns, so POSIX_FADV_DONTNEED drops it.
+ */
+static bool evict_uncached(FIXTURE_DATA(store) *self,
+			   const FIXTURE_VARIANT(store) *variant)
+{
+	return page_out(self, variant, 0, NPAGES) == NPAGES &&
+	       !posix_fadvise(self->store, 0, 0, POSIX_FADV_DONTNEED) &&
+	       cached_pages(self->store, 0, NPAGES) == 0;
+}
+
+/*
+ * A store on ext4 is read directly into the object's pages, as swap reads
+ * into its own, not through the store's page cache: that stays empty
+ * while every page comes back.  A memfd store is read through its page
+ * cache.
+ */
+TEST_F(store, disk_reads_are_direct)
+{
+	bool disk = variant->store == STORE_DISK;
+	struct cowdev_info info;
+	int i;
+
+	COWDEV_SKIP_UNLESS_READY();
+	if (variant->backing == MEMFD)
+		SKIP(return, "a cowdev store only");
+	if (disk) {
+		ASSERT_TRUE(evict_uncached(self, variant));
+	} else {
+		ASSERT_EQ(NPAGES, page_out(self, variant, 0, NPAGES));
+	}
+	for (i = 0; i < NPAGES; i++)
+		EXPECT_TRUE(page_is(self->p, i, stamp(i))) TH_LOG("page %d", i);
+	if (disk)
+		EXPECT_EQ(0, cached_pages(self->store, 0, NPAGES));
+	ASSERT_EQ(0, cowdev_info(self->fd, &info));
+	EXPECT_EQ(NPAGES, info.pages_read);
+	EXPECT_EQ(NPAGES, info.major_faults);
+	EXPECT_EQ(0, info.io_errors);
+	EXPECT_EQ(disk ? NPAGES : 0, object_stat(self->fd, "pages_read_direct"));
+}
+
+/*
+ * Pages the store's page cache still holds, as it does right after an
+ * eviction, are read from there, not from the disk.
+ */
+TEST_F(store, cached_store_pages_are_copied)
+{
+	int i;
+
+	COWDEV_SKIP_UNLESS_READY();
+	if (variant->backing == MEMFD || variant->store != STORE_DISK)
+		SKIP(return, "a cowdev store on a disk only");
+	ASSERT_EQ(NPAGES, page_out(self, variant, 0, NPAGES));
+	ASSERT_EQ(NPAGES, cached_pages(self->store, 0, NPAGES));
+	for (i = 0; i < NPAGES; i++)
+		EXPECT_TRUE(page_is(self->p, i, stamp(i))) TH_LOG("page %d", i);
+	EXPECT_EQ(NPAGES, object_stat(self->fd, "pages_read"));
+	EXPECT_EQ(0, object_stat(self->fd, "pages_read_direct"));
+}
+
+/*
+ * A direct read only tries the store's locks (a write(2) from a buffer
+ * that maps the object takes them before it faults on the object).  With
+ * the store's i_rwsem held by a write(2) to it, stalled on a userfaultfd
+ * page past the object's end, a page still comes back, through the store's
+ * page cache, which then holds it; once the write is over and on the
+ * disk, the next page is read directly again.
+ */
+TEST_F(store, locked_store_is_read_through_its_cache)
+{
+	struct inode_holder h;
+
+	COWDEV_SKIP_UNLESS_READY();
+	if (variant->backing == MEMFD || variant->store != STORE_DISK)
+		SKIP(return, "a cowdev store on a disk only");
+	ASSERT_TRUE(evict_uncached(self, variant));
+	ASSERT_TRUE(inode_hold(&h, self->store, 2 * self->len));
+
+	EXPECT_TRUE(page_is(self->p, 0, stamp(0)));
+	EXPECT_EQ(1, cached_pages(self->store, 0, 1));
+	EXPECT_EQ(0, object_stat(self->fd, "pages_read_direct"));
+
+	EXPECT_EQ(self->ps, inode_release(&h));
+	/* Before 6.6 a store with dirty pages is read through its cache. */
+	ASSERT_EQ(0, fsync(self->store));
+	EXPECT_TRUE(page_is(self->p, 1, stamp(1)));
+	EXPECT_EQ(0, cached_pages(self->store, 1, 1));
+	EXPECT_EQ(1, object_stat(self->fd, "pages_read_direct"));
+	EXPECT_EQ(0, object_stat(self->fd, "io_errors"));
+}
+
 struct toucher {
 	volatile char *p;
 	pthread_barrier_t *barrier;

@@ -814,7 +814,9 @@ FIXTURE_TEARDOWN(nomem)
  * VM_FAULT_OOM and the access is retried until memory comes back, then
  * reads the page, as a fault on a file of the same ext4 does
  * (filemap_fault() when it cannot get a folio).  Before, the reader got
- * SIGBUS and io_errors counted it.
+ * SIGBUS and io_errors counted it.  A direct read needs no page cache:
+ * the store's inode lock, held by a write past the object's end, makes
+ * the read go through it.
  */
 static void no_memory_no_sigbus(struct __test_metadata *const _metadata,
 				FIXTURE_DATA(nomem) *self,
@@ -822,6 +824,7 @@ static void no_memory_no_sigbus(struct __test_metadata *const _metadata,
 {
 	long ps = page_size(), len = 2 * ps;
 	int obj, store, ref, file, ret;
+	struct inode_holder holder;
 	struct cowdev_info info;
 	long long fails;
 	char *p, *q, *f;
@@ -867,8 +870,11 @@ static void no_memory_no_sigbus(struct __test_metadata *const _metadata,
 
 	read_at_the_limit(_metadata, self, f, q + ps);
 	fails = object_stat(obj, "alloc_fail");
+	ASSERT_TRUE(inode_hold(&holder, store, 2 * len));
 	read_at_the_limit(_metadata, self, p, q + ps);
+	EXPECT_EQ(ps, inode_release(&holder));
 	EXPECT_LT(fails, object_stat(obj, "alloc_fail"));
+	EXPECT_EQ(0, object_stat(obj, "pages_read_direct"));
 	ASSERT_EQ(0, cowdev_info(obj, &info));
 	EXPECT_EQ(0, info.io_errors);
 	EXPECT_EQ(0, info.evicted_pages);

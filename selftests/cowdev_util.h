@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -544,6 +545,57 @@ static inline void stall_fini(struct stall *s)
 {
 	munmap(s->buf, s->len);
 	close(s->uffd);
+}
+
+/*
+ * A file's inode lock held from userspace: a write(2) to the file from a
+ * stalling buffer, in a thread of its own, holds i_rwsem while it faults
+ * the buffer in (ext4's ext4_buffered_write_iter() takes it first).
+ */
+struct inode_holder {
+	struct stall stall;
+	pthread_t thread;
+	int fd;
+	off_t off;
+	ssize_t ret;
+};
+
+static inline void *inode_holder_write(void *arg)
+{
+	struct inode_holder *h = arg;
+
+	h->ret = pwrite(h->fd, h->stall.buf, h->stall.len, h->off);
+	return NULL;
+}
+
+/*
+ * Take @fd's inode lock with a one-page write at @off, which must be
+ * somewhere nothing else reads; true once the write is stalled holding it.
+ */
+static inline bool inode_hold(struct inode_holder *h, int fd, off_t off)
+{
+	h->fd = fd;
+	h->off = off;
+	h->ret = -1;
+	if (!stall_init(&h->stall, page_size()))
+		return false;
+	if (!pthread_create(&h->thread, NULL, inode_holder_write, h)) {
+		if (stall_wait(&h->stall))
+			return true;
+		stall_release(&h->stall, 'W');
+		pthread_join(h->thread, NULL);
+	}
+	stall_fini(&h->stall);
+	return false;
+}
+
+/* Let the write go on; what it returned (a page, written). */
+static inline ssize_t inode_release(struct inode_holder *h)
+{
+	stall_release(&h->stall, 'W');
+	pthread_join(h->thread, NULL);
+	stall_fini(&h->stall);
+	return h->ret;
 }
 
 static inline uint64_t now_ms(void)
