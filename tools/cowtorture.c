@@ -14,8 +14,9 @@
  * now and then it also reads the page through a new mapping, which shows
  * what the object's index holds rather than what its own PTE points at.
  * A chaos thread meanwhile clones objects, starts writebacks, evicts
- * ranges to the backing store (a memfd) that every object but the last
- * has, runs the shrinker (drop_caches) for the reclaimer to evict from
+ * ranges to the backing store that every object but the last has (for
+ * the first, a file on the guest's disk, COWDEV_DIRECT_DIR, if it has one:
+ * read back with direct I/O; for the others a memfd), runs the shrinker (drop_caches) for the reclaimer to evict from
  * them, shrinks and regrows a tail that only it writes, forks readers and
  * closes files while they are mapped.  A clone must hold, for every word, a version that was
  * the page's between just before and just after the clone (or zero if the
@@ -33,6 +34,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -150,6 +152,26 @@ static int open_object(enum cowdev_mode mode, size_t pages)
 		perror("cowtorture: /dev/cowdev");
 		exit(2);
 	}
+	return fd;
+}
+
+/*
+ * The backing store of object @k: for the first, a new, unlinked file on
+ * the guest's disk (COWDEV_DIRECT_DIR) if it has one, else a memfd.
+ */
+static int open_store(unsigned int k, bool *on_disk)
+{
+	const char *dir = getenv("COWDEV_DIRECT_DIR");
+	char path[PATH_MAX];
+	int fd;
+
+	*on_disk = !k && dir;
+	if (!*on_disk)
+		return memfd_create("cowtorture-store", MFD_CLOEXEC);
+	snprintf(path, sizeof(path), "%s/cowtorture-store-XXXXXX", dir);
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd >= 0)
+		unlink(path);
 	return fd;
 }
 
@@ -701,7 +723,7 @@ int main(int argc, char **argv)
 	uint64_t seed = time(NULL), chaos_rng;
 	unsigned int seconds = 10, i, k, p;
 	struct timespec ts = { 0 };
-	bool pfn_mode;
+	bool pfn_mode, on_disk = false;
 	int opt, fd;
 
 	while ((opt = getopt(argc, argv, "s:t:j:n:m:")) != -1) {
@@ -755,16 +777,18 @@ int main(int argc, char **argv)
 		objs[k].punch_start = calloc(npages, sizeof(*objs[k].punch_start));
 		objs[k].punch_end = calloc(npages, sizeof(*objs[k].punch_end));
 		objs[k].backed = k < NOBJ - 1;
-		fd = memfd_create("cowtorture-store", MFD_CLOEXEC);
+		fd = objs[k].backed ? open_store(k, &on_disk) : -1;
 		if (objs[k].backed &&
 		    (fd < 0 || ioctl(objs[k].fd, COWDEV_IOC_SET_BACKING, fd))) {
 			perror("cowtorture: SET_BACKING");
 			return 2;
 		}
-		close(fd);	/* the object holds it */
-		printf("cowtorture: object %u in %s mode%s\n", objs[k].id,
+		if (fd >= 0)
+			close(fd);	/* the object holds it */
+		printf("cowtorture: object %u in %s mode%s%s\n", objs[k].id,
 		       objs[k].mode == COWDEV_MODE_PFN ? "pfn" : "page",
-		       objs[k].backed ? ", with a backing store" : "");
+		       objs[k].backed ? ", with a backing store" : "",
+		       objs[k].backed && on_disk ? " on disk" : "");
 	}
 	for (i = 0; i < nworkers; i++) {
 		workers[i] = (struct worker){ .n = i, .rng = seed * 31 + i + 1 };
