@@ -24,8 +24,9 @@
  *         never waited for (cowdev_backing_start_write())
  *         the backing store's locks (a buffered read, ->write_iter(),
  *         the store's own writeback: its folio locks and, on ext4, a
- *         journal handle; a direct read, ext4's i_data_sem, and its
- *         i_rwsem, tried only: IOCB_NOWAIT)
+ *         journal handle; a direct read, ext4's i_data_sem (on 6.1 at
+ *         times s_writepages_rwsem), and its i_rwsem, tried only:
+ *         IOCB_NOWAIT)
  *         other page locks, tried only (fault-around)
  *         mapping->i_mmap_rwsem (unmap_mapping_pages)
  *           page table lock

@@ -108,7 +108,7 @@ static bool cowdev_backing_claim(struct cowdev_object *obj, struct file *file,
 	ok = !cowdev_backing_taken(&cowdev_backing_stores, file_inode(file)) &&
 	     !cowdev_backing_taken(&cowdev_backing_leaving, file_inode(file));
 	if (ok) {
-		/* Published with the store, under its xa_lock. */
+		/* Published with the store, by its xa_lock's release. */
 		obj->backing_direct = direct;
 		cowdev_object_set_backing(obj, file);
 		list_add_tail(&obj->backing_link, &cowdev_backing_stores);
@@ -200,7 +200,9 @@ static int cowdev_backing_check(struct file *file)
  * direct read waits for it.  Some ext4 files are read through the page
  * cache whatever the flags (verity, data=journal, encryption without
  * inline crypto): statx gives them no direct I/O alignment, and they are
- * left to the cached read.  O_NOATIME, as for the store itself.
+ * left to the cached read.  O_NOATIME, as for the store itself, and
+ * POSIX_FADV_RANDOM: should the file become one that ext4 reads through
+ * its page cache after all (chattr +j), a run is still read alone.
  */
 static struct file *cowdev_backing_open_direct(struct file *file)
 {
@@ -208,8 +210,8 @@ static struct file *cowdev_backing_open_direct(struct file *file)
 	struct kstat stat;
 
 	if (strcmp(file_inode(file)->i_sb->s_type->name, "ext4") ||
-	    vfs_getattr(&file->f_path, &stat, STATX_DIOALIGN,
-			AT_STATX_SYNC_AS_STAT) ||
+	    vfs_getattr_nosec(&file->f_path, &stat, STATX_DIOALIGN,
+			      AT_STATX_SYNC_AS_STAT) ||
 	    !(stat.result_mask & STATX_DIOALIGN) || !stat.dio_offset_align ||
 	    stat.dio_offset_align > PAGE_SIZE || stat.dio_mem_align > PAGE_SIZE)
 		return NULL;
@@ -222,6 +224,7 @@ static struct file *cowdev_backing_open_direct(struct file *file)
 		fput(direct);
 		return NULL;
 	}
+	(void)vfs_fadvise(direct, 0, 0, POSIX_FADV_RANDOM);
 	return direct;
 }
 
@@ -252,16 +255,23 @@ int cowdev_backing_set(struct cowdev_object *obj, int fd)
 	}
 	/*
 	 * A file of our own, so that no fcntl(F_SETFL) on the caller's can
-	 * make it O_APPEND or O_DIRECT behind our back.  O_NOATIME, as a
-	 * swap file's atime is not touched either: a read back after a write
-	 * would otherwise start a journal transaction (ext4) in the fault.
+	 * make it O_APPEND or O_DIRECT behind our back.
 	 */
-	mine = dentry_open(&file->f_path, O_RDWR | O_LARGEFILE | O_NOATIME,
-			   file->f_cred);
+	mine = dentry_open(&file->f_path, O_RDWR | O_LARGEFILE, file->f_cred);
 	fput(file);
 	if (IS_ERR(mine))
 		return PTR_ERR(mine);
 	file = mine;
+	/*
+	 * O_NOATIME, as a swap file's atime is not touched either: a read
+	 * back after a write would otherwise start a journal transaction
+	 * (ext4) in the fault.  Set here, as fcntl(F_SETFL) sets it, not
+	 * passed to ->open, which hands it to a FUSE or 9p server that may
+	 * not be allowed it on its own file.
+	 */
+	spin_lock(&file->f_lock);
+	file->f_flags |= O_NOATIME;
+	spin_unlock(&file->f_lock);
 	/* ->open ran again, and may have chosen differently (FUSE). */
 	ret = cowdev_backing_check(file);
 	if (ret)
@@ -455,8 +465,13 @@ static int cowdev_backing_read_error(struct cowdev_object *obj, pgoff_t index,
  * a fault on the object.  So it is IOCB_NOWAIT, and ext4 then only tries
  * i_rwsem, and answers -EAGAIN where the range has dirty pages or pages
  * under writeback in its page cache (kiocb_write_and_wait()).  It still
- * waits for its own i_data_sem, extent blocks and the bio, as a buffered
- * read does.
+ * waits for its own i_data_sem, extent blocks and fsnotify's permission
+ * events, as a buffered read does, and for the bio, uninterruptibly (a
+ * buffered read waits killably), as a swap-in does.  On 6.1 the check of
+ * the store's dirty tag below narrows, without closing, the window in
+ * which iomap_dio_rw() reaches ext4's ->writepages for a clean range,
+ * which takes s_writepages_rwsem for read; nothing that waits for it
+ * waits for a cowdev lock.
  *
  * The caller then reads through the page cache, as it does after any
  * other failure, so that the page cache's answer is the one that counts:
@@ -570,9 +585,10 @@ static unsigned int cowdev_backing_read_run(struct cowdev_object *obj,
  * @done: a bitmap of @nr bits: bit i is set if @pages[i] was read whole
  *
  * Each run of pages at consecutive offsets is read with one read of the
- * store, through its page cache, which the store was advised to read no
- * more of than asked (see cowdev_backing_set()): the block layer sees one
- * request a run, not one a page.
+ * store, direct where it can be (cowdev_backing_read_direct()), else
+ * through its page cache, which the store was advised to read no more of
+ * than asked (see cowdev_backing_set()): the block layer sees one request
+ * a run, not one a page.
  *
  * Return: 0 if every page was read; else the error of the last run that
  * came short: -EIO, -ENOMEM (none for the store's page cache) or -EINTR

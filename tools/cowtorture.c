@@ -15,8 +15,8 @@
  * what the object's index holds rather than what its own PTE points at.
  * A chaos thread meanwhile clones objects, starts writebacks, evicts
  * ranges to the backing store that every object but the last has (for
- * the first, a file on the guest's disk, COWDEV_DIRECT_DIR, if it has one:
- * read back with direct I/O; for the others a memfd), runs the shrinker (drop_caches) for the reclaimer to evict from
+ * the first, a file on the guest's disk, COWDEV_DIRECT_DIR, if it has
+ * one: read back with direct I/O; for the others a memfd), runs the shrinker (drop_caches) for the reclaimer to evict from
  * them, shrinks and regrows a tail that only it writes, forks readers and
  * closes files while they are mapped.  A clone must hold, for every word, a version that was
  * the page's between just before and just after the clone (or zero if the
