@@ -641,54 +641,20 @@ static bool reclaimer_idle(void)
 }
 
 /*
- * A store that does not move: a thread pwrite()s to it from a stalling
- * buffer (struct stall), and stalls on the buffer's first touch holding
- * the store's i_rwsem (generic_perform_write() faults its buffer in under
- * it), which every other write to the store waits for, the reclaimer's
- * included, until store_go().  Its byte lands past the end of every
- * object.
+ * A store that does not move: inode_hold() stalls a write to it holding
+ * its i_rwsem, which every other write to the store waits for, the
+ * reclaimer's included, until store_go().  Its page lands past the end of
+ * every object.
  */
-struct store_stall {
-	struct stall stall;
-	int store;
-	pthread_t thread;
-	bool running;
-};
-
-static void *store_stall_run(void *arg)
+static bool store_stall(struct inode_holder *h, int store)
 {
-	struct store_stall *st = arg;
-
-	if (pwrite(st->store, st->stall.buf, 1, 1L << 30) != 1)
-		return (void *)1;
-	return NULL;
-}
-
-/* Stall @store; true once the writer waits on its buffer. */
-static bool store_stall(struct store_stall *st, int store)
-{
-	st->store = store;
-	if (!stall_init(&st->stall, page_size()) ||
-	    pthread_create(&st->thread, NULL, store_stall_run, st))
-		return false;
-	st->running = true;
-	return stall_wait(&st->stall);
+	return inode_hold(h, store, 1L << 30);
 }
 
 /* Let the stalled write, and the store with it, go on; true if it wrote. */
-static bool store_go(struct store_stall *st)
+static bool store_go(struct inode_holder *h)
 {
-	void *ret = (void *)1;
-
-	if (st->running) {
-		stall_release(&st->stall, 0);
-		pthread_join(st->thread, &ret);
-		st->running = false;
-	}
-	if (st->stall.uffd >= 0)
-		stall_fini(&st->stall);
-	st->stall.uffd = -1;
-	return !ret;
+	return inode_release(h) == page_size();
 }
 
 /* Tests of a store that does not move, at LIMIT pages. */
@@ -696,7 +662,7 @@ FIXTURE(stalled)
 {
 	const char *skip;
 	char saved_limit[32];
-	struct store_stall stall;
+	struct inode_holder stall;
 	pid_t child;
 };
 
@@ -704,7 +670,7 @@ FIXTURE_SETUP(stalled)
 {
 	int uffd = syscall(__NR_userfaultfd, O_CLOEXEC);
 
-	self->stall.stall.uffd = -1;
+	self->stall.held = false;
 	self->child = -1;
 	self->skip = NULL;
 	if (uffd < 0)
@@ -1125,7 +1091,7 @@ static void *escaper_run(void *arg)
  * snapshot, compared with a memfd written alike, and so does the object.
  */
 static void escaped_copy_evicts(struct __test_metadata *const _metadata,
-				enum cowdev_mode mode, struct store_stall *stall)
+				enum cowdev_mode mode, struct inode_holder *stall)
 {
 	struct sigaction sa = { .sa_handler = escape_handler };
 	int obj, store, clone, backed, bstore, ref, snap;

@@ -558,6 +558,7 @@ struct inode_holder {
 	int fd;
 	off_t off;
 	ssize_t ret;
+	bool held;	/* until inode_release() */
 };
 
 static inline void *inode_holder_write(void *arg)
@@ -577,11 +578,14 @@ static inline bool inode_hold(struct inode_holder *h, int fd, off_t off)
 	h->fd = fd;
 	h->off = off;
 	h->ret = -1;
+	h->held = false;
 	if (!stall_init(&h->stall, page_size()))
 		return false;
 	if (!pthread_create(&h->thread, NULL, inode_holder_write, h)) {
-		if (stall_wait(&h->stall))
+		if (stall_wait(&h->stall)) {
+			h->held = true;
 			return true;
+		}
 		stall_release(&h->stall, 'W');
 		pthread_join(h->thread, NULL);
 	}
@@ -589,9 +593,15 @@ static inline bool inode_hold(struct inode_holder *h, int fd, off_t off)
 	return false;
 }
 
-/* Let the write go on; what it returned (a page, written). */
+/*
+ * Let the write go on; what it returned (a page, written), or -1 if the
+ * lock is not held: a fixture's teardown may call it whatever happened.
+ */
 static inline ssize_t inode_release(struct inode_holder *h)
 {
+	if (!h->held)
+		return -1;
+	h->held = false;
 	stall_release(&h->stall, 'W');
 	pthread_join(h->thread, NULL);
 	stall_fini(&h->stall);
